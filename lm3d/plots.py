@@ -1,0 +1,124 @@
+"""Plots of the canonical face, its layouts and query points.
+
+Every function returns a figure (plotly ``go.Figure`` for interactive 3D, matplotlib ``Figure``
+for static views) and draws nothing by itself; notebooks call ``fig.show()`` and widgets wrap
+these functions. Canonical axes (see ``lm3d.face``): x to the subject's left, y up, z towards
+the viewer, so the default camera looks down -z at a frontal face.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from .face import CanonicalFace
+from .layouts import Layout
+
+FRONT_CAMERA = dict(eye=dict(x=0.0, y=0.0, z=2.2), up=dict(x=0.0, y=1.0, z=0.0))
+SKIN = "#e8c4a8"
+GROUP_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
+                 "#e377c2", "#bcbd22", "#7f7f7f", "#393b79"]
+
+
+def _numpy(x) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def mesh_trace(face: CanonicalFace, colour: str = SKIN, opacity: float = 1.0, name: str = "face") -> go.Mesh3d:
+    v, t = _numpy(face.vertices), _numpy(face.triangles)
+    return go.Mesh3d(x=v[:, 0], y=v[:, 1], z=v[:, 2], i=t[:, 0], j=t[:, 1], k=t[:, 2], color=colour,
+                     opacity=opacity, name=name, flatshading=False, hoverinfo="skip",
+                     lighting=dict(ambient=0.55, diffuse=0.7, specular=0.1, roughness=0.9),
+                     lightposition=dict(x=0, y=50, z=200))
+
+
+def points_trace(points, names=None, colour: str = "#1f77b4", size: int = 4, name: str = "points",
+                 offset: float = 0.05) -> go.Scatter3d:
+    """Scatter of 3D points, nudged ``offset`` cm towards the viewer so the mesh does not hide them."""
+    p = _numpy(points).reshape(-1, 3) + np.array([0.0, 0.0, offset])
+    return go.Scatter3d(x=p[:, 0], y=p[:, 1], z=p[:, 2], mode="markers", name=name,
+                        marker=dict(size=size, color=colour), text=names,
+                        hovertemplate="%{text}<extra></extra>" if names is not None else None)
+
+
+def edges_trace(points, edges, colour: str = "#333333", name: str = "edges", offset: float = 0.05) -> go.Scatter3d:
+    """All ``edges`` (pairs of indices into ``points``) as one line trace, separated by gaps."""
+    p = _numpy(points).reshape(-1, 3) + np.array([0.0, 0.0, offset])
+    xyz = [[], [], []]
+    for a, b in edges:
+        for axis in range(3):
+            xyz[axis] += [p[a, axis], p[b, axis], None]
+    return go.Scatter3d(x=xyz[0], y=xyz[1], z=xyz[2], mode="lines", name=name,
+                        line=dict(color=colour, width=2), hoverinfo="skip")
+
+
+def _scene_layout(fig: go.Figure, title: str) -> go.Figure:
+    fig.update_layout(title=title, scene=dict(aspectmode="data", camera=FRONT_CAMERA,
+                                              xaxis_title="x (cm)", yaxis_title="y (cm)", zaxis_title="z (cm)"),
+                      margin=dict(l=0, r=0, t=40, b=0), height=520, legend=dict(itemsizing="constant"))
+    return fig
+
+
+def mesh_figure(face: CanonicalFace, title: str = "Canonical face", wireframe: bool = False) -> go.Figure:
+    """The canonical mesh in 3D (optionally with its triangle edges)."""
+    fig = go.Figure([mesh_trace(face)])
+    if wireframe:
+        edges = {tuple(sorted(e)) for t in face.triangles.tolist() for e in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0]))}
+        fig.add_trace(edges_trace(face.vertices, sorted(edges), colour="#8a6d5a", name="triangle edges", offset=0.01))
+    return _scene_layout(fig, title)
+
+
+def layout_figure(face: CanonicalFace, layout: Layout, show_edges: bool = True, size: int = 4) -> go.Figure:
+    """A layout on the 3D mesh: one colour per group, drawing edges, point names on hover."""
+    points = layout.points(face)
+    fig = go.Figure([mesh_trace(face, opacity=0.9)])
+    if show_edges and layout.edges and len(layout.edges) < 500:
+        fig.add_trace(edges_trace(points, layout.edges))
+    groups = list(dict.fromkeys(layout.groups))
+    for g, group in enumerate(groups):
+        ids = layout.group_indices(group)
+        labels = [f"{i}: {layout.names[i]}" for i in ids]
+        fig.add_trace(points_trace(points[ids], labels, GROUP_COLOURS[g % len(GROUP_COLOURS)], size, name=group))
+    return _scene_layout(fig, f"{layout.name}: {len(layout)} points")
+
+
+def queries_figure(face: CanonicalFace, points, names=None, title: str = "Query points") -> go.Figure:
+    """Arbitrary 3D query points (K,3) on the mesh."""
+    fig = go.Figure([mesh_trace(face, opacity=0.9), points_trace(points, names, "#d62728", 5, "queries")])
+    return _scene_layout(fig, title)
+
+
+def layout_views(face: CanonicalFace, layout: Layout, numbers: bool = True, size: float = 6.0):
+    """Static front and side (orthographic) views of a layout on the mesh, with point numbers.
+
+    The front view looks down -z (the subject's right on the image's left, as in a photo); the
+    side view looks at the subject's right cheek (down +x), nose to the right. Points on
+    surfaces that face away from the viewer are drawn hollow.
+    """
+    vertices, points = _numpy(face.vertices), _numpy(layout.points(face))
+    figure, axes = plt.subplots(1, 2, figsize=(2 * size, size * 1.05))
+    views = [("front", 0, 1, 2), ("right side", 2, 1, 0)]  # (title, horizontal, vertical, depth axis)
+    for axis, (title, h, v, depth) in zip(axes, views):
+        sign = -1.0 if depth == 0 else 1.0  # the side view looks from -x: nearer means smaller x
+        axis.triplot(vertices[:, h], vertices[:, v], _numpy(face.triangles), color="#c8b0a0", lw=0.4)
+        ph = points[:, h]
+        facing = _facing(face, layout, depth, sign)
+        axis.scatter(ph[facing], points[facing, v], s=14, c="#d62728", zorder=3)
+        axis.scatter(ph[~facing], points[~facing, v], s=14, facecolors="none", edgecolors="#d62728", zorder=3)
+        for a, b in layout.edges if len(layout.edges) < 500 else []:
+            axis.plot([ph[a], ph[b]], [points[a, v], points[b, v]], color="#1f3f7f", lw=0.8, zorder=2)
+        if numbers and len(layout) <= 100:
+            for i, (x, y) in enumerate(zip(ph, points[:, v])):
+                axis.annotate(str(i), (x, y), fontsize=6.5, xytext=(2, 2), textcoords="offset points")
+        axis.set_aspect("equal")
+        axis.set_title(f"{layout.name} ({len(layout)} points): {title}")
+        axis.set_axis_off()
+    figure.tight_layout()
+    return figure
+
+
+def _facing(face: CanonicalFace, layout: Layout, depth_axis: int, sign: float) -> np.ndarray:
+    """Which layout points face the viewer of an orthographic view along ``depth_axis``."""
+    normals = face.triangle_normals()[layout.triangle]
+    return _numpy(sign * normals[:, depth_axis] > 0)
