@@ -29,6 +29,7 @@ Run: ``python data_scripts/make_layouts.py`` (a second run rewrites identical fi
 """
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -94,6 +95,7 @@ def along(path: list[int], fraction: float) -> Point:
     for i, length in enumerate(lengths.tolist()):
         if walked + length >= target - 1e-9 or i == len(lengths) - 1:
             s = min(max((target - walked) / length, 0.0), 1.0)
+            s = 0.0 if s < 1e-5 else 1.0 if s > 1 - 1e-5 else s  # land exactly on vertices (the chin, say)
             weights = {path[i]: 1 - s, path[i + 1]: s} if 0 < s < 1 else {path[i + (s >= 1)]: 1.0}
             return Point.on_edge(weights, f"{fraction:.4g} of the arc {'-'.join(map(str, path))}")
         walked += length
@@ -227,9 +229,11 @@ def build_all():
     mesh_points = [vertex(v) for v in range(FACE.num_vertices)]
     mesh_edges = sorted({tuple(sorted(e)) for t in FACE.triangles.tolist()
                          for e in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0]))})
-    yield layout_json("mp468", "Every vertex of the MediaPipe canonical mesh, in MediaPipe's order.",
-                      [("mesh", mesh_points)], None, edges=[list(e) for e in mesh_edges],
-                      names=[f"vertex_{v:03d}" for v in range(FACE.num_vertices)])
+    mp468 = layout_json("mp468", "Every vertex of the MediaPipe canonical mesh, in MediaPipe's order.",
+                        [("mesh", mesh_points)], None, edges=[list(e) for e in mesh_edges],
+                        names=[f"vertex_{v:03d}" for v in range(FACE.num_vertices)])
+    mp468["norm_pair"] = [EYE_UPPER[0], MIRROR[EYE_UPPER[0]]]  # outer eye corners, vertices 33 and 263
+    yield mp468
     sample = FACE.sample(HELDOUT_COUNT, torch.Generator().manual_seed(HELDOUT_SEED))
     heldout = [Point(int(t), w, f"area-uniform random surface point (seed {HELDOUT_SEED})")
                for t, w in zip(*sample)]
@@ -238,13 +242,13 @@ def build_all():
                       None, edges=[], flips=False)
 
 
-def main():
-    LAYOUT_DIR.mkdir(parents=True, exist_ok=True)
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Write the landmark layouts as JSON.")
+    parser.add_argument("--out", type=Path, default=LAYOUT_DIR, help="output folder")
+    out = parser.parse_args(argv).out
+    out.mkdir(parents=True, exist_ok=True)
     for layout in build_all():
-        # mp468's norm pair is the outer eye corners, vertices 33 and 263
-        if layout["name"] == "mp468":
-            layout["norm_pair"] = [33, 263]
-        path = Path(LAYOUT_DIR) / f"{layout['name']}.json"
+        path = out / f"{layout['name']}.json"
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(layout, indent=1) + "\n")
         tmp.replace(path)

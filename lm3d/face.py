@@ -175,6 +175,8 @@ class CanonicalFace:
         """
         if not isinstance(count, int) or count < 0:
             raise ValueError(f"count must be a non-negative integer, got {count!r}")
+        if count == 0:
+            return SurfacePoints(torch.zeros(0, dtype=torch.long), torch.zeros(0, 3))
         triangle = torch.multinomial(self.triangle_areas(), count, replacement=True, generator=generator)
         r1, r2 = torch.rand(2, count, generator=generator)
         s = r1.sqrt()

@@ -21,6 +21,17 @@ GROUP_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf
                  "#e377c2", "#bcbd22", "#7f7f7f", "#393b79"]
 
 
+def use_offline_renderer() -> None:
+    """Show plotly figures both live in Jupyter and in exported HTML, with no network.
+
+    JupyterLab renders the plotly mimetype; the HTML that ``make reproduce`` writes uses the
+    ``notebook`` output, which embeds plotly.js once instead of fetching it from a CDN.
+    """
+    import plotly.io as pio
+
+    pio.renderers.default = "plotly_mimetype+notebook"
+
+
 def _numpy(x) -> np.ndarray:
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
