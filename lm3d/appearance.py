@@ -1,0 +1,186 @@
+"""Appearance of SynthFaces: painted facial regions, colours, light, backgrounds, occluders, degradations.
+
+Facial regions (lips, mouth interior, brows, sclera, iris, pupil, nostrils) are painted once as
+soft masks in the mesh's UV space: each texel is rasterized back to its canonical 3D point, and
+the regions are polygons of wflw98 landmarks (eyes, lips, brows) or disks around the pupils,
+tested in the frontal (x, y) plane. A render looks up the masks at each pixel's interpolated UV
+and mixes the per-sample region colours over the skin, so eyes, brows, nose and mouth read at
+128x128 even though the mesh has no vertices inside the eyes.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import layouts
+from .face import CanonicalFace
+from .rasterizer import rasterize
+
+REGIONS = ("lips", "mouth_interior", "brows", "sclera", "iris", "pupil", "nostrils")
+UV_SIZE = 256
+# natural images that ship inside the scikit-image wheel; pictures of people are left out so that
+# no background holds an unlabelled face
+BACKGROUND_FILES = ("brick.png", "chelsea.png", "coffee.png", "color.png", "grass.png", "gravel.png",
+                    "hubble_deep_field.jpg", "motorcycle_left.png", "motorcycle_right.png", "rocket.jpg",
+                    "coins.png", "moon.png", "page.png", "text.png", "ihc.png", "clock_motion.png")
+HAIR = torch.tensor([[0.05, 0.04, 0.035], [0.22, 0.13, 0.07], [0.45, 0.3, 0.16], [0.8, 0.65, 0.4],
+                     [0.55, 0.53, 0.5], [0.5, 0.18, 0.08]])  # black, dark brown, brown, blond, grey, red
+IRIS = torch.tensor([[0.25, 0.13, 0.05], [0.12, 0.07, 0.04], [0.25, 0.4, 0.6], [0.3, 0.45, 0.25],
+                     [0.42, 0.32, 0.15]])  # brown, dark brown, blue, green, hazel
+SKIN_LIGHT, SKIN_DARK = torch.tensor([0.96, 0.80, 0.69]), torch.tensor([0.33, 0.21, 0.14])
+
+
+def _inside_polygon(points: torch.Tensor, polygon: torch.Tensor) -> torch.Tensor:
+    """(N,) whether 2D points (N,2) lie inside a closed polygon (M,2), by ray crossing."""
+    x, y = points[:, None, 0], points[:, None, 1]
+    a, b = polygon, polygon.roll(-1, 0)
+    crosses = (a[:, 1] > y) != (b[:, 1] > y)
+    x_at = a[:, 0] + (y - a[:, 1]) * (b[:, 0] - a[:, 0]) / (b[:, 1] - a[:, 1] + 1e-12)
+    return ((crosses & (x < x_at)).sum(1) % 2) == 1
+
+
+@lru_cache(maxsize=2)
+def region_masks(size: int = UV_SIZE) -> torch.Tensor:
+    """(R,size,size) soft masks of REGIONS in UV space (row = v * size, column = u * size)."""
+    face = CanonicalFace.load()
+    fine = 2 * size  # paint at twice the resolution, then average: soft, anti-aliased edges
+    screen = torch.cat([face.uvs * fine, torch.ones(face.num_vertices, 1)], 1)[None]
+    fragments = rasterize(screen, face.triangles, (fine, fine))
+    covered = fragments.triangle[0] >= 0
+    corners = face.vertices[face.triangles[fragments.triangle[0][covered]]]
+    points = (fragments.barycentric[0][covered][..., None] * corners).sum(1)[:, :2]
+    w = layouts.get("wflw98").points(face)[:, :2]
+    eye = _inside_polygon(points, w[60:68]) | _inside_polygon(points, w[68:76])
+    pupil_distance = torch.minimum((points - w[96]).norm(dim=1), (points - w[97]).norm(dim=1))
+    inner_mouth = _inside_polygon(points, w[88:96])
+    outer_mouth = _inside_polygon(points, w[76:88])
+    brows = _inside_polygon(points, w[33:42]) | _inside_polygon(points, w[42:51])
+    nostril_centres = torch.stack([(w[55] + w[56]) / 2, (w[58] + w[59]) / 2]) + torch.tensor([0.0, 0.12])
+    nostril = (torch.cdist(points, nostril_centres).min(1).values < 0.28)
+    pupil = eye & (pupil_distance < 0.22)
+    iris = eye & (pupil_distance < 0.58) & ~pupil
+    masks = torch.zeros(len(REGIONS), fine, fine)
+    for r, region in enumerate((outer_mouth & ~inner_mouth, inner_mouth, brows, eye & ~iris & ~pupil, iris,
+                                pupil, nostril)):
+        masks[r][covered] = region.float()
+    return F.avg_pool2d(masks[None], 2)[0]
+
+
+@lru_cache(maxsize=1)
+def region_masks_channels_last() -> torch.Tensor:
+    """(UV_SIZE * UV_SIZE, R): the region masks laid out for one row gather per pixel."""
+    return region_masks(UV_SIZE).permute(1, 2, 0).reshape(-1, len(REGIONS)).contiguous()
+
+
+def region_colours(scenes: list[dict], skin: torch.Tensor) -> torch.Tensor:
+    """(B,R,3) colour of each region per sample, given skin colours (B,3)."""
+    lip_redness = torch.tensor([s["skin"][2] for s in scenes])[:, None]
+    lips = skin * (torch.tensor([0.82, 0.52, 0.52]) + 0.12 * lip_redness * torch.tensor([0.3, -0.5, -0.3]))
+    mouth = torch.tensor([0.28, 0.06, 0.07]).expand_as(skin)
+    hair = HAIR[[s["hair_colour"] for s in scenes]]
+    brows = 0.6 * hair + 0.4 * HAIR[0]
+    sclera = torch.tensor([0.93, 0.9, 0.87]).expand_as(skin)
+    iris = IRIS[[s["iris_colour"] for s in scenes]]
+    pupil = torch.tensor([0.02, 0.02, 0.02]).expand_as(skin)
+    nostrils = skin * 0.3
+    return torch.stack([lips, mouth, brows, sclera, iris, pupil, nostrils], 1)
+
+
+def skin_colours(scenes: list[dict]) -> torch.Tensor:
+    """(B,3) skin albedo: a tone between light and dark, with a little hue variation."""
+    tone = torch.tensor([s["skin"][0] for s in scenes])[:, None]
+    hue = torch.tensor([s["skin"][1] for s in scenes])[:, None]
+    skin = (1 - tone) * SKIN_LIGHT + tone * SKIN_DARK
+    return (skin * (1 + 0.06 * hue * torch.tensor([1.0, -0.3, -1.0]))).clamp(0, 1)
+
+
+def light_direction(light: torch.Tensor) -> torch.Tensor:
+    """(B,3) unit vector towards the light in the camera frame from (azimuth, elevation) degrees."""
+    azimuth, elevation = torch.deg2rad(light[:, 2]), torch.deg2rad(light[:, 3])
+    return torch.stack([azimuth.sin() * elevation.cos(), -elevation.sin(), -azimuth.cos() * elevation.cos()], 1)
+
+
+def vertex_normals(vertices: torch.Tensor, triangles: torch.Tensor) -> torch.Tensor:
+    """(B,V,3) area-weighted unit vertex normals of a batch of meshes."""
+    corners = vertices[:, triangles]  # (B,T,3,3)
+    normals = torch.linalg.cross(corners[:, :, 1] - corners[:, :, 0], corners[:, :, 2] - corners[:, :, 0])
+    out = torch.zeros_like(vertices)
+    for k in range(3):
+        out.index_add_(1, triangles[:, k], normals)
+    return F.normalize(out, dim=-1)
+
+
+@lru_cache(maxsize=4)
+def background_pool(image_size: int) -> list[list[torch.Tensor]]:
+    """For each background file, three float images (h,w,3) whose short side is 1, 1.5 and 2.25 x image_size."""
+    import skimage.io
+
+    folder = Path(__import__("skimage").__file__).parent / "data"
+    pool = []
+    for name in BACKGROUND_FILES:
+        image = skimage.io.imread(folder / name)
+        image = np.stack([image] * 3, -1) if image.ndim == 2 else image[..., :3]
+        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float()[None] / 255.0
+        scales = []
+        for factor in (1.0, 1.5, 2.25):
+            short = max(image_size, int(round(factor * image_size)))
+            h, w = tensor.shape[-2:]
+            size = (short, max(short, round(w * short / h))) if h <= w else (max(short, round(h * short / w)), short)
+            resized = F.interpolate(tensor, size=size, mode="bilinear", antialias=True, align_corners=False)
+            scales.append(resized[0].permute(1, 2, 0).contiguous())  # channels-last, like the renderer
+        pool.append(scales)
+    return pool
+
+
+def background_image(spec: dict, image_size: int) -> torch.Tensor:
+    """(S,S,3) one background: a crop of a natural image, or a smooth procedural/plain field."""
+    if spec["kind"] == "image":
+        source = background_pool(image_size)[spec["image"]][spec["scale"]]
+        h, w = source.shape[:2]
+        top = int(spec["offset"][0] * (h - image_size))
+        left = int(spec["offset"][1] * (w - image_size))
+        crop = source[top:top + image_size, left:left + image_size]
+        return crop.flip(1) if spec["flip"] else crop
+    size = spec["grid_size"]
+    grid = torch.as_tensor(spec["grid"])[:, :size, :size]
+    field = F.interpolate(grid[None], size=(image_size, image_size), mode="bicubic", align_corners=False)[0]
+    return field.clamp(0, 1).permute(1, 2, 0)
+
+
+def occluder_mask(spec: dict, box: torch.Tensor, image_size: int) -> torch.Tensor:
+    """(S,S) bool mask of an ellipse or rotated rectangle placed relative to a face box (x0,y0,x1,y1)."""
+    centre_box = (box[:2] + box[2:]) / 2
+    half_box = (box[2:] - box[:2]) / 2
+    centre = centre_box + torch.as_tensor(spec["centre"]) * 2 * half_box
+    half = torch.as_tensor(spec["half_size"]) * 2 * half_box.clamp_min(1.0)
+    coords = torch.arange(image_size, dtype=torch.float32) + 0.5
+    y, x = torch.meshgrid(coords, coords, indexing="ij")
+    c, s = math.cos(spec["angle"]), math.sin(spec["angle"])
+    u = ((x - centre[0]) * c + (y - centre[1]) * s) / half[0]
+    v = (-(x - centre[0]) * s + (y - centre[1]) * c) / half[1]
+    return (u * u + v * v <= 1) if spec["shape"] == "ellipse" else ((u.abs() <= 1) & (v.abs() <= 1))
+
+
+def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (N,3,H,W) images."""
+    radius = max(1, int(math.ceil(2.5 * sigma)))
+    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    kernel = torch.exp(-x ** 2 / (2 * sigma ** 2))
+    kernel = (kernel / kernel.sum()).to(images)
+    channels = images.shape[1]
+    out = F.conv2d(F.pad(images, (radius, radius, 0, 0), mode="replicate"),
+                   kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1).contiguous(), groups=channels)
+    return F.conv2d(F.pad(out, (0, 0, radius, radius), mode="replicate"),
+                    kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1).contiguous(), groups=channels)
+
+
+@lru_cache(maxsize=4)
+def noise_bank(image_size: int, device: str = "cpu") -> torch.Tensor:
+    """(2S,2S,3) fixed Gaussian sensor noise; samples take shifted windows of it (cheap, deterministic)."""
+    generator = torch.Generator().manual_seed(12345)
+    return torch.randn(2 * image_size, 2 * image_size, 3, generator=generator).to(device)

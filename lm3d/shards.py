@@ -1,0 +1,68 @@
+"""Cached SynthFaces shards: files of rendered samples, written atomically, read safely.
+
+A shard is a ``torch.save`` of a dict of tensors and lists of strings (loadable with
+``weights_only=True``), holding ``count`` consecutive samples of one (source, split, seed,
+image_size) from index ``start``. ``data_scripts/make_synthfaces.py`` writes them; ``ShardDataset``
+reads a folder of them as one map-style dataset.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+SHARD_FORMAT = "lm3d.synthfaces_shard/1"
+
+
+def shard_name(index: int) -> str:
+    return f"shard_{index:05d}.pt"
+
+
+def write_shard(path: Path, batch: dict, meta: dict) -> None:
+    """Write atomically: a crash leaves either the old file or the complete new one."""
+    path = Path(path)
+    payload = {"format": SHARD_FORMAT, **meta,
+               **{k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in batch.items()}}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def read_shard(path: Path) -> dict:
+    """Load a shard safely (no arbitrary unpickling) and check that it is one."""
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for truncated or foreign files
+        raise ValueError(f"{path} is not a readable SynthFaces shard ({type(error).__name__}: {error}); "
+                         "delete it and rerun data_scripts/make_synthfaces.py") from None
+    if not isinstance(data, dict) or data.get("format") != SHARD_FORMAT:
+        raise ValueError(f"{path} is not a SynthFaces shard (format {data.get('format') if isinstance(data, dict) else type(data).__name__!r})")
+    return data
+
+
+class ShardDataset(Dataset):
+    """All shards of one folder as a map-style dataset of per-sample dicts."""
+
+    def __init__(self, folder: str | Path):
+        self.paths = sorted(Path(folder).glob("shard_*.pt"))
+        if not self.paths:
+            raise FileNotFoundError(f"no shards in {folder}; make them with data_scripts/make_synthfaces.py")
+        self.shards = [read_shard(p) for p in self.paths]
+        self.offsets = [0]
+        for shard in self.shards:
+            self.offsets.append(self.offsets[-1] + len(shard["image"]))
+
+    def __len__(self) -> int:
+        return self.offsets[-1]
+
+    def __getitem__(self, index: int) -> dict:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} samples")
+        index %= len(self)
+        shard = next(s for s in range(len(self.shards)) if self.offsets[s + 1] > index)
+        data, i = self.shards[shard], index - self.offsets[shard]
+        return {k: v[i] if isinstance(v, (torch.Tensor, list)) else v for k, v in data.items()}

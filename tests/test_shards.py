@@ -1,0 +1,45 @@
+"""Cached shards: atomic writes, safe reads, and resuming an interrupted run."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+from lm3d.shards import ShardDataset, read_shard
+from lm3d.synth import SynthFaces
+
+SCRIPT = Path(__file__).resolve().parents[1] / "data_scripts" / "make_synthfaces.py"
+spec = importlib.util.spec_from_file_location("make_synthfaces", SCRIPT)
+make_synthfaces = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(make_synthfaces)
+
+
+def test_shards_resume_and_match_the_dataset(tmp_path):
+    folder = make_synthfaces.make_shards("synth300w", "val", 5, tmp_path, shard_size=2, image_size=48, device="cpu",
+                                         progress=False)
+    shards = sorted(folder.glob("shard_*.pt"))
+    assert len(shards) == 3
+    kept = shards[0].stat().st_mtime_ns
+    shards[1].unlink()  # as if the run was killed before shard 1 was written...
+    shards[2].write_bytes(b"truncated")  # ...or while shard 2 was being written
+    make_synthfaces.make_shards("synth300w", "val", 5, tmp_path, shard_size=2, image_size=48, device="cpu",
+                                progress=False)
+    assert shards[0].stat().st_mtime_ns == kept  # finished shards are skipped
+    data = ShardDataset(folder)
+    assert len(data) == 5
+    expected = SynthFaces("synth300w", "val", 5, image_size=48)[4]
+    assert torch.equal(data[4]["image"], expected["image"])
+    torch.testing.assert_close(data[4]["landmarks2d"], expected["landmarks2d"])
+    assert not list(folder.glob("*.tmp"))
+
+
+def test_foreign_files_are_refused(tmp_path):
+    path = tmp_path / "shard_00000.pt"
+    torch.save({"format": "something else"}, path)
+    with pytest.raises(ValueError, match="not a SynthFaces shard"):
+        read_shard(path)
+    path.write_bytes(b"\x00garbage")
+    with pytest.raises(ValueError, match="not a readable SynthFaces shard"):
+        read_shard(path)
+    with pytest.raises(FileNotFoundError, match="make_synthfaces"):
+        ShardDataset(tmp_path / "empty")

@@ -1,0 +1,30 @@
+"""Video clips: smooth moving clips and static clips where only sensor noise changes."""
+import pytest
+import torch
+
+from lm3d.video import make_clip
+
+
+def test_moving_clip_is_smooth():
+    clip = make_clip("synth300w", length=24, kind="moving", seed=0, image_size=64)
+    truth = clip["landmarks2d"] - clip["annotation_noise"]
+    step = (truth[1:] - truth[:-1]).norm(dim=-1).mean(-1) / clip["iod"][1:]
+    assert clip["image"].shape == (24, 3, 64, 64)
+    assert step.max() < 0.25 and step.mean() > 1e-3  # it moves, but never jumps
+    accel = (truth[2:] - 2 * truth[1:-1] + truth[:-2]).norm(dim=-1).mean(-1) / clip["iod"][2:]
+    assert accel.max() < 0.1
+
+
+def test_static_clip_changes_only_the_noise():
+    clip = make_clip("synth300w", length=5, kind="static", seed=1, image_size=64)
+    truth = clip["landmarks2d"] - clip["annotation_noise"]
+    torch.testing.assert_close(truth, truth[:1].expand_as(truth))
+    difference = (clip["image"][1:].float() - clip["image"][:1].float()).abs()
+    assert 0 < difference.mean() < 10  # sensor noise only
+
+
+def test_clip_arguments_are_checked():
+    with pytest.raises(ValueError, match="clip kind"):
+        make_clip("synth300w", length=3, kind="wobbly")
+    with pytest.raises(ValueError, match="length"):
+        make_clip("synth300w", length=0)
