@@ -11,11 +11,15 @@ vertex paths (eye, brow, lip and face-oval polylines of the canonical mesh):
 
 Decisions (the schemes define points on 2D photos, so some are ours):
 
-* ibug68 / wflw98 jaw: the face-oval boundary from vertex 127 (just below the outer eye corner,
-  where 300-W's point 1 sits) through the chin (152) to its mirror 356, points at equal arc
-  length; WFLW's 33 jaw points coincide with ibug68's 17 at every other position. Points are
-  fixed on the surface (3D semantics), not slid to the 2D silhouette as 300-W's annotators did
-  for turned faces; that inconsistency is one the query deformer may learn.
+* ibug68 / wflw98 jaw: the visible outline of a frontal face, from vertex 34 (at the height of
+  the outer eye corner, where 300-W's point 1 sits) down the cheek to the jaw angle and along
+  the mesh rim under the chin (152), then mirrored; points at equal arc length. On the sides we
+  use the ring of vertices just inside MediaPipe's face oval, not the oval itself: the oval lies
+  about 2.5 cm further back, where the cheek hides it from any camera at a normal distance, while
+  300-W's annotators mark the outline they see. WFLW's 33 jaw points coincide with ibug68's 17 at
+  every other position. Points stay fixed on the surface (3D semantics), not slid to the 2D
+  silhouette as 300-W's annotators did for turned faces; that inconsistency is one the query
+  deformer may learn.
 * Brows: ibug68's five points on the upper brow edge (as in 300-W and as WFLW's upper edge);
   WFLW's four lower-edge points at equal arc length on the closed brow contour.
 * Nose: bridge from the nasion (168, the deepest midline point between the eyes) to the
@@ -43,7 +47,7 @@ MIRROR = FACE.mirror_vertex().tolist()
 HELDOUT_COUNT, HELDOUT_SEED = 200, 20240530
 
 # MediaPipe contour paths on the subject's right side (vertex ids of the canonical mesh)
-JAW_RIGHT = [127, 234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152]
+JAW_RIGHT = [34, 227, 137, 177, 215, 138, 136, 150, 149, 176, 148, 152]  # cheek outline, then the rim
 BROW_UPPER = [70, 63, 105, 66, 107]  # outer -> inner
 BROW_LOWER_CLOSED = [107, 55, 65, 52, 53, 46, 70]  # inner -> outer along the lower edge
 NOSE_BRIDGE = [168, 6, 197, 195, 5, 4]

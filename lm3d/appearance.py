@@ -61,7 +61,7 @@ def region_masks(size: int = UV_SIZE) -> torch.Tensor:
     outer_mouth = _inside_polygon(points, w[76:88])
     brows = _inside_polygon(points, w[33:42]) | _inside_polygon(points, w[42:51])
     nostril_centres = torch.stack([(w[55] + w[56]) / 2, (w[58] + w[59]) / 2]) + torch.tensor([0.0, 0.12])
-    nostril = (torch.cdist(points, nostril_centres).min(1).values < 0.28)
+    nostril = (torch.cdist(points, nostril_centres).min(1).values < 0.22)
     pupil = eye & (pupil_distance < 0.22)
     iris = eye & (pupil_distance < 0.58) & ~pupil
     masks = torch.zeros(len(REGIONS), fine, fine)
@@ -87,7 +87,7 @@ def region_colours(scenes: list[dict], skin: torch.Tensor) -> torch.Tensor:
     sclera = torch.tensor([0.93, 0.9, 0.87]).expand_as(skin)
     iris = IRIS[[s["iris_colour"] for s in scenes]]
     pupil = torch.tensor([0.02, 0.02, 0.02]).expand_as(skin)
-    nostrils = skin * 0.3
+    nostrils = skin * 0.45
     return torch.stack([lips, mouth, brows, sclera, iris, pupil, nostrils], 1)
 
 

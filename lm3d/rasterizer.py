@@ -23,7 +23,7 @@ import torch
 
 EDGE_EPS = 1e-4  # px: slack of the inside test, above float32 rounding of coordinates < 1e3 px
 MIN_DEPTH = 1e-6  # triangles with a vertex at or nearer than this are skipped (behind the camera)
-_LOW_BITS = 0xFFFFFFFF
+_F64 = torch.float64  # per-row/per-pixel offsets are folded into per-run values, exact in f64
 
 
 class Fragments(NamedTuple):
@@ -32,35 +32,46 @@ class Fragments(NamedTuple):
     depth: torch.Tensor  # (B,H,W) camera-space depth of the visible surface, +inf on background
 
 
-class _Halves(NamedTuple):
-    """Top and bottom halves of the triangles that cover at least one pixel row, in triangle order."""
+class _Runs(NamedTuple):
+    """Runs of pixels along a row, or of rows of a triangle half. `key` is the flat pixel index
+    (image * H + y) * W + x of the first pixel (x = 0 for halves), `q` = 1/z at its centre."""
 
-    tri: torch.Tensor  # (K,) flat index image * T + triangle
-    row0: torch.Tensor  # (K,) first row
-    rows: torch.Tensor  # (K,) number of rows
-    edges: torch.Tensor  # (4,K) x of the left and right edges at row0's centre, their change per row
+    tri: torch.Tensor  # flat triangle index image * T + triangle
+    count: torch.Tensor  # int64 number of pixels (rows for halves)
+    key: torch.Tensor  # f64
+    q: torch.Tensor  # f64
+    qa: torch.Tensor  # f64 d(1/z)/dx
+    qb: torch.Tensor  # f64 d(1/z)/dy (halves only)
 
 
 def rasterize(screen_vertices: torch.Tensor, triangles: torch.Tensor, image_size: tuple[int, int],
-              max_chunk_pixels: int = 1 << 20) -> Fragments:
+              max_chunk_pixels: int = 1 << 18, out: Fragments | None = None) -> Fragments:
     """screen_vertices (B,V,3): x, y in pixels and z = camera depth (>0); triangles (T,3) long;
     image_size (H, W). Images are rasterized in chunks of at most ``max_chunk_pixels`` pixels (at
     least one image), which bounds memory and keeps temporaries in cache. Not differentiable."""
     height, width = _validate(screen_vertices, triangles, image_size)
-    dtype = torch.float64 if screen_vertices.dtype == torch.float64 else torch.float32
+    dtype = _F64 if screen_vertices.dtype == _F64 else torch.float32
     verts = screen_vertices.detach().to(dtype)
     tris = triangles.to(device=verts.device, dtype=torch.long)
     shape, device = (verts.shape[0], height, width), verts.device
-    out = Fragments(torch.empty(shape, dtype=torch.long, device=device),
-                    torch.empty((*shape, 3), dtype=dtype, device=device),
-                    torch.empty(shape, dtype=dtype, device=device))
-    chunk = max(1, max_chunk_pixels // (height * width))
+    if out is None:
+        out = Fragments(torch.empty(shape, dtype=torch.long, device=device),
+                        torch.empty((*shape, 3), dtype=dtype, device=device),
+                        torch.empty(shape, dtype=dtype, device=device))
+    chunk = max(1, min(max_chunk_pixels, 2**31 - 1) // (height * width))  # pixel keys fit int32
     with torch.no_grad():
-        for start in range(0, shape[0], chunk):
+        planes, halves, edges = _setup(verts, tris, height, width)  # all images: fewer, larger ops
+        # Halves are sorted by image, so each chunk of images owns a contiguous range of them.
+        firsts = torch.arange(0, shape[0] + chunk, chunk, device=device).clamp_max_(shape[0]) * len(tris)
+        bounds = torch.searchsorted(halves.tri, firsts).tolist()
+        buf = torch.empty(min(chunk, shape[0]) * height * width, dtype=torch.long, device=device)
+        for i, start in enumerate(range(0, shape[0], chunk)):
             part = Fragments(*(t[start:start + chunk] for t in out))
             part.triangle.fill_(-1), part.barycentric.zero_(), part.depth.fill_(float("inf"))
-            if tris.numel():
-                _rasterize_chunk(verts[start:start + chunk], tris, part)
+            lo, hi = bounds[i], bounds[i + 1]
+            if hi > lo:
+                _rasterize_chunk(_Runs(*(t[lo:hi] for t in halves)), [e[lo:hi] for e in edges], planes,
+                                 start * height * width, len(tris), part, buf[:part.triangle.numel()])
     return out
 
 
@@ -86,112 +97,127 @@ def _describe(x) -> str:
     return f"shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
 
 
-def _expand(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Items 0..Σc-1 grouped by owner k with c_k items each: owner of each item, start of each group."""
-    total = int(counts.sum())  # a host sync: the size must be known to allocate
-    owner = torch.repeat_interleave(counts, output_size=total)
-    return owner, counts.cumsum(0) - counts, torch.arange(total, device=counts.device)
+def _rasterize_chunk(halves: _Runs, edges, planes, first_key: int, n_tris: int, out: Fragments, buf) -> None:
+    rows = _scan_rows(halves, edges, out.triangle.shape[-1], first_key)
+    _depth_test(rows, buf.zero_())
+    _resolve(buf, planes, n_tris, out)
 
 
-def _gather_rows(table: torch.Tensor, index: torch.Tensor) -> list[torch.Tensor]:
-    """table[:, index] as a list of rows: 1D index_select per contiguous row is ~2x faster on CPU."""
-    return [row.index_select(0, index) for row in table]
+def _expand(count: torch.Tensor):
+    """Items of runs: owner run of each item, runs' starts and item indices, both as f64."""
+    total = int(count.sum())  # a host sync: the size must be known to allocate
+    owner = torch.repeat_interleave(count, output_size=total)
+    start = (count.cumsum(0) - count).to(_F64)
+    return owner, start, torch.arange(total, dtype=_F64, device=count.device)
 
 
-def _rasterize_chunk(verts: torch.Tensor, tris: torch.Tensor, out: Fragments) -> None:
-    _, height, width = out.triangle.shape
-    planes, q_plane, halves = _setup(verts, tris, height, width)
-    # Rows: intersect the half's two edges with the row's centre line y = row + 0.5.
-    h, start, n = _expand(halves.rows)
-    local = n - start[h]
-    row = halves.row0[h] + local
-    left, dleft, right, dright = _gather_rows(halves.edges, h)
-    local = local.to(left.dtype)
-    j0 = torch.ceil(left.addcmul_(dleft, local).sub_(0.5 + EDGE_EPS)).clamp_(0, width)
-    j1 = torch.floor(right.addcmul_(dright, local).sub_(0.5 - EDGE_EPS)).clamp_(-1, width - 1)
-    count = (j1 - j0 + 1).clamp_min_(0).long()
-    tri = halves.tri[h]
-    qa, qb, qc = _gather_rows(q_plane, tri)  # 1/z = qa x + qb y + qc, in float64
-    q_row = qc.addcmul_(qb, row.double() + 0.5).addcmul_(qa, j0.double() + 0.5)  # 1/z at (j0, row)
-    key_row = (tri // tris.shape[0] * height + row) * width + j0.long()
-    del h, start, n, local, row, left, dleft, right, dright, j0, j1, qb, qc
-
-    # Pixels: offsets from the first pixel of each row are n - start, folded into per-row terms.
-    r, start, n = _expand(count)
-    key = (key_row - start).index_select(0, r).add_(n)
-    q = (q_row - qa * start).index_select(0, r).addcmul_(qa.index_select(0, r), n.double()).float()
-    # Pack (1/z, -row id) into one int64; its max is the nearest fragment (ties: lowest row id, so
-    # lowest triangle). Positive float32 bits order like the floats; 1/z >= 1e-30 keeps it positive.
-    packed = (q.clamp_min_(1e-30).view(torch.int32).long() << 32).sub_(r)
-    del r, start, n, q
-    buf = torch.zeros(out.triangle.numel(), dtype=torch.long, device=verts.device)
-    buf.scatter_reduce_(0, key, packed, "amax")
-    del key, packed
-    _resolve(buf, tri, planes, tris.shape[0], out)
+def _along(value, step, owner, start, index) -> torch.Tensor:
+    """Per item: value + step * (item index - run start) of its run. The start is folded into the
+    per-run term (f64 keeps that exact), which saves a per-item gather."""
+    return (value - step * start).index_select(0, owner).addcmul_(step.index_select(0, owner), index)
 
 
 def _setup(verts, tris, height, width):
-    """Per flat triangle (image * T + triangle): barycentric planes, the plane of 1/z and halves."""
-    v = verts.index_select(1, tris.view(-1)).view(-1, 3, 3)  # (B*T, corner, xyz)
-    (x0, x1, x2), (y0, y1, y2), (z0, z1, z2) = (c.unbind(1) for c in v.unbind(2))
+    """Per flat triangle (image * T + triangle): interpolation planes; halves with rows; their edges."""
+    n_img, n_tris = verts.shape[0], tris.shape[0]
+    v = verts.transpose(1, 2).index_select(2, tris.t().reshape(-1)).view(n_img, 3, 3, n_tris)
+    (x0, x1, x2), (y0, y1, y2), (z0, z1, z2) = (c.unbind(1) for c in v.unbind(1))  # (B,T) each
     e1x, e1y, e2x, e2y = x1 - x0, y1 - y0, x2 - x0, y2 - y0
     det = e1x * e2y - e1y * e2x  # twice the signed area; dividing by it absorbs the winding
-    # λ1 = a1 dx + b1 dy, λ2 = a2 dx + b2 dy, λ0 = 1 - λ1 - λ2, with (dx, dy) the offset from v0.
-    a1, b1, a2, b2 = e2y / det, -e2x / det, -e1y / det, e1x / det
-    iz0, iz1, iz2 = 1.0 / z0, 1.0 / z1, 1.0 / z2
-    planes = torch.stack([x0, y0, a1, b1, a2, b2, iz0, iz1, iz2])
-    qa, qb = (a1 * (iz1 - iz0) + a2 * (iz2 - iz0)).double(), (b1 * (iz1 - iz0) + b2 * (iz2 - iz0)).double()
-    q_plane = torch.stack([qa, qb, iz0.double() - qa * x0.double() - qb * y0.double()])
+    inv_det, iz0, iz1, iz2 = det.reciprocal(), z0.reciprocal(), z1.reciprocal(), z2.reciprocal()
+    # λ1 = a1 dx + b1 dy and λ2 = a2 dx + b2 dy with (dx, dy) the offset from v0; λ0 = 1 - λ1 - λ2.
+    a1, b1, a2, b2 = e2y * inv_det, -e2x * inv_det, -e1y * inv_det, e1x * inv_det
+    qa, qb = a1 * (iz1 - iz0) + a2 * (iz2 - iz0), b1 * (iz1 - iz0) + b2 * (iz2 - iz0)  # of 1/z = Σ λ_i/z_i
+    planes = [t.reshape(-1) for t in (x0, y0, a1 * iz1, b1 * iz1, a2 * iz2, b2 * iz2, iz0, qa, qb)]
     x_lo, x_hi = torch.minimum(torch.minimum(x0, x1), x2), torch.maximum(torch.maximum(x0, x1), x2)
-    valid = ((det != 0) & det.isfinite() & (z0 > MIN_DEPTH) & (z1 > MIN_DEPTH) & (z2 > MIN_DEPTH)
-             & (z0 + z1 + z2).isfinite() & (x_hi + EDGE_EPS >= 0.5) & (x_lo - EDGE_EPS <= width - 0.5))
-    rows, row0, edges = _split_halves([x0, x1, x2], [y0, y1, y2], height)
-    rows = rows * valid[:, None]
-    keep = rows.view(-1).nonzero().squeeze(1)  # (triangle, half) order, which ties rely on
-    halves = _Halves(keep // 2, row0.view(-1)[keep], rows.view(-1)[keep], edges.view(4, -1).index_select(1, keep))
-    return planes, q_plane, halves
+    valid = ((det != 0) & (det + z0 + z1 + z2).isfinite() & (torch.minimum(torch.minimum(z0, z1), z2) > MIN_DEPTH)
+             & (x_hi >= 0.5 - EDGE_EPS) & (x_lo <= width - 0.5 + EDGE_EPS))
+    rows, row0, edges = _split_halves([x0, x1, x2], [y0, y1, y2], height)  # (B, half, T) each
+    rows = rows.mul_(valid[:, None]).nan_to_num_(0).int().long().view(-1)
+    keep = rows.nonzero().squeeze(1)
+    tri = torch.arange(n_img * n_tris, device=verts.device).view(n_img, 1, n_tris).expand(-1, 2, -1)
+    tri = tri.reshape(-1).index_select(0, keep)
+    row0 = row0.view(-1).index_select(0, keep).to(_F64)
+    image = (torch.arange(n_img, device=verts.device, dtype=_F64) * height).view(-1, 1, 1).expand(-1, 2, n_tris)
+    key = image.reshape(-1).index_select(0, keep).add_(row0).mul_(width)  # first row, x = 0
+    x0, y0, iz0, qa, qb = (planes[i].index_select(0, tri).to(_F64) for i in (0, 1, 6, 7, 8))
+    q = iz0 + qb * (row0 + 0.5 - y0) - qa * x0  # 1/z at (x = 0, first row centre)
+    halves = _Runs(tri, rows.index_select(0, keep), key, q, qa, qb)
+    return planes, halves, [e.view(-1).index_select(0, keep).to(_F64) for e in edges]
 
 
 def _split_halves(x, y, height):
-    """Rows and left/right edges of the top (y up to the middle vertex) and bottom halves."""
+    """Rows, first row and left/right edges (x at the first row centre, change per row) of the top
+    (centres above the middle vertex) and bottom halves, each (B, 2, T). torch.lerp with 0/1
+    weights selects exactly and is much faster than torch.where on CPU."""
     for i, j in ((0, 1), (1, 2), (0, 1)):  # sorting network: order the corners by y
-        swap = y[i] > y[j]
-        x[i], x[j] = torch.where(swap, x[j], x[i]), torch.where(swap, x[i], x[j])
+        swap = (y[i] > y[j]).to(y[i].dtype)
+        x[i], x[j] = torch.lerp(x[i], x[j], swap), torch.lerp(x[j], x[i], swap)
         y[i], y[j] = torch.minimum(y[i], y[j]), torch.maximum(y[i], y[j])
     (xt, xm, xb), (yt, ym, yb) = x, y
-    # Rows whose centre i + 0.5 lies in [yt, ym) go to the top half, [ym, yb] to the bottom one.
-    first = torch.ceil((yt - 0.5 - EDGE_EPS).clamp(-1, height))
-    split = torch.ceil((ym - 0.5 - EDGE_EPS).clamp(-1, height))
-    last = torch.floor((yb - 0.5 + EDGE_EPS).clamp(-1, height))
-    flat_bottom = ym == yb  # then the top half runs to the end (the bottom edge has no slope)
-    top0, bottom0 = first.clamp(min=0), split.clamp(min=0)
-    top1 = torch.where(flat_bottom, last, split - 1).clamp(max=height - 1)
-    bottom1 = torch.where(flat_bottom, -1.0, last.clamp(max=height - 1))
-    rows = torch.stack([top1 - top0 + 1, bottom1 - bottom0 + 1], 1).clamp_(min=0).long()
+    first = (yt - 0.5 - EDGE_EPS).clamp_(-1, height).ceil_()
+    split = (ym - 0.5 - EDGE_EPS).clamp_(-1, height).ceil_()
+    last = (yb - 0.5 + EDGE_EPS).clamp_(-1, height).floor_()
+    flat_bottom = (ym == yb).to(yt.dtype)  # no bottom half: the top half takes all rows
+    top0, bottom0 = first.clamp_min_(0), split.clamp_min(0)
+    top1 = torch.lerp(split - 1, last, flat_bottom).clamp_max_(height - 1)
+    bottom1 = torch.lerp(last.clamp_max(height - 1), torch.full_like(last, -1), flat_bottom)
+    rows = torch.stack([top1 - top0 + 1, bottom1 - bottom0 + 1], 1).clamp_min_(0)
     s_long, s_top, s_bottom = (xb - xt) / (yb - yt), (xm - xt) / (ym - yt), (xb - xm) / (yb - ym)
-    long_left = xt + (ym - yt) * s_long < xm  # which side the long edge is on
-    edge_rows = []
+    long_left = (xt + (ym - yt) * s_long < xm).to(xt.dtype)  # long edge v_top -> v_bottom on the left
+    edges = [[], [], [], []]  # x of the left edge at the first row centre, its change per row; right
     for r0, xs, ys, s in ((top0, xt, yt, s_top), (bottom0, xm, ym, s_bottom)):
         x_long, x_short = xt + (r0 + 0.5 - yt) * s_long, xs + (r0 + 0.5 - ys) * s
-        edge_rows.append(torch.stack([torch.where(long_left, x_long, x_short), torch.where(long_left, s_long, s),
-                                      torch.where(long_left, x_short, x_long), torch.where(long_left, s, s_long)]))
-    return rows, torch.stack([top0, bottom0], 1).long(), torch.stack(edge_rows, 2)
+        for e, t in zip(edges, (torch.lerp(x_short, x_long, long_left), torch.lerp(s, s_long, long_left),
+                                torch.lerp(x_long, x_short, long_left), torch.lerp(s_long, s, long_left))):
+            e.append(t)
+    return rows, torch.stack([top0, bottom0], 1), [torch.stack(e, 1) for e in edges]
 
 
-def _resolve(buf, tri, planes, n_tris, out: Fragments) -> None:
-    """Write triangle, weights and depth of each covered pixel from the packed z-buffer."""
+def _scan_rows(halves: _Runs, edges, width: int, first_key: int) -> _Runs:
+    """Rows of each half: the pixel run between its left and right edges on the row centre line."""
+    h, start, index = _expand(halves.count)
+    left, dleft, right, dright = edges
+    j0 = _along(left, dleft, h, start, index).sub_(0.5 + EDGE_EPS).ceil_().clamp_(0, width)
+    j1 = _along(right, dright, h, start, index).sub_(0.5 - EDGE_EPS).floor_().clamp_(-1, width - 1)
+    count = (j1 - j0).add_(1).clamp_min_(0).int().long()
+    key = (halves.key - (width * start + first_key)).index_select(0, h).add_(index, alpha=width).add_(j0)
+    qa = halves.qa.index_select(0, h)
+    q = _along(halves.q, halves.qb, h, start, index).addcmul_(qa, j0.add_(0.5))
+    return _Runs(halves.tri.index_select(0, h), count, key, q, qa, qa[:0])
+
+
+def _depth_test(rows: _Runs, buf: torch.Tensor) -> None:
+    """z-buffer over all pixels of all runs: buf[key] = max of (1/z bits << 32) - flat triangle."""
+    r, start, index = _expand(rows.count)
+    key = (rows.key - start).index_select(0, r).add_(index).int().long()
+    q = _along(rows.q, rows.qa, r, start, index).float().clamp_min_(1e-30)
+    # The max of (1/z, -triangle) is the nearest fragment, ties to the lowest triangle index. Bits
+    # of positive float32 order like the floats; 1/z >= 1e-30 keeps them positive.
+    packed = q.view(torch.int32).long().bitwise_left_shift_(32).sub_(rows.tri.index_select(0, r))
+    buf.scatter_reduce_(0, key, packed, "amax")
+
+
+def _resolve(buf, planes, n_tris, out: Fragments) -> None:
+    """Triangle, weights and depth of each covered pixel, from the winning triangle in the z-buffer."""
     _, height, width = out.triangle.shape
     pix = buf.nonzero().squeeze(1)
-    k = tri.index_select(0, buf.index_select(0, pix).neg_().bitwise_and_(_LOW_BITS))
-    x0, y0, a1, b1, a2, b2, iz0, iz1, iz2 = _gather_rows(planes, k)
-    dx = (pix % width).to(x0.dtype).add_(0.5).sub_(x0)
-    dy = (pix // width % height).to(x0.dtype).add_(0.5).sub_(y0)
-    lam1, lam2 = a1 * dx + b1 * dy, a2 * dx + b2 * dy
-    u = torch.stack([(1 - lam1 - lam2).clamp_min_(0) * iz0, lam1.clamp_min_(0) * iz1, lam2.clamp_min_(0) * iz2], 1)
-    inv_depth = u.sum(1, keepdim=True)  # clamps: centres up to EDGE_EPS outside an edge
-    out.triangle.view(-1)[pix] = k % n_tris
-    out.barycentric.view(-1, 3)[pix] = u / inv_depth
-    out.depth.view(-1)[pix] = 1.0 / inv_depth.squeeze(1)
+    k = buf.index_select(0, pix).neg_().bitwise_and_(0xFFFFFFFF)
+    x0, y0, u1x, u1y, u2x, u2y, iz0, qa, qb = (p.index_select(0, k) for p in planes)
+    flat = pix.to(_F64)
+    image_row = (flat + 0.5).mul_(1.0 / width).floor_()  # exact in f64, unlike int64 division
+    dx = flat.sub_(image_row, alpha=width).to(x0.dtype).add_(0.5).sub_(x0)
+    dy = image_row.sub((image_row + 0.5).mul_(1.0 / height).floor_(), alpha=height).to(x0.dtype)
+    dy = dy.add_(0.5).sub_(y0)
+    u1, u2 = (u1x * dx).addcmul_(u1y, dy), (u2x * dx).addcmul_(u2y, dy)  # λ_i / z_i
+    q = (qa * dx).addcmul_(qb, dy).add_(iz0)  # Σ λ_i / z_i = 1 / depth
+    u0 = (q - u1 - u2).clamp_min_(0)  # clamps: centres up to EDGE_EPS outside an edge
+    norm = (u0 + u1.clamp_min_(0) + u2.clamp_min_(0)).reciprocal_()
+    # Column-wise scatters: stacking to (N,3) is several times slower on CPU.
+    for column, u in zip(out.barycentric.view(-1, 3).unbind(1), (u0, u1, u2)):
+        column.scatter_(0, pix, u.mul_(norm))
+    out.triangle.view(-1).scatter_(0, pix, k % n_tris)
+    out.depth.view(-1).scatter_(0, pix, q.reciprocal_())
 
 
 def _benchmark_workload(batch: int, size: int, generator: torch.Generator):

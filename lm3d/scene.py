@@ -66,6 +66,7 @@ def sample_scene(source: Source, split_id: int, index: int, seed: int, image_siz
         "hair_colour": int(rng.integers(HAIR_COLOURS)),
         "iris_colour": int(rng.integers(IRIS_COLOURS)),
         "hair_amount": float(0.0 if rng.random() < 0.1 else rng.uniform(0.6, 1.0)),
+        "hairline": float(rng.uniform(5.5, 9.0)),  # canonical y where hair starts on the forehead
         "background": _background(rng, s.background),
         "occluder": _occluder(rng, s.occlusion_prob),
         "blur": float(rng.uniform(0.4, 1.6)) if rng.random() < s.blur_prob else 0.0,

@@ -24,7 +24,11 @@ from .face import CanonicalFace
 from .rasterizer import rasterize
 from .scene import FACE_CENTRE_CM, FACE_WIDTH_CM, sample_scene, stack
 
-VISIBILITY_TOLERANCE_CM = 0.35  # a landmark is visible when no surface lies this much in front of it
+# A landmark is visible when no surface in the depth buffer lies more than the tolerance in front of
+# it: 0.35 cm, plus the depth change across two pixels of a grazing surface (two pixel footprints),
+# so that points on a face's outline do not flicker with the image size.
+VISIBILITY_TOLERANCE_CM = 0.35
+VISIBILITY_TOLERANCE_PIXELS = 2.0
 EYE_CORNERS = (33, 263)  # mesh vertices of the outer eye corners (ibug68 points 36 and 45)
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 32, 1024
 
@@ -132,7 +136,7 @@ def project_queries(geometry: dict, triangle, barycentric, index=None) -> dict:
     weights = barycentric.to(geometry["cam_vertices"])
     cam = (geometry["cam_vertices"][:, corners] * weights[None, ..., None]).sum(-2)  # (B,K,3)
     canonical = (geometry["vertices"][:, corners] * weights[None, ..., None]).sum(-2)
-    out = {"points3d": cam, "points_deformed": canonical,
+    out = {"points3d": cam, "points_deformed": canonical, "intrinsics": geometry["intrinsics"],
            "landmarks2d": camera.project(cam, geometry["intrinsics"])}
     return {k: v[index] for k, v in out.items()} if index is not None else out
 
@@ -161,8 +165,9 @@ def render_scenes(scenes, spec, queries, layout_name, image_size, device="cpu", 
     visible = _visible(truth, fragments, image_size) & ~occluded
     noise = stack(scenes, "annotation_noise").to(device) * spec.annotation_noise_iod * iod[:, None, None]
     expression = stack(scenes, "expression")
-    challenging = (stack(scenes, "yaw").abs() > 50) | (expression.max(1).values > 0.7) | \
-        (occluded.float().mean(1).cpu() > 0.3)
+    # like 300-W's challenging subset: large yaw, heavy occlusion, a wide-open mouth or a strong mix of expressions
+    challenging = (stack(scenes, "yaw").abs() > 50) | (occluded.float().mean(1).cpu() > 0.3) | \
+        (expression[:, 0] > 0.6) | (expression.sum(1) > 2.0)
     extra = {"depth_buffer": fragments.depth, "triangle_buffer": fragments.triangle} if buffers else {}
     return {
         **extra, "image": images, "landmarks2d": truth["landmarks2d"] + noise, "annotation_noise": noise,
@@ -174,6 +179,11 @@ def render_scenes(scenes, spec, queries, layout_name, image_size, device="cpu", 
     }
 
 
+def visibility_tolerance(depth: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
+    """(B,K) depth tolerance (cm) of the visibility test for points at camera depth (B,K)."""
+    return VISIBILITY_TOLERANCE_CM + VISIBILITY_TOLERANCE_PIXELS * depth / intrinsics[:, :1]
+
+
 def _visible(truth: dict, fragments, image_size: int) -> torch.Tensor:
     """In the frame, and no surface in the depth buffer more than the tolerance in front of the point."""
     xy, z = truth["landmarks2d"], truth["points3d"][..., 2]
@@ -182,7 +192,7 @@ def _visible(truth: dict, fragments, image_size: int) -> torch.Tensor:
     row = xy[..., 1].clamp(0, image_size - 1).long()
     batch = torch.arange(xy.shape[0], device=xy.device)[:, None]
     buffer_depth = fragments.depth[batch, row, col]
-    return inside & (z <= buffer_depth + VISIBILITY_TOLERANCE_CM)
+    return inside & (z <= buffer_depth + visibility_tolerance(z, truth["intrinsics"]))
 
 
 def _occluder_at(scene: dict, box: torch.Tensor, image_size: int, points2d: torch.Tensor) -> torch.Tensor:
@@ -206,7 +216,9 @@ def paint(scenes, geometry, fragments, triangles, face_triangles, proxy, box, im
     skin = appearance.skin_colours(scenes)
     hair = appearance.HAIR[[s["hair_colour"] for s in scenes]]
     amount = torch.tensor([s["hair_amount"] for s in scenes])
-    hair_weight = (torch.cat([torch.zeros(face.num_vertices), proxy.hair])[None] * amount[:, None]).to(device)
+    hairline = torch.tensor([s["hairline"] for s in scenes])[:, None]
+    on_forehead = ((face.vertices[None, :, 1] - hairline) / 0.6).clamp(0, 1)  # (B,468): hair over the forehead
+    hair_weight = (torch.cat([on_forehead, proxy.hair.expand(batch, -1)], 1) * amount[:, None]).to(device)
     colours = torch.lerp(skin.to(device)[:, None], hair.to(device)[:, None], hair_weight[..., None])  # (B,V,3)
     light = stack(scenes, "light").to(device)
     normals = appearance.vertex_normals(geometry["cam_vertices"], triangles)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from lm3d import camera, layouts, sources
-from lm3d.synth import VISIBILITY_TOLERANCE_CM, SynthFaces, render_scenes
+from lm3d.synth import SynthFaces, render_scenes, visibility_tolerance
 
 SIZE = 96  # small images keep the suite fast; the code path is the same at 256
 
@@ -41,7 +41,7 @@ def test_visibility_agrees_with_the_depth_buffer(batch):
     inside = ((xy >= 0) & (xy < SIZE)).all(-1)
     col, row = xy[..., 0].clamp(0, SIZE - 1).long(), xy[..., 1].clamp(0, SIZE - 1).long()
     depth = b["depth_buffer"][torch.arange(len(z))[:, None], row, col]
-    in_front = z <= depth + VISIBILITY_TOLERANCE_CM
+    in_front = z <= depth + visibility_tolerance(z, b["intrinsics"])
     assert (b["visible"] <= (inside & in_front)).all()  # every visible point passes the depth test
     hidden_by_surface = inside & ~in_front
     assert not (b["visible"] & hidden_by_surface).any()
@@ -60,9 +60,9 @@ def _posed(data, yaw, pitch=0.0):
 def test_frontal_face_shows_its_inner_landmarks_and_profiles_hide_the_far_side():
     data = SynthFaces("synth300w", "test", size=4, image_size=SIZE)
     frontal = _posed(data, 0.0)
-    # brows, nose, eyes and outer lips face the camera (inner-lip points of a closed mouth sit in the
-    # crease between the lips, where the lips' own surface may hide them)
-    assert frontal["visible"][0, 17:60].all()
+    # the jaw outline, brows, nose, eyes and outer lips face the camera (inner-lip points of a closed
+    # mouth sit in the crease between the lips, where the lips' own surface may hide them)
+    assert frontal["visible"][0, :60].all()
     turned = _posed(data, 75.0)  # nose towards the image's right: the subject's left side turns away
     assert not turned["visible"][0, 45]  # the left eye's outer corner is hidden
     assert turned["visible"][0, 36]  # the right eye's outer corner is seen
