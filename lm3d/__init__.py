@@ -5,8 +5,9 @@ A reproduction of "Infinite 3D Landmarks: Improving Continuous 2D Facial Landmar
 """
 from . import layouts
 from .face import CanonicalFace, MeshAssetError, SnapResult, SurfacePoints
+from .inference import Detector, Prediction
 from .layouts import Layout, LayoutAssetError
 
-__all__ = ["CanonicalFace", "Layout", "LayoutAssetError", "MeshAssetError", "SnapResult",
-           "SurfacePoints", "layouts"]
+__all__ = ["CanonicalFace", "Detector", "Layout", "LayoutAssetError", "MeshAssetError", "Prediction",
+           "SnapResult", "SurfacePoints", "layouts"]
 __version__ = "0.1.0"

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from .runtime import default_device
 
 SHARD_FORMAT = "lm3d.synthfaces_shard/1"
 
@@ -66,3 +69,43 @@ class ShardDataset(Dataset):
         shard = next(s for s in range(len(self.shards)) if self.offsets[s + 1] > index)
         data, i = self.shards[shard], index - self.offsets[shard]
         return {k: v[i] if isinstance(v, (torch.Tensor, list)) else v for k, v in data.items()}
+
+
+def shard_folder(out: Path, source: str, split: str, seed: int, image_size: int) -> Path:
+    return out / f"{source}_{split}_seed{seed}_{image_size}px"
+
+
+def make_shards(source: str, split: str, count: int, out: Path, shard_size: int = 256, seed: int = 0,
+                image_size: int = 256, device: str | None = None, progress: bool = True) -> Path:
+    if not isinstance(shard_size, int) or shard_size < 1:
+        raise ValueError(f"shard_size must be a positive integer, got {shard_size!r}")
+    from .synth import SynthFaces  # imported here: reading shards needs no renderer
+
+    data = SynthFaces(source, split, count, seed=seed, image_size=image_size)
+    folder = shard_folder(Path(out), source, split, seed, image_size)
+    folder.mkdir(parents=True, exist_ok=True)
+    device = device or str(default_device())
+    starts = range(0, count, shard_size)
+    for number, start in enumerate(tqdm(starts, desc=f"{source}/{split}", unit="shard", disable=not progress)):
+        path = folder / shard_name(number)
+        stop = min(start + shard_size, count)
+        if path.exists():
+            try:
+                existing = read_shard(path)
+                if existing["start"] == start and len(existing["image"]) == stop - start:
+                    continue  # finished in an earlier run
+            except ValueError:
+                pass  # unreadable: render it again
+        with torch.no_grad():
+            batch = data.render(list(range(start, stop)), device=device)
+        write_shard(path, batch, {"start": start, "source_name": source, "split": split, "seed": seed,
+                                  "image_size": image_size})
+    return folder
+
+
+def load_all(folder: Path) -> dict:
+    """Every shard of a folder concatenated: tensors stacked along the sample axis."""
+    shards = [read_shard(p) for p in sorted(Path(folder).glob("shard_*.pt"))]
+    if not shards:
+        raise FileNotFoundError(f"no shards in {folder}")
+    return {k: torch.cat([s[k] for s in shards]) for k, v in shards[0].items() if isinstance(v, torch.Tensor)}

@@ -1,28 +1,20 @@
 """Cached shards: atomic writes, safe reads, and resuming an interrupted run."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
-from lm3d.shards import ShardDataset, read_shard
+from lm3d.shards import ShardDataset, load_all, make_shards, read_shard
 from lm3d.synth import SynthFaces
-
-SCRIPT = Path(__file__).resolve().parents[1] / "data_scripts" / "make_synthfaces.py"
-spec = importlib.util.spec_from_file_location("make_synthfaces", SCRIPT)
-make_synthfaces = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(make_synthfaces)
 
 
 def test_shards_resume_and_match_the_dataset(tmp_path):
-    folder = make_synthfaces.make_shards("synth300w", "val", 5, tmp_path, shard_size=2, image_size=48, device="cpu",
+    folder = make_shards("synth300w", "val", 5, tmp_path, shard_size=2, image_size=48, device="cpu",
                                          progress=False)
     shards = sorted(folder.glob("shard_*.pt"))
     assert len(shards) == 3
     kept = shards[0].stat().st_mtime_ns
     shards[1].unlink()  # as if the run was killed before shard 1 was written...
     shards[2].write_bytes(b"truncated")  # ...or while shard 2 was being written
-    make_synthfaces.make_shards("synth300w", "val", 5, tmp_path, shard_size=2, image_size=48, device="cpu",
+    make_shards("synth300w", "val", 5, tmp_path, shard_size=2, image_size=48, device="cpu",
                                 progress=False)
     assert shards[0].stat().st_mtime_ns == kept  # finished shards are skipped
     data = ShardDataset(folder)
@@ -31,6 +23,7 @@ def test_shards_resume_and_match_the_dataset(tmp_path):
     assert torch.equal(data[4]["image"], expected["image"])
     torch.testing.assert_close(data[4]["landmarks2d"], expected["landmarks2d"])
     assert not list(folder.glob("*.tmp"))
+    assert load_all(folder)["image"].shape == (5, 3, 48, 48)
 
 
 def test_foreign_files_are_refused(tmp_path):

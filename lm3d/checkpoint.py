@@ -1,0 +1,51 @@
+"""Checkpoints: written atomically, loaded safely (``weights_only=True``), checked before use.
+
+A checkpoint is a dict with ``format``, the model and training configs (plain dicts), the
+model's state dict, and optionally optimizer/scheduler states and the step. Loading refuses
+truncated files, files that are not lm3d checkpoints, and checkpoints of another model kind,
+with an error that says which.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+CHECKPOINT_FORMAT = "lm3d.checkpoint/1"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that is missing, truncated, corrupt or not an lm3d checkpoint."""
+
+
+def save(path: str | Path, payload: dict) -> None:
+    """Write ``payload`` (with our format tag) to ``path`` atomically: a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"format": CHECKPOINT_FORMAT, **payload}, tmp)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def load(path: str | Path, kind: str | None = None, map_location="cpu") -> dict:
+    """Load and check a checkpoint; ``kind`` (e.g. "baseline") must match when given."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # truncated zip, random bytes, a pickle with code in it, ...
+        raise CheckpointError(f"{path} is not a readable checkpoint ({type(error).__name__}: {str(error)[:200]}); "
+                              "it may be truncated or corrupt") from None
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise CheckpointError(f"{path} is not an lm3d checkpoint (format {found!r}, expected {CHECKPOINT_FORMAT!r})")
+    for key in ("kind", "model_config", "model"):
+        if key not in data:
+            raise CheckpointError(f"checkpoint {path} lacks {key!r}; it is incomplete")
+    if kind is not None and data["kind"] != kind:
+        raise CheckpointError(f"checkpoint {path} holds a {data['kind']!r} model, expected {kind!r}")
+    return data

@@ -1,0 +1,91 @@
+"""In-memory pools of rendered SynthFaces samples, and mixed-source batches for training.
+
+Rendering costs about as much as a training step on a CPU, so each (source, split) is rendered
+once, cached as shards under ``cache_dir`` (reused by every seed and run), and held in memory.
+A batch mixes sources: each sample brings its own queries, the **nominal** canonical points of
+its source's layout (what a user would ask for), and its own targets, the source's annotations
+(which follow the source's convention and carry its annotation noise). Samples with more than
+``max_queries`` points (the dense source) train on a random subset each step, so batches pad to
+a small K and the model also learns points between layout points.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from . import crop, layouts, sources
+from .face import CanonicalFace
+from .shards import load_all, make_shards, shard_folder
+
+KEYS = ("image", "landmarks2d", "iod", "bbox", "visible", "challenging")
+
+
+@dataclass
+class SourcePool:
+    name: str
+    queries: torch.Tensor  # (K,3) nominal canonical points of the source's layout
+    data: dict  # KEYS -> tensors with N rows
+
+    def __len__(self) -> int:
+        return len(self.data["image"])
+
+
+def render_pool(name: str, split: str, count: int, image_size: int, seed: int, cache_dir: str | Path | None,
+                device: str = "cpu") -> SourcePool:
+    """Render (or load from the shard cache) ``count`` samples of one source."""
+    if cache_dir is None:
+        from .synth import SynthFaces
+
+        data = SynthFaces(name, split, count, seed=seed, image_size=image_size)
+        batches = [data.render(list(range(s, min(s + 128, count))), device=device) for s in range(0, count, 128)]
+        tensors = {k: torch.cat([b[k].cpu() for b in batches]) for k in KEYS}
+    else:
+        make_shards(name, split, count, Path(cache_dir), seed=seed, image_size=image_size, device=device,
+                    progress=False)
+        tensors = load_all(shard_folder(Path(cache_dir), name, split, seed, image_size))
+        tensors = {k: tensors[k][:count] for k in KEYS}
+    layout = layouts.get(sources.get(name).layout)
+    return SourcePool(name, layout.points(CanonicalFace.load()), tensors)
+
+
+class MixedPool:
+    """Several source pools sampled with weights into padded, mixed batches."""
+
+    def __init__(self, pools: list[SourcePool], weights: list[float] | None = None, max_queries: int = 98):
+        if not pools:
+            raise ValueError("a pool needs at least one source")
+        self.pools = pools
+        weights = torch.tensor(weights if weights is not None else [1.0] * len(pools), dtype=torch.float64)
+        if len(weights) != len(pools) or (weights < 0).any() or weights.sum() <= 0:
+            raise ValueError(f"source weights {weights.tolist()} must be {len(pools)} non-negative numbers, not all 0")
+        self.weights = weights / weights.sum()
+        self.max_queries = max_queries
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> list[tuple[int, int]]:
+        """(pool, index) pairs for one batch, drawn with the given generator (deterministic)."""
+        chosen = torch.multinomial(self.weights, batch_size, replacement=True, generator=generator)
+        return [(int(p), int(torch.randint(len(self.pools[p]), (1,), generator=generator))) for p in chosen]
+
+    def batch(self, picks: list[tuple[int, int]], generator: torch.Generator, jitter_boxes: bool = True) -> dict:
+        """Padded tensors for the picked samples: images, boxes, queries, targets, mask, iod."""
+        rows = []
+        for p, i in picks:
+            pool = self.pools[p]
+            k = len(pool.queries)
+            keep = (torch.randperm(k, generator=generator)[:self.max_queries].sort().values
+                    if k > self.max_queries else torch.arange(k))
+            rows.append((pool, i, keep))
+        size = max(len(keep) for _, _, keep in rows)
+        out = {"queries": torch.zeros(len(rows), size, 3), "targets": torch.zeros(len(rows), size, 2),
+               "mask": torch.zeros(len(rows), size, dtype=torch.bool)}
+        for r, (pool, i, keep) in enumerate(rows):
+            out["queries"][r, :len(keep)] = pool.queries[keep]
+            out["targets"][r, :len(keep)] = pool.data["landmarks2d"][i][keep]
+            out["mask"][r, :len(keep)] = True
+        out["image"] = torch.stack([pool.data["image"][i] for pool, i, _ in rows])
+        out["iod"] = torch.stack([pool.data["iod"][i] for pool, i, _ in rows])
+        boxes = torch.stack([pool.data["bbox"][i] for pool, i, _ in rows])
+        out["boxes"] = crop.jitter_boxes(boxes, generator) if jitter_boxes else boxes
+        return out

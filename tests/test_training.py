@@ -1,0 +1,175 @@
+"""Training, resume, data-parallel equivalence, checkpoints, evaluation and the inference API."""
+import json
+import os
+import pickle
+import socket
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+import lm3d
+from lm3d import checkpoint, train
+from lm3d.evaluate import evaluate_checkpoint
+from lm3d.model import ModelConfig
+
+TINY = replace(train.PRESETS["fast"], steps=8, checkpoint_every=4, log_every=2, eval_count=8)
+
+
+def _weights(path):
+    return checkpoint.load(path, kind="baseline")["model"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    train.train(TINY, out, progress=False)
+    return out
+
+
+def test_training_writes_a_checkpoint_and_a_log(trained):
+    data = checkpoint.load(trained / train.CHECKPOINT_NAME, kind="baseline")
+    assert data["step"] == TINY.steps
+    log = [json.loads(line) for line in (trained / "log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in log] == [2, 4, 6, 8] and all(np.isfinite(e["loss"]) for e in log)
+
+
+def test_training_reduces_the_loss(tmp_path):
+    config = replace(TINY, steps=40, lr=3e-3, warmup_steps=2, checkpoint_every=40, log_every=5,
+                     sources=("synth300w",), source_weights=(1.0,), train_counts=(8,))
+    train.train(config, tmp_path, progress=False)
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_resume_after_an_interruption_matches_an_uninterrupted_run(tmp_path, trained):
+    train.train(TINY, tmp_path, progress=False, stop_after=4)  # "killed" right after the checkpoint at step 4
+    assert checkpoint.load(tmp_path / train.CHECKPOINT_NAME)["step"] == 4
+    train.train(TINY, tmp_path, progress=False)  # the same command again resumes
+    resumed, straight = _weights(tmp_path / train.CHECKPOINT_NAME), _weights(trained / train.CHECKPOINT_NAME)
+    for name in straight:
+        torch.testing.assert_close(resumed[name], straight[name], atol=1e-6, rtol=0)
+
+
+def test_resume_refuses_a_different_config(tmp_path, trained):
+    (tmp_path / train.CHECKPOINT_NAME).write_bytes((trained / train.CHECKPOINT_NAME).read_bytes())
+    with pytest.raises(ValueError, match="another config"):
+        train.train(replace(TINY, lr=1e-4), tmp_path, progress=False)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank, world, port, out):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    train.train(TINY, out, progress=False)
+    torch.distributed.destroy_process_group()
+
+
+def test_two_gloo_processes_match_one_process(tmp_path, trained):
+    mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    ddp, single = _weights(tmp_path / train.CHECKPOINT_NAME), _weights(trained / train.CHECKPOINT_NAME)
+    for name in single:
+        # float sums differ in order across processes; Adam can amplify that on near-zero gradients
+        torch.testing.assert_close(ddp[name], single[name], atol=1e-4, rtol=1e-3)
+
+
+def test_evaluation_json(trained, tmp_path):
+    results = evaluate_checkpoint(trained / train.CHECKPOINT_NAME, count=6, eval_sources=("synth300w", "hmc"))
+    assert set(results["sources"]) == {"synth300w", "hmc"}
+    assert results["sources"]["synth300w"]["all"]["faces"] == 6
+    assert results["heldout"]["ratio"] > 0
+    json.dumps(results)  # plain JSON
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "not a readable checkpoint"),
+    (b"\x00\x01garbage", "not a readable checkpoint"),
+])
+def test_corrupt_checkpoints_are_refused(tmp_path, content, message):
+    path = tmp_path / "bad.pt"
+    path.write_bytes(content)
+    with pytest.raises(checkpoint.CheckpointError, match=message):
+        lm3d.Detector.from_checkpoint(path)
+
+
+def test_truncated_foreign_and_unsafe_checkpoints_are_refused(tmp_path, trained):
+    good = (trained / train.CHECKPOINT_NAME).read_bytes()
+    (tmp_path / "cut.pt").write_bytes(good[: len(good) // 2])
+    with pytest.raises(checkpoint.CheckpointError, match="truncated or corrupt"):
+        checkpoint.load(tmp_path / "cut.pt")
+    torch.save({"state_dict": {}}, tmp_path / "foreign.pt")
+    with pytest.raises(checkpoint.CheckpointError, match="not an lm3d checkpoint"):
+        checkpoint.load(tmp_path / "foreign.pt")
+    (tmp_path / "unsafe.pt").write_bytes(pickle.dumps(ModelConfig()))  # would run code if unpickled blindly
+    with pytest.raises(checkpoint.CheckpointError):
+        checkpoint.load(tmp_path / "unsafe.pt")
+    with pytest.raises(checkpoint.CheckpointError, match="expected 'spatial'"):
+        checkpoint.load(trained / train.CHECKPOINT_NAME, kind="spatial")
+    with pytest.raises(checkpoint.CheckpointError, match="does not exist"):
+        checkpoint.load(tmp_path / "none.pt")
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: ModelConfig(width=4).validate(), "width"),
+    (lambda: ModelConfig(crop_size=8).validate(), "crop_size"),
+    (lambda: train.preset("fast", lr=5.0), "lr"),
+    (lambda: train.preset("fast", steps=0), "steps"),
+    (lambda: train.preset("fast", train_counts=(1, 2)), "same length"),
+    (lambda: train.preset("huge"), "unknown preset"),
+])
+def test_config_values_out_of_range(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_learning_rate_schedule():
+    config = replace(TINY, steps=100, warmup_steps=10)
+    factors = [train.learning_rate_factor(s, config) for s in range(100)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(factors[10:], factors[11:])) and factors[-1] < 0.01
+
+
+@pytest.fixture(scope="module")
+def detector(trained):
+    return lm3d.Detector.from_checkpoint(trained / train.CHECKPOINT_NAME, device="cpu")
+
+
+def test_detector_accepts_the_documented_inputs(detector, tmp_path):
+    image = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)
+    box = (10, 10, 50, 54)
+    base = detector.predict(image, box=box).landmarks2d
+    assert base.shape == (68, 2)
+    torch.testing.assert_close(detector.predict(image / 255.0, box=box).landmarks2d, base, atol=1e-3, rtol=0)
+    assert detector.predict(image.mean(-1).astype(np.uint8), box=box).landmarks2d.shape == (68, 2)
+    import matplotlib.image
+    matplotlib.image.imsave(tmp_path / "face.png", image)
+    torch.testing.assert_close(detector.predict(tmp_path / "face.png", box=box).landmarks2d, base, atol=1e-3, rtol=0)
+    batch = detector.predict(np.stack([image, image]), box=[box, box], layout="wflw98")
+    assert batch.landmarks2d.shape == (2, 98, 2) and batch.names[96] == "right_pupil_1"
+    queries = lm3d.layouts.get("heldout")
+    assert detector.predict(image, box=box, queries=(queries.triangle, queries.barycentric)).landmarks2d.shape == (200, 2)
+
+
+@pytest.mark.parametrize("image, kwargs, error, message", [
+    (np.zeros((32, 32, 5), np.uint8), {}, ValueError, "HxWx3"),
+    (np.zeros((0, 0, 3), np.uint8), {}, ValueError, "empty"),
+    (np.full((32, 32, 3), 2.0), {}, ValueError, r"\[0, 1\]"),
+    (np.zeros((32, 32, 3), np.int64), {}, ValueError, "dtype"),
+    (np.zeros((32, 32, 3), np.uint8), {"box": (5, 5, 2, 20)}, ValueError, "x1 > x0"),
+    (np.zeros((32, 32, 3), np.uint8), {"box": (2, 2, 20, 20), "layout": "ibug69"}, ValueError, "unknown layout"),
+    (np.zeros((32, 32, 3), np.uint8), {"box": (2, 2, 20, 20), "queries": ([0], [[0.2, 0.2, 0.2]])}, ValueError, "sum to 1"),
+    (np.zeros((2, 32, 32, 3), np.uint8), {"box": (2, 2, 20, 20)}, ValueError, "boxes of shape"),
+    ("/nonexistent/face.png", {"box": (2, 2, 20, 20)}, FileNotFoundError, "does not exist"),
+    (np.zeros((32, 32, 3), np.uint8), {}, ValueError, "needs a face box"),
+])
+def test_detector_rejects_bad_input(detector, image, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        detector.predict(image, **kwargs)
