@@ -97,8 +97,9 @@ def _validate(verts, tris, image_size) -> tuple[int, int]:
     size = tuple(image_size) if isinstance(image_size, (tuple, list, torch.Size)) else ()
     if len(size) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size):
         raise ValueError(f"image_size must be two positive ints (H, W), got {image_size!r}")
-    if size[0] * size[1] >= 2**31:
-        raise ValueError(f"image_size {size} has 2**31 pixels or more; pixel keys are int32")
+    if size[0] * size[1] >= 2**31 or verts.shape[0] * tris.shape[0] >= 2**31:
+        raise ValueError(f"H * W and B * T must stay below 2**31 (int32 keys), got {size} and "
+                         f"{verts.shape[0]} * {tris.shape[0]}")
     return size
 
 

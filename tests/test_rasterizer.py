@@ -111,6 +111,13 @@ def test_nearer_triangle_wins_whatever_the_order(order):
     assert torch.equal(frags.triangle[both], depths[:, both].argmin(0))
 
 
+def test_exact_depth_tie_goes_to_the_lower_triangle_index():
+    verts = screen([[2, 2], [30, 4], [6, 28], [30, 30]])
+    frags = rasterize(verts, torch.tensor([[3, 1, 2], [0, 1, 2], [2, 1, 0]]), (32, 32))
+    assert set(frags.triangle.unique().tolist()) == {-1, 0, 1}  # 1 and 2 coincide: 1 wins
+    assert (frags.triangle == 1).sum() > 200
+
+
 def test_matches_brute_force_reference(generator):
     verts = torch.cat([torch.rand(2, 40, 2, generator=generator) * 40 - 4,
                        1 + 9 * torch.rand(2, 40, 1, generator=generator)], -1)

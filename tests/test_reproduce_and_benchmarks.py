@@ -1,0 +1,37 @@
+"""The main job's seeds table and the benchmark scripts, at toy size."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from lm3d import reproduce
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_seeds_table_end_to_end(tmp_path):
+    reproduce.main(["--preset", "fast", "--seeds", "0", "1", "--runs", str(tmp_path / "runs"),
+                    "--out", str(tmp_path / "reports")])
+    table = json.loads((tmp_path / "reports" / "baseline_results.json").read_text())["table"]
+    assert len(table["nme_synth300w"]["values"]) == 2 and table["nme_synth300w"]["std"] >= 0
+    assert "| nme_synth300w |" in (tmp_path / "reports" / "baseline_results.md").read_text()
+    # a second call reuses the finished runs instead of training again
+    before = (tmp_path / "runs" / "fast_seed0" / "metrics.json").stat().st_mtime_ns
+    reproduce.main(["--preset", "fast", "--seeds", "0", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "r2")])
+    assert (tmp_path / "runs" / "fast_seed0" / "metrics.json").stat().st_mtime_ns == before
+
+
+def test_aggregate_mean_and_spread():
+    results = [{"summary": {"nme": 4.0}, "train_minutes": 1.0}, {"summary": {"nme": 6.0}, "train_minutes": 3.0}]
+    table = reproduce.aggregate(results)
+    assert table["nme"]["mean"] == 5.0 and abs(table["nme"]["std"] - 2 ** 0.5) < 1e-9
+    assert table["train_minutes"]["mean"] == 2.0
+
+
+def test_benchmark_scripts_print_figures():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_model.py"), "--preset", "fast",
+                          "--repeats", "1", "--batch", "4"], capture_output=True, text=True, check=True).stdout
+    assert "train images/s" in out and "single-image latency ms" in out
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_synth.py"), "--sizes", "64",
+                          "--batch", "4", "--batches", "1"], capture_output=True, text=True, check=True).stdout
+    assert "images/s" in out and out.strip().splitlines()[-1].split()[0] == "cpu"
