@@ -49,8 +49,8 @@ def predict_batches(model, images, boxes, queries, batch_size: int = 64) -> torc
 
 def evaluate_source(model, source: str, count: int, image_size: int, seed: int = 0) -> dict:
     data = SynthFaces(source, "test", count, seed=seed, image_size=image_size)
-    batch = {k: torch.cat([data.render(list(range(s, min(s + 128, count))))[k] for s in range(0, count, 128)])
-             for k in ("image", "landmarks2d", "iod", "bbox", "challenging")}
+    rendered = [data.render(list(range(s, min(s + 128, count)))) for s in range(0, count, 128)]
+    batch = {k: torch.cat([r[k] for r in rendered]) for k in ("image", "landmarks2d", "iod", "bbox", "challenging")}
     boxes = crop.jitter_boxes(batch["bbox"], torch.Generator().manual_seed(BOX_SEED))
     queries = layouts.get(sources.get(source).layout).points(CanonicalFace.load())
     predicted = predict_batches(model, batch["image"], boxes, queries)

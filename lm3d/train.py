@@ -156,6 +156,7 @@ def train(config: TrainConfig, out_dir: str | Path, progress: bool = True, stop_
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: learning_rate_factor(s, config))
     start = _resume(out_dir / CHECKPOINT_NAME, config, model, optimizer, scheduler)
+    _truncate_log(out_dir / "log.jsonl", start)
     wrapped = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     pool = build_pool(config, device)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
@@ -197,6 +198,13 @@ def train(config: TrainConfig, out_dir: str | Path, progress: bool = True, stop_
     return {"steps_done": step + 1, "out_dir": str(out_dir), "rank": rank, "world": world}
 
 
+def _truncate_log(log: Path, step: int) -> None:
+    """Drop log lines past the checkpoint we resume from: those steps are about to run again."""
+    if log.exists():
+        lines = [line for line in log.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+        log.write_text("".join(line + "\n" for line in lines))
+
+
 def save_checkpoint(path: Path, model, config: TrainConfig, optimizer=None, scheduler=None, step: int = 0) -> None:
     checkpoint.save(path, {
         "kind": "baseline", "model_config": config.model.to_dict(), "train_config": config.to_dict(),
@@ -211,7 +219,8 @@ def _resume(path: Path, config: TrainConfig, model, optimizer, scheduler) -> int
         return 0
     data = checkpoint.load(path, kind="baseline")
     saved = TrainConfig.from_dict(data["train_config"])
-    if replace(saved, steps=config.steps) != replace(config, steps=config.steps):
+    # the step count may grow (train longer) and the cache folder may move; everything else must match
+    if replace(saved, steps=config.steps, cache_dir=None) != replace(config, cache_dir=None):
         raise ValueError(f"{path} was written by a run with another config; use a new --out folder or delete it")
     model.load_state_dict(data["model"])
     optimizer.load_state_dict(data["optimizer"])

@@ -48,6 +48,8 @@ def test_resume_after_an_interruption_matches_an_uninterrupted_run(tmp_path, tra
     train.train(TINY, tmp_path, progress=False, stop_after=4)  # "killed" right after the checkpoint at step 4
     assert checkpoint.load(tmp_path / train.CHECKPOINT_NAME)["step"] == 4
     train.train(TINY, tmp_path, progress=False)  # the same command again resumes
+    steps = [json.loads(line)["step"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert steps == [2, 4, 6, 8]  # no step logged twice
     resumed, straight = _weights(tmp_path / train.CHECKPOINT_NAME), _weights(trained / train.CHECKPOINT_NAME)
     for name in straight:
         torch.testing.assert_close(resumed[name], straight[name], atol=1e-6, rtol=0)
