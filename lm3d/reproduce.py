@@ -2,6 +2,7 @@
 
     python -m lm3d.reproduce --out reports                # standard preset, seeds 0 1 2
     python -m lm3d.reproduce --preset fast --seeds 0 1    # a quick check of the whole path
+    python -m lm3d.reproduce --seeds 0 --interruption-check 1000   # kill -9 at step 1000, resume, compare
 
 Each seed trains into ``runs/<preset>_seed<k>`` (resuming if interrupted; a finished run with
 its metrics is not retrained) and is evaluated on the SynthFaces test sets. The mean and
@@ -12,10 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+from . import checkpoint
 from .evaluate import evaluate_checkpoint
 from .train import CHECKPOINT_NAME, preset, train
 
@@ -55,13 +61,51 @@ def markdown(table: dict, preset_name: str, seeds: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def interruption_check(preset_name: str, seed: int, runs: Path, kill_after_step: int) -> dict:
+    """Train in a subprocess, ``kill -9`` it once a checkpoint past ``kill_after_step`` exists, run the same
+    command again (it resumes), and compare its metrics with the uninterrupted run of the same seed."""
+    out = runs / f"{preset_name}_seed{seed}_killed"
+    command = [sys.executable, "-m", "lm3d.train", "--preset", preset_name, "--seed", str(seed), "--out", str(out),
+               "--no-eval"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    path = out / CHECKPOINT_NAME
+    killed_at = None
+    while process.poll() is None:
+        time.sleep(2)
+        if path.exists():
+            try:
+                step = checkpoint.load(path)["step"]
+            except checkpoint.CheckpointError:
+                continue  # being replaced right now
+            if step >= kill_after_step:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait()
+                killed_at = step
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    resumed = evaluate_checkpoint(path, count=preset(preset_name).eval_count)
+    straight = run_seed(preset_name, seed, runs)
+    report = {"killed_after_checkpoint_step": killed_at,
+              "resumed": resumed["summary"], "uninterrupted": straight["summary"],
+              "difference": {k: resumed["summary"][k] - straight["summary"][k] for k in straight["summary"]}}
+    (out / "interruption_check.json").write_text(json.dumps(report, indent=1) + "\n")
+    return report
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="standard")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--runs", type=Path, default=Path("runs"))
     parser.add_argument("--out", type=Path, default=Path("reports"))
+    parser.add_argument("--interruption-check", type=int, metavar="STEP", default=None,
+                        help="instead: kill -9 a training of the first seed after its checkpoint at STEP, resume, compare")
     args = parser.parse_args(argv)
+    if args.interruption_check is not None:
+        report = interruption_check(args.preset, args.seeds[0], args.runs, args.interruption_check)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "interruption_check.json").write_text(json.dumps(report, indent=1) + "\n")
+        print(json.dumps(report, indent=1))
+        return
     results = [run_seed(args.preset, seed, args.runs) for seed in args.seeds]
     table = aggregate(results)
     args.out.mkdir(parents=True, exist_ok=True)
