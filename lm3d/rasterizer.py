@@ -84,11 +84,12 @@ def rasterize(screen_vertices: torch.Tensor, triangles: torch.Tensor, image_size
 
 def _validate(verts, tris, image_size) -> tuple[int, int]:
     if not isinstance(verts, torch.Tensor) or verts.ndim != 3 or verts.shape[-1] != 3:
-        raise ValueError(f"screen_vertices must be a (B,V,3) tensor, got {getattr(verts, 'shape', verts)}")
+        got = getattr(verts, "shape", type(verts).__name__)
+        raise ValueError(f"screen_vertices must be a (B,V,3) tensor, got {got}")
     if not verts.is_floating_point():
         raise ValueError(f"screen_vertices must be floating point, got {verts.dtype}")
     if not isinstance(tris, torch.Tensor) or tris.ndim != 2 or tris.shape[-1] != 3:
-        raise ValueError(f"triangles must be a (T,3) tensor, got {getattr(tris, 'shape', tris)}")
+        raise ValueError(f"triangles must be a (T,3) tensor, got {getattr(tris, 'shape', type(tris).__name__)}")
     if tris.is_floating_point() or tris.is_complex() or tris.dtype == torch.bool:
         raise ValueError(f"triangles must be an integer tensor, got {tris.dtype}")
     if tris.numel() and (int(tris.min()) < 0 or int(tris.max()) >= verts.shape[1]):

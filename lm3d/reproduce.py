@@ -61,6 +61,29 @@ def markdown(table: dict, preset_name: str, seeds: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot_learning_curves(runs: Path, preset_name: str, seeds: list[int], path: Path) -> None:
+    """Training loss against step for every seed, one figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for seed in seeds:
+        log = runs / f"{preset_name}_seed{seed}" / "log.jsonl"
+        entries = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        if entries:
+            axis.plot([e["step"] for e in entries], [e["loss"] for e in entries], label=f"seed {seed}", lw=1)
+    axis.set_yscale("log")
+    axis.set_xlabel("step")
+    axis.set_ylabel("training loss (L1 pixel error / IOD)")
+    axis.set_title(f"baseline, preset {preset_name}")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
 def interruption_check(preset_name: str, seed: int, runs: Path, kill_after_step: int) -> dict:
     """Train in a subprocess, ``kill -9`` it once a checkpoint past ``kill_after_step`` exists, run the same
     command again (it resumes), and compare its metrics with the uninterrupted run of the same seed."""
@@ -111,6 +134,7 @@ def main(argv=None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "baseline_results.json").write_text(json.dumps({"preset": args.preset, "seeds": args.seeds,
                                                                 "table": table}, indent=1) + "\n")
+    plot_learning_curves(args.runs, args.preset, args.seeds, args.out / "baseline_learning_curves.png")
     text = markdown(table, args.preset, args.seeds)
     (args.out / "baseline_results.md").write_text(text)
     print(text)

@@ -15,6 +15,7 @@ def test_seeds_table_end_to_end(tmp_path):
     table = json.loads((tmp_path / "reports" / "baseline_results.json").read_text())["table"]
     assert len(table["nme_synth300w"]["values"]) == 2 and table["nme_synth300w"]["std"] >= 0
     assert "| nme_synth300w |" in (tmp_path / "reports" / "baseline_results.md").read_text()
+    assert (tmp_path / "reports" / "baseline_learning_curves.png").stat().st_size > 1000
     # a second call reuses the finished runs instead of training again
     before = (tmp_path / "runs" / "fast_seed0" / "metrics.json").stat().st_mtime_ns
     reproduce.main(["--preset", "fast", "--seeds", "0", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "r2")])
