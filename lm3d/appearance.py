@@ -117,7 +117,7 @@ def vertex_normals(vertices: torch.Tensor, triangles: torch.Tensor) -> torch.Ten
 
 @lru_cache(maxsize=4)
 def background_pool(image_size: int) -> list[list[torch.Tensor]]:
-    """For each background file, three float images (h,w,3) whose short side is 1, 1.5 and 2.25 x image_size."""
+    """For each background file, three uint8 images (h,w,3) whose short side is 1, 1.5 and 2.25 x image_size."""
     import skimage.io
 
     folder = Path(__import__("skimage").__file__).parent / "data"
@@ -132,24 +132,42 @@ def background_pool(image_size: int) -> list[list[torch.Tensor]]:
             h, w = tensor.shape[-2:]
             size = (short, max(short, round(w * short / h))) if h <= w else (max(short, round(h * short / w)), short)
             resized = F.interpolate(tensor, size=size, mode="bilinear", antialias=True, align_corners=False)
-            scales.append(resized[0].permute(1, 2, 0).contiguous())  # channels-last, like the renderer
+            # uint8, channels-last like the renderer: a crop is then a plain copy of bytes
+            scales.append((resized[0].permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).to(torch.uint8).contiguous())
         pool.append(scales)
     return pool
 
 
 def background_image(spec: dict, image_size: int) -> torch.Tensor:
-    """(S,S,3) one background: a crop of a natural image, or a smooth procedural/plain field."""
-    if spec["kind"] == "image":
-        source = background_pool(image_size)[spec["image"]][spec["scale"]]
-        h, w = source.shape[:2]
-        top = int(spec["offset"][0] * (h - image_size))
-        left = int(spec["offset"][1] * (w - image_size))
-        crop = source[top:top + image_size, left:left + image_size]
-        return crop.flip(1) if spec["flip"] else crop
-    size = spec["grid_size"]
-    grid = torch.as_tensor(spec["grid"])[:, :size, :size]
-    field = F.interpolate(grid[None], size=(image_size, image_size), mode="bicubic", align_corners=False)[0]
-    return field.clamp(0, 1).permute(1, 2, 0)
+    """(S,S,3) float in [0, 1]: one background (see :func:`backgrounds` for a batch)."""
+    return backgrounds([spec], image_size)[0].float() / 255
+
+
+def backgrounds(specs: list[dict], image_size: int) -> torch.Tensor:
+    """(B,S,S,3) uint8 backgrounds: crops of natural images, or smooth procedural/plain fields.
+
+    Crops are slices of the pre-resized pool (no arithmetic); all procedural fields of a batch are
+    upsampled together, each from its random colour grid resized to 8x8 first.
+    """
+    out = torch.empty(len(specs), image_size, image_size, 3, dtype=torch.uint8)
+    fields = []
+    for b, spec in enumerate(specs):
+        if spec["kind"] == "image":
+            source = background_pool(image_size)[spec["image"]][spec["scale"]]
+            h, w = source.shape[:2]
+            top = int(spec["offset"][0] * (h - image_size))
+            left = int(spec["offset"][1] * (w - image_size))
+            crop = source[top:top + image_size, left:left + image_size]
+            out[b] = crop.flip(1) if spec["flip"] else crop
+        else:
+            size = spec["grid_size"]
+            grid = torch.as_tensor(spec["grid"])[None, :, :size, :size]
+            fields.append((b, F.interpolate(grid, size=(8, 8), mode="bicubic", align_corners=False)[0]))
+    if fields:
+        smooth = F.interpolate(torch.stack([f for _, f in fields]), size=(image_size, image_size), mode="bilinear",
+                               align_corners=False)
+        out[[b for b, _ in fields]] = (smooth.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1)
+    return out
 
 
 def occluder_mask(spec: dict, box: torch.Tensor, image_size: int) -> torch.Tensor:

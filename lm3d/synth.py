@@ -246,8 +246,9 @@ def paint(scenes, geometry, fragments, triangles, face_triangles, proxy, box, im
         painted[sum(counts[:i]):sum(counts[:i + 1])] = (
             rgb[:, :3] * (1 - m.sum(1, keepdim=True)) + rgb[:, 3:6] * (m @ region_rgb[i]))
 
-    images = torch.stack([appearance.background_image(s["background"], image_size) for s in scenes]).to(device)
-    images.view(-1, 3).index_copy_(0, flat, painted)  # channels-last (B,H,W,3) until the final uint8 image
+    # images stay channels-last (B,H,W,3) floats in 0..255 until the final uint8 image
+    images = appearance.backgrounds([s["background"] for s in scenes], image_size).to(device).float()
+    images.view(-1, 3).index_copy_(0, flat, painted.mul_(255))
     for i, s in enumerate(scenes):
         if s["occluder"] is not None:
             images[i] = _draw_occluder(images[i], s["occluder"], box[i].cpu(), image_size)
@@ -257,15 +258,15 @@ def paint(scenes, geometry, fragments, triangles, face_triangles, proxy, box, im
 def _draw_occluder(image, spec, box, image_size):
     mask = appearance.occluder_mask(spec, box, image_size).to(image.device)
     if spec["textured"]:
-        fill = appearance.background_image({"kind": "image", "image": spec["texture_image"], "scale": 0,
-                                            "offset": (spec["centre"] + 0.55) / 1.1, "flip": False}, image_size)
+        fill = appearance.backgrounds([{"kind": "image", "image": spec["texture_image"], "scale": 0,
+                                        "offset": (spec["centre"] + 0.55) / 1.1, "flip": False}], image_size)[0].float()
     else:
-        fill = torch.as_tensor(spec["colour"]).expand_as(image)
+        fill = (255 * torch.as_tensor(spec["colour"])).expand_as(image)
     return torch.where(mask[..., None], fill.to(image.device), image)
 
 
 def _degrade(images: torch.Tensor, scenes) -> torch.Tensor:
-    """Blur, colour jitter, grayscale and sensor noise on (B,H,W,3) floats, then quantise to uint8."""
+    """Blur, colour jitter, grayscale and sensor noise on (B,H,W,3) floats in 0..255, then quantise to uint8."""
     device, size = images.device, images.shape[1]
     for i, s in enumerate(scenes):
         if s["blur"] > 0:
@@ -274,8 +275,9 @@ def _degrade(images: torch.Tensor, scenes) -> torch.Tensor:
     if gray.any():
         images[gray] = (images[gray] @ torch.tensor([0.299, 0.587, 0.114], device=device))[..., None].expand(-1, -1, -1, 3)
     # colour gain, contrast and brightness folded into one affine map per channel: x * scale + offset
+    # (images are in 0..255; the + 0.5 rounds in the final cast)
     contrast = stack(scenes, "contrast")[:, None]
-    scale = stack(scenes, "colour_gain") * contrast * 255
+    scale = stack(scenes, "colour_gain") * contrast
     offset = ((0.5 - 0.5 * contrast + stack(scenes, "brightness")[:, None]) * 255 + 0.5).expand(-1, 3)
     images.mul_(scale.to(device)[:, None, None]).add_(offset.to(device)[:, None, None])
     bank = appearance.noise_bank(size, str(device))
