@@ -41,20 +41,37 @@ def run_seed(preset_name: str, seed: int, runs: Path) -> dict:
     return results
 
 
+def flatten(result: dict) -> dict:
+    """The numbers of one evaluation that go into the table, as name -> float."""
+    row = {}
+    for source, subsets in result["sources"].items():
+        for subset, values in subsets.items():
+            suffix = "" if subset == "all" else f" ({subset})"
+            row[f"NME {source}{suffix}"] = values["nme"]
+            if subset == "all":
+                row[f"FR@10 {source}"] = values["fr@10"]
+                row[f"AUC@10 {source}"] = values["auc@10"]
+    row["NME held-out points (synth300w test)"] = result["heldout"]["heldout"]["nme"]
+    row["NME ibug68 points, same faces, exact truth"] = result["heldout"]["ibug68"]["nme"]
+    row["held-out / layout NME"] = result["heldout"]["ratio"]
+    if "train_minutes" in result:
+        row["training minutes"] = result["train_minutes"]
+    return row
+
+
 def aggregate(results: list[dict]) -> dict:
-    keys = results[0]["summary"].keys()
+    rows = [flatten(r) for r in results]
     table = {}
-    for key in list(keys) + ["train_minutes"]:
-        values = [r["summary"][key] if key in r["summary"] else r.get(key) for r in results]
-        values = [v for v in values if v is not None]
-        if values:
-            table[key] = {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-                          "values": values}
+    for key in rows[0]:
+        values = [row[key] for row in rows if key in row]
+        table[key] = {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+                      "values": values}
     return table
 
 
 def markdown(table: dict, preset_name: str, seeds: list[int]) -> str:
-    lines = [f"Baseline, preset `{preset_name}`, seeds {seeds} (mean ± std over seeds; NME in % of IOD)", "",
+    lines = [f"Baseline, preset `{preset_name}`, seeds {seeds}: mean and standard deviation over seeds. NME and FR@10 "
+             "in % of the inter-ocular distance, AUC@10 in [0, 1].", "",
              "| metric | mean | std | per seed |", "| --- | --- | --- | --- |"]
     for key, row in table.items():
         lines.append(f"| {key} | {row['mean']:.3f} | {row['std']:.3f} | {', '.join(f'{v:.3f}' for v in row['values'])} |")

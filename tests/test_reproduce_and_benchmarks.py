@@ -13,8 +13,8 @@ def test_seeds_table_end_to_end(tmp_path):
     reproduce.main(["--preset", "fast", "--seeds", "0", "1", "--runs", str(tmp_path / "runs"),
                     "--out", str(tmp_path / "reports")])
     table = json.loads((tmp_path / "reports" / "baseline_results.json").read_text())["table"]
-    assert len(table["nme_synth300w"]["values"]) == 2 and table["nme_synth300w"]["std"] >= 0
-    assert "| nme_synth300w |" in (tmp_path / "reports" / "baseline_results.md").read_text()
+    assert len(table["NME synth300w"]["values"]) == 2 and table["NME synth300w"]["std"] >= 0
+    assert "| NME synth300w |" in (tmp_path / "reports" / "baseline_results.md").read_text()
     assert (tmp_path / "reports" / "baseline_learning_curves.png").stat().st_size > 1000
     # a second call reuses the finished runs instead of training again
     before = (tmp_path / "runs" / "fast_seed0" / "metrics.json").stat().st_mtime_ns
@@ -23,10 +23,14 @@ def test_seeds_table_end_to_end(tmp_path):
 
 
 def test_aggregate_mean_and_spread():
-    results = [{"summary": {"nme": 4.0}, "train_minutes": 1.0}, {"summary": {"nme": 6.0}, "train_minutes": 3.0}]
-    table = reproduce.aggregate(results)
-    assert table["nme"]["mean"] == 5.0 and abs(table["nme"]["std"] - 2 ** 0.5) < 1e-9
-    assert table["train_minutes"]["mean"] == 2.0
+    def result(nme, minutes):
+        subsets = {"all": {"nme": nme, "fr@10": 0.0, "auc@10": 0.5}}
+        heldout = {"heldout": {"nme": nme}, "ibug68": {"nme": nme}, "ratio": 1.0}
+        return {"sources": {"synth300w": subsets}, "heldout": heldout, "train_minutes": minutes}
+
+    table = reproduce.aggregate([result(4.0, 1.0), result(6.0, 3.0)])
+    assert table["NME synth300w"]["mean"] == 5.0 and abs(table["NME synth300w"]["std"] - 2 ** 0.5) < 1e-9
+    assert table["training minutes"]["mean"] == 2.0 and table["held-out / layout NME"]["std"] == 0.0
 
 
 def test_benchmark_scripts_print_figures():
