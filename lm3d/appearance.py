@@ -185,12 +185,12 @@ def occluder_mask(spec: dict, box: torch.Tensor, image_size: int) -> torch.Tenso
 
 
 def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of (N,3,H,W) images."""
+    """Separable Gaussian blur of (N,C,H,W) images (every channel treated alike, edges replicated)."""
     radius = max(1, int(math.ceil(2.5 * sigma)))
     x = torch.arange(-radius, radius + 1, dtype=torch.float32)
     kernel = torch.exp(-x ** 2 / (2 * sigma ** 2))
     kernel = (kernel / kernel.sum()).to(images)
-    channels = images.shape[1]
+    channels = images.shape[1]  # a depthwise convolution (groups = channels), faster on CPU than channels as batch
     out = F.conv2d(F.pad(images, (radius, radius, 0, 0), mode="replicate"),
                    kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1).contiguous(), groups=channels)
     return F.conv2d(F.pad(out, (0, 0, radius, radius), mode="replicate"),

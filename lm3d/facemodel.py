@@ -210,7 +210,8 @@ def head_proxy() -> HeadProxy:
     skull, skull_tris = _ellipsoid(centre=(0.0, 1.2, -4.5), radii=(7.9, 9.8, 8.5))
     neck, neck_tris = _cylinder(centre=(0.0, -5.0), radius=5.2, top=-4.0, bottom=-22.0)
     vertices = torch.cat([skull, neck])
-    triangles = torch.cat([skull_tris, neck_tris + len(skull)])
+    # wound like the face mesh (counter-clockwise seen from outside), so back faces can be culled
+    triangles = torch.cat([skull_tris, neck_tris + len(skull)])[:, [0, 2, 1]]
     x, y, z = skull.unbind(-1)
     hair = torch.cat([_ramp(y - 0.35 * z, 3.0, 5.5) + _ramp(-z, 8.0, 10.5), torch.zeros(len(neck))]).clamp(0, 1)
     return HeadProxy(vertices, triangles, hair, torch.cat([torch.zeros(len(skull)), torch.ones(len(neck))]).bool())

@@ -49,13 +49,17 @@ class _Runs(NamedTuple):
 
 
 def rasterize(screen_vertices: torch.Tensor, triangles: torch.Tensor, image_size: tuple[int, int],
-              max_chunk_pixels: int = 1 << 18, out: Fragments | None = None) -> Fragments:
+              max_chunk_pixels: int = 1 << 18, out: Fragments | None = None, cull: int = 0) -> Fragments:
     """screen_vertices (B,V,3): x, y in pixels and z = camera depth (>0); triangles (T,3) long;
     image_size (H, W). Images go in chunks of at most ``max_chunk_pixels`` pixels (at least one
     image). ``out``: Fragments from an earlier call with the same B, H, W and dtype to overwrite,
     which saves allocating (and page-faulting) ~100 MB per 64 images at 256x256. Float64 vertices
-    give float64 outputs, anything else float32. Not differentiable."""
+    give float64 outputs, anything else float32. ``cull`` = +1 or -1 keeps only the triangles whose
+    screen-space signed area (x1-x0)(y2-y0) - (y1-y0)(x2-x0) has that sign (back-face culling for
+    closed, consistently wound meshes); 0 keeps both windings. Not differentiable."""
     height, width = _validate(screen_vertices, triangles, image_size)
+    if cull not in (-1, 0, 1):
+        raise ValueError(f"cull must be -1, 0 or 1, got {cull!r}")
     dtype = _F64 if screen_vertices.dtype == _F64 else torch.float32
     verts = screen_vertices.detach().to(dtype)
     tris = triangles.to(device=verts.device, dtype=torch.long)
@@ -63,7 +67,7 @@ def rasterize(screen_vertices: torch.Tensor, triangles: torch.Tensor, image_size
     out = _output(out, shape, dtype, device)
     chunk = max(1, min(max_chunk_pixels, 2**31 - 1) // (height * width))  # chunk pixel keys fit int32
     with torch.no_grad():
-        planes, halves, edges = _setup(verts, tris, height, width)  # all images: fewer, larger ops
+        planes, halves, edges = _setup(verts, tris, height, width, cull)  # all images: fewer, larger ops
         # Halves come image by image (image b's flat indices lie in [bT, (b+1)T), enough for a
         # binary search of multiples of T), so each chunk of images owns a contiguous range.
         firsts = torch.arange(0, shape[0] + chunk, chunk, device=device, dtype=torch.int32).clamp_max_(shape[0])
@@ -130,7 +134,7 @@ def _along(value, step, owner, start, index) -> torch.Tensor:
     return (value - step * start).index_select(0, owner).addcmul_(step.index_select(0, owner), index)
 
 
-def _setup(verts, tris, height, width):
+def _setup(verts, tris, height, width, cull: int = 0):
     """Per flat triangle (image * T + triangle): interpolation planes; halves with rows; their edges."""
     n_img, n_tris = verts.shape[0], tris.shape[0]
     v = verts.transpose(1, 2).index_select(2, tris.t().reshape(-1)).view(n_img, 3, 3, n_tris)
@@ -147,6 +151,8 @@ def _setup(verts, tris, height, width):
     z_min = torch.minimum(torch.minimum(z0, z1), z2)
     valid = ((det != 0) & (det + z0 + z1 + z2).isfinite() & (z_min > MIN_DEPTH)
              & (x_hi >= 0.5 - EDGE_EPS) & (x_lo <= width - 0.5 + EDGE_EPS))
+    if cull:
+        valid &= det * cull > 0
     rows, row0, edges = _split_halves([x0, x1, x2], [y0, y1, y2], height)  # (B, half, T) each
     rows = rows.mul_(valid[:, None]).nan_to_num_(0).int().long().view(-1)
     keep = rows.nonzero().squeeze(1)

@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 
 from . import appearance, camera, facemodel, layouts, sources
 from .face import CanonicalFace
-from .rasterizer import rasterize
+from .rasterizer import Fragments, rasterize
 from .scene import FACE_CENTRE_CM, FACE_WIDTH_CM, sample_scene, stack
 
 # A landmark is visible when no surface in the depth buffer lies more than the tolerance in front of
@@ -31,6 +31,24 @@ VISIBILITY_TOLERANCE_CM = 0.35
 VISIBILITY_TOLERANCE_PIXELS = 2.0
 EYE_CORNERS = (33, 263)  # mesh vertices of the outer eye corners (ibug68 points 36 and 45)
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 32, 1024
+
+
+# Face and head proxy are wound counter-clockwise seen from outside, which in image coordinates (y down)
+# gives a negative signed area: culling the other sign drops the back of the skull and every surface
+# that faces away from the camera before it costs any pixel work.
+FRONT_FACING = -1
+_BUFFERS: dict = {}
+
+
+def _reusable_buffers(batch: int, image_size: int, device: torch.device):
+    """Rasterizer outputs kept between calls of one shape (saves allocating ~100 MB per batch)."""
+    key = (batch, image_size, str(device))
+    if key not in _BUFFERS:
+        _BUFFERS.clear()
+        shape = (batch, image_size, image_size)
+        _BUFFERS[key] = Fragments(torch.empty(shape, dtype=torch.long, device=device),
+                                  torch.empty(*shape, 3, device=device), torch.empty(shape, device=device))
+    return _BUFFERS[key]
 
 
 @lru_cache(maxsize=1)
@@ -155,7 +173,8 @@ def render_scenes(scenes, spec, queries, layout_name, image_size, device="cpu", 
     device = torch.device(device)
     geometry = pose_scenes(scenes, image_size, device)
     triangles = triangles.to(device)
-    fragments = rasterize(geometry["screen"], triangles, (image_size, image_size))
+    fragments = rasterize(geometry["screen"], triangles, (image_size, image_size), cull=FRONT_FACING,
+                          out=None if buffers else _reusable_buffers(len(scenes), image_size, device))
     face = _face()
     iod, box = _iod_and_box(geometry, face.num_vertices)
     images = paint(scenes, geometry, fragments, triangles, face_triangles, proxy, box, image_size)
@@ -268,9 +287,15 @@ def _draw_occluder(image, spec, box, image_size):
 def _degrade(images: torch.Tensor, scenes) -> torch.Tensor:
     """Blur, colour jitter, grayscale and sensor noise on (B,H,W,3) floats in 0..255, then quantise to uint8."""
     device, size = images.device, images.shape[1]
+    # blur images in groups of equal sigma (rounded to 0.1 px): one convolution per group
+    groups: dict[float, list[int]] = {}
     for i, s in enumerate(scenes):
         if s["blur"] > 0:
-            images[i] = appearance.gaussian_blur(images[i].permute(2, 0, 1)[None], s["blur"])[0].permute(1, 2, 0)
+            groups.setdefault(round(s["blur"], 1), []).append(i)
+    for sigma, members in groups.items():
+        chosen = torch.tensor(members, device=device)
+        blurred = appearance.gaussian_blur(images.index_select(0, chosen).permute(0, 3, 1, 2), sigma)
+        images.index_copy_(0, chosen, blurred.permute(0, 2, 3, 1))
     gray = torch.tensor([s["grayscale"] for s in scenes], device=device)
     if gray.any():
         images[gray] = (images[gray] @ torch.tensor([0.299, 0.587, 0.114], device=device))[..., None].expand(-1, -1, -1, 3)

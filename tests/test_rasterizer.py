@@ -228,3 +228,17 @@ def test_cuda_matches_cpu():
     same = gpu.triangle.cpu() == cpu.triangle
     torch.testing.assert_close(gpu.barycentric.cpu()[same], cpu.barycentric[same], atol=1e-5, rtol=0)
     torch.testing.assert_close(gpu.depth.cpu()[same], cpu.depth[same], rtol=1e-5, atol=0)
+
+
+def test_back_face_culling_keeps_one_winding():
+    from lm3d.rasterizer import rasterize as raster
+
+    vertices = torch.tensor([[[2.0, 2.0, 1.0], [14.0, 2.0, 1.0], [2.0, 14.0, 1.0]]])
+    forward, backward = torch.tensor([[0, 1, 2]]), torch.tensor([[0, 2, 1]])
+    # (x1-x0)(y2-y0) - (y1-y0)(x2-x0) is positive for [0, 1, 2] here
+    assert (raster(vertices, forward, (16, 16), cull=1).triangle >= 0).any()
+    assert not (raster(vertices, forward, (16, 16), cull=-1).triangle >= 0).any()
+    assert (raster(vertices, backward, (16, 16), cull=-1).triangle >= 0).any()
+    assert torch.equal(raster(vertices, forward, (16, 16)).triangle, raster(vertices, backward, (16, 16)).triangle)
+    with pytest.raises(ValueError, match="cull"):
+        raster(vertices, forward, (16, 16), cull=2)
