@@ -3,7 +3,7 @@
     python data_scripts/make_synthfaces.py --source synth300w --split train --count 20000
     python data_scripts/make_synthfaces.py --source hmc --split test --count 1000 --image-size 128
 
-Shards go to ``<out>/<source>_<split>_seed<seed>_<size>px/shard_NNNNN.pt`` and each is written
+Shards go to ``<out>/<source>_<split>_seed<seed>_<size>px_v<renderer version>/shard_NNNNN.pt`` and each is written
 atomically, so an interrupted run (Ctrl-C, kill -9) is resumed by running the same command again:
 finished shards are skipped, and a half-written shard never exists under its final name.
 """

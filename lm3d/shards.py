@@ -72,7 +72,11 @@ class ShardDataset(Dataset):
 
 
 def shard_folder(out: Path, source: str, split: str, seed: int, image_size: int) -> Path:
-    return out / f"{source}_{split}_seed{seed}_{image_size}px"
+    """One folder per (source, split, seed, size) and renderer version: a changed renderer never reuses
+    shards rendered by an older one."""
+    from .synth import SYNTH_VERSION
+
+    return out / f"{source}_{split}_seed{seed}_{image_size}px_v{SYNTH_VERSION}"
 
 
 def make_shards(source: str, split: str, count: int, out: Path, shard_size: int = 256, seed: int = 0,
