@@ -55,7 +55,7 @@ def _read_image(image) -> np.ndarray:
     raise ValueError(f"unsupported image dtype {array.dtype}; use uint8 or float in [0, 1]")
 
 
-def _check_box(box, width: int, height: int) -> torch.Tensor:
+def _check_box(box) -> torch.Tensor:
     box = torch.as_tensor(box, dtype=torch.float32).reshape(-1)
     if box.shape != (4,) or not torch.isfinite(box).all() or box[2] <= box[0] or box[3] <= box[1]:
         raise ValueError(f"a face box is (x0, y0, x1, y1) with x1 > x0 and y1 > y0, got {box.tolist()}")
@@ -91,7 +91,6 @@ class Detector:
         shapes = {a.shape for a in arrays}
         if len(shapes) != 1:
             raise ValueError(f"images in a batch must share one size, got {sorted(shapes)}")
-        height, width = arrays[0].shape[:2]
         boxes = self._boxes(arrays, box, batched)
         device = next(self.model.parameters()).device
         images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).to(device)
@@ -101,7 +100,6 @@ class Detector:
         return Prediction(landmarks, boxes, names)
 
     def _boxes(self, arrays, box, batched) -> torch.Tensor:
-        height, width = arrays[0].shape[:2]
         if box is None:
             if self.box_detector is None:
                 raise ValueError("the baseline needs a face box: pass box=(x0, y0, x1, y1), or create the Detector "
@@ -115,5 +113,5 @@ class Detector:
             if boxes.shape != (len(arrays), 4):
                 raise ValueError(f"a batch of {len(arrays)} images needs boxes of shape ({len(arrays)}, 4), "
                                  f"got {tuple(boxes.shape)}")
-            return torch.stack([_check_box(b, width, height) for b in boxes])
-        return _check_box(boxes, width, height)[None]
+            return torch.stack([_check_box(b) for b in boxes])
+        return _check_box(boxes)[None]

@@ -11,12 +11,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .appearance import BACKGROUND_FILES
 from .facemodel import EXPRESSIONS, IDENTITY_FIELDS
 from .sources import Source
 
 FACE_WIDTH_CM = 15.5  # x extent of the canonical face mesh
 FACE_CENTRE_CM = (0.0, -0.6, 3.0)  # canonical point placed at the sampled image position
-NUM_BACKGROUND_IMAGES = 16  # see appearance.BACKGROUND_FILES
+NUM_BACKGROUND_IMAGES = len(BACKGROUND_FILES)
 HAIR_COLOURS = 6
 IRIS_COLOURS = 5
 

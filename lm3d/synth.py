@@ -261,10 +261,9 @@ def paint(scenes, geometry, fragments, triangles, face_triangles, proxy, box, im
     region_weights = masks.index_select(0, texel[:, 1] * size + texel[:, 0])  # (N,R)
     region_rgb = appearance.region_colours(scenes, skin).to(device)  # (B,R,3)
     painted = torch.empty(len(flat), 3, device=device)
-    counts = torch.bincount(image_of, minlength=batch).tolist()
-    for i, (m, rgb) in enumerate(zip(region_weights.split(counts), pixel[:, :6].split(counts))):
-        painted[sum(counts[:i]):sum(counts[:i + 1])] = (
-            rgb[:, :3] * (1 - m.sum(1, keepdim=True)) + rgb[:, 3:6] * (m @ region_rgb[i]))
+    counts = torch.bincount(image_of, minlength=batch).tolist()  # pixels come image by image
+    for i, (out, m, rgb) in enumerate(zip(painted.split(counts), region_weights.split(counts), pixel[:, :6].split(counts))):
+        out.copy_(rgb[:, :3] * (1 - m.sum(1, keepdim=True)) + rgb[:, 3:6] * (m @ region_rgb[i]))
 
     # images stay channels-last (B,H,W,3) floats in 0..255 until the final uint8 image
     images = appearance.backgrounds([s["background"] for s in scenes], image_size).to(device).float()
