@@ -21,7 +21,7 @@ from . import checkpoint, crop, layouts, metrics, sources
 from .face import CanonicalFace
 from .model import ContinuousLandmarkModel, ModelConfig
 from .runtime import default_device
-from .synth import SynthFaces
+from .synth import SynthFaces, pose_scenes, project_queries
 
 EVAL_SOURCES = ("synth300w", "synthwflw", "synthmpie", "hmc")
 BOX_SEED = 12345
@@ -71,8 +71,10 @@ def evaluate_heldout(model, count: int, image_size: int, seed: int = 0) -> dict:
         indices = list(range(s, min(s + 128, count)))
         rendered = data.render(indices)
         images.append(rendered["image"]), boxes.append(rendered["bbox"]), iod.append(rendered["iod"])
+        geometry = pose_scenes(data.scenes(indices), image_size)  # posed once, projected for both layouts
         for name in truth:
-            truth[name].append(torch.stack([data.landmarks(i, layout=name)["landmarks2d"] for i in indices]))
+            layout = layouts.get(name)
+            truth[name].append(project_queries(geometry, layout.triangle, layout.barycentric)["landmarks2d"])
     images, iod = torch.cat(images), torch.cat(iod)
     boxes = crop.jitter_boxes(torch.cat(boxes), torch.Generator().manual_seed(BOX_SEED))
     out = {}

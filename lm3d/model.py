@@ -19,6 +19,13 @@ from .backbone import FeatureExtractor
 from .heads import LandmarkPredictor2D, QueryEncoder
 
 
+def check_ranges(kind: str, config, checks: dict[str, bool]) -> None:
+    """Raise a ValueError naming the first config field whose check failed."""
+    for name, ok in checks.items():
+        if not ok:
+            raise ValueError(f"{kind} config value {name}={getattr(config, name)!r} is out of range")
+
+
 @dataclass
 class ModelConfig:
     crop_size: int = 128
@@ -35,9 +42,7 @@ class ModelConfig:
                   "width": 8 <= self.width <= 256, "feature_dim": 1 <= self.feature_dim <= 4096,
                   "query_frequencies": 0 <= self.query_frequencies <= 16, "query_dim": 1 <= self.query_dim <= 4096,
                   "hidden": 1 <= self.hidden <= 4096, "layers": 1 <= self.layers <= 16}
-        for name, ok in checks.items():
-            if not ok:
-                raise ValueError(f"model config value {name}={getattr(self, name)!r} is out of range")
+        check_ranges("model", self, checks)
         return self
 
     def to_dict(self) -> dict:

@@ -26,7 +26,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from . import checkpoint
-from .model import ContinuousLandmarkModel, ModelConfig
+from .model import ContinuousLandmarkModel, ModelConfig, check_ranges
 from .runtime import default_device, fast_mode
 from .training_data import MixedPool, render_pool
 
@@ -63,9 +63,7 @@ class TrainConfig:
                   "max_queries": self.max_queries >= 1, "checkpoint_every": self.checkpoint_every >= 1,
                   "log_every": self.log_every >= 1, "eval_count": self.eval_count >= 0,
                   "train_counts": all(c >= 1 for c in self.train_counts), "seed": self.seed >= 0}
-        for name, ok in checks.items():
-            if not ok:
-                raise ValueError(f"training config value {name}={getattr(self, name)!r} is out of range")
+        check_ranges("training", self, checks)
         self.model.validate()
         return self
 
