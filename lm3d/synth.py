@@ -178,10 +178,13 @@ def render_scenes(scenes, spec, queries, layout_name, image_size, device="cpu", 
                           out=None if buffers else _reusable_buffers(len(scenes), image_size, device))
     face = _face()
     iod, box = _iod_and_box(geometry, face.num_vertices)
-    images = paint(scenes, geometry, fragments, triangles, face_triangles, proxy, box, image_size)
+    # each occluder's mask, made once: painted into the image and used for visibility
+    occluders = {i: appearance.occluder_mask(s["occluder"], box[i].cpu(), image_size)
+                 for i, s in enumerate(scenes) if s["occluder"] is not None}
+    images = paint(scenes, geometry, fragments, triangles, face_triangles, proxy, occluders, image_size)
     truth = project_queries(geometry, queries[0].to(device), queries[1].to(device))
-    occluded = torch.stack([_occluder_at(s, b, image_size, p) for s, b, p in
-                            zip(scenes, box.cpu(), truth["landmarks2d"].cpu())]).to(device)
+    occluded = torch.stack([_occluded(occluders.get(i), image_size, p)
+                            for i, p in enumerate(truth["landmarks2d"].cpu())]).to(device)
     visible = _visible(truth, fragments, image_size) & ~occluded
     noise = stack(scenes, "annotation_noise").to(device) * spec.annotation_noise_iod * iod[:, None, None]
     expression = stack(scenes, "expression")
@@ -215,16 +218,16 @@ def _visible(truth: dict, fragments, image_size: int) -> torch.Tensor:
     return inside & (z <= buffer_depth + visibility_tolerance(z, truth["intrinsics"]))
 
 
-def _occluder_at(scene: dict, box: torch.Tensor, image_size: int, points2d: torch.Tensor) -> torch.Tensor:
-    if scene["occluder"] is None:
+def _occluded(mask: torch.Tensor | None, image_size: int, points2d: torch.Tensor) -> torch.Tensor:
+    """(K,) whether each point lies under the occluder mask (none: nothing is occluded)."""
+    if mask is None:
         return torch.zeros(len(points2d), dtype=torch.bool)
-    mask = appearance.occluder_mask(scene["occluder"], box, image_size)
     col = points2d[:, 0].clamp(0, image_size - 1).long()
     row = points2d[:, 1].clamp(0, image_size - 1).long()
     return mask[row, col]
 
 
-def paint(scenes, geometry, fragments, triangles, face_triangles, proxy, box, image_size) -> torch.Tensor:
+def paint(scenes, geometry, fragments, triangles, face_triangles, proxy, occluders, image_size) -> torch.Tensor:
     """uint8 (B,3,S,S) images: shaded face and head over a background, occluders, degradations.
 
     Shading is Lambertian per vertex (Gouraud); per pixel we interpolate, from one gather of the
@@ -268,14 +271,13 @@ def paint(scenes, geometry, fragments, triangles, face_triangles, proxy, box, im
     # images stay channels-last (B,H,W,3) floats in 0..255 until the final uint8 image
     images = appearance.backgrounds([s["background"] for s in scenes], image_size).to(device).float()
     images.view(-1, 3).index_copy_(0, flat, painted.mul_(255))
-    for i, s in enumerate(scenes):
-        if s["occluder"] is not None:
-            images[i] = _draw_occluder(images[i], s["occluder"], box[i].cpu(), image_size)
+    for i, mask in occluders.items():
+        images[i] = _draw_occluder(images[i], scenes[i]["occluder"], mask, image_size)
     return _degrade(images, scenes).permute(0, 3, 1, 2)
 
 
-def _draw_occluder(image, spec, box, image_size):
-    mask = appearance.occluder_mask(spec, box, image_size).to(image.device)
+def _draw_occluder(image, spec, mask, image_size):
+    mask = mask.to(image.device)
     if spec["textured"]:
         fill = appearance.backgrounds([{"kind": "image", "image": spec["texture_image"], "scale": 0,
                                         "offset": (spec["centre"] + 0.55) / 1.1, "flip": False}], image_size)[0].float()
