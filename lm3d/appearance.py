@@ -77,6 +77,21 @@ def region_masks_channels_last() -> torch.Tensor:
     return region_masks(UV_SIZE).permute(1, 2, 0).reshape(-1, len(REGIONS)).contiguous()
 
 
+def region_triangles(face: CanonicalFace, size: int = UV_SIZE) -> torch.Tensor:
+    """(T,) bool: face triangles whose UV footprint (with a texel of margin) touches a region mask.
+
+    Every other triangle is plain skin, so a renderer can skip the mask lookup for its pixels: a
+    pixel's UV lies inside its triangle's UV bounding box, and so does the texel it reads."""
+    touched = (region_masks(size).sum(0) > 0).double()
+    integral = F.pad(touched.cumsum(0).cumsum(1), (1, 0, 1, 0))  # summed-area table: box sums in O(1)
+    corners = face.uvs[face.triangles] * size  # (T,3,2) in texels
+    lo = (corners.min(1).values.floor().long() - 1).clamp(0, size)  # (T,2): column, row
+    hi = (corners.max(1).values.floor().long() + 2).clamp(0, size)  # exclusive
+    box = integral[hi[:, 1], hi[:, 0]] - integral[lo[:, 1], hi[:, 0]] - integral[hi[:, 1], lo[:, 0]] \
+        + integral[lo[:, 1], lo[:, 0]]
+    return box > 0
+
+
 def region_colours(scenes: list[dict], skin: torch.Tensor) -> torch.Tensor:
     """(B,R,3) colour of each region per sample, given skin colours (B,3)."""
     lip_redness = torch.tensor([s["skin"][2] for s in scenes])[:, None]
@@ -140,16 +155,20 @@ def background_pool(image_size: int) -> list[list[torch.Tensor]]:
 
 def background_image(spec: dict, image_size: int) -> torch.Tensor:
     """(S,S,3) float in [0, 1]: one background (see :func:`backgrounds` for a batch)."""
-    return backgrounds([spec], image_size)[0].float() / 255
+    return background_views([spec], image_size)[0].float() / 255
 
 
 def backgrounds(specs: list[dict], image_size: int) -> torch.Tensor:
-    """(B,S,S,3) uint8 backgrounds: crops of natural images, or smooth procedural/plain fields.
+    """(B,S,S,3) uint8 backgrounds (see :func:`background_views`)."""
+    return torch.stack(background_views(specs, image_size))
 
-    Crops are slices of the pre-resized pool (no arithmetic); all procedural fields of a batch are
-    upsampled together, each from its random colour grid resized to 8x8 first.
+
+def background_views(specs: list[dict], image_size: int) -> list[torch.Tensor]:
+    """One (S,S,3) uint8 background per spec: a crop of a natural image, or a smooth procedural or
+    plain field. Unflipped crops are views into the pre-resized pool (no copy); all procedural
+    fields of a batch are upsampled together, each from its random colour grid resized to 8x8.
     """
-    out = torch.empty(len(specs), image_size, image_size, 3, dtype=torch.uint8)
+    views: list = [None] * len(specs)
     fields = []
     for b, spec in enumerate(specs):
         if spec["kind"] == "image":
@@ -158,16 +177,34 @@ def backgrounds(specs: list[dict], image_size: int) -> torch.Tensor:
             top = int(spec["offset"][0] * (h - image_size))
             left = int(spec["offset"][1] * (w - image_size))
             crop = source[top:top + image_size, left:left + image_size]
-            out[b] = crop.flip(1) if spec["flip"] else crop
+            views[b] = crop.flip(1) if spec["flip"] else crop
         else:
             size = spec["grid_size"]
             grid = torch.as_tensor(spec["grid"])[None, :, :size, :size]
             fields.append((b, F.interpolate(grid, size=(8, 8), mode="bicubic", align_corners=False)[0]))
     if fields:
-        smooth = F.interpolate(torch.stack([f for _, f in fields]), size=(image_size, image_size), mode="bilinear",
-                               align_corners=False)
-        out[[b for b, _ in fields]] = (smooth.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1)
-    return out
+        # bilinear upsampling is separable: rows then columns, two small matrix products per field,
+        # written straight into channels-last order
+        weights = bilinear_weights(8, image_size)  # (S,8)
+        smooth = torch.einsum("yi,ncij,xj->nyxc", weights, torch.stack([f for _, f in fields]), weights)
+        quantised = smooth.clamp_(0, 1).mul_(255).add_(0.5).to(torch.uint8)
+        for (b, _), field in zip(fields, quantised):
+            views[b] = field
+    return views
+
+
+@lru_cache(maxsize=4)
+def bilinear_weights(size_in: int, size_out: int) -> torch.Tensor:
+    """(size_out, size_in) matrix of 1D bilinear resampling with half-pixel centres (what
+    ``F.interpolate(mode="bilinear", align_corners=False)`` does along each axis when upsampling)."""
+    source = ((torch.arange(size_out, dtype=torch.float64) + 0.5) * (size_in / size_out) - 0.5).clamp_min(0)
+    below = source.floor().long().clamp_max(size_in - 1)
+    above = (below + 1).clamp_max(size_in - 1)
+    fraction = source - below
+    weights = torch.zeros(size_out, size_in, dtype=torch.float64)
+    weights[torch.arange(size_out), below] += 1 - fraction
+    weights[torch.arange(size_out), above] += fraction
+    return weights.float()
 
 
 def occluder_mask(spec: dict, box: torch.Tensor, image_size: int) -> torch.Tensor:
@@ -184,17 +221,26 @@ def occluder_mask(spec: dict, box: torch.Tensor, image_size: int) -> torch.Tenso
     return (u * u + v * v <= 1) if spec["shape"] == "ellipse" else ((u.abs() <= 1) & (v.abs() <= 1))
 
 
-def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of (N,C,H,W) images (every channel treated alike, edges replicated)."""
+def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of one channels-last (H,W,C) image, edges replicated.
+
+    Each pass is a weighted sum of 2r+1 shifted slices of the padded image. On a single image
+    that stays in cache this is about twice as fast on CPU as ``conv2d``, whose per-call set-up
+    and layout conversions dominate at this size."""
     radius = max(1, int(math.ceil(2.5 * sigma)))
-    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    kernel = torch.exp(-x ** 2 / (2 * sigma ** 2))
-    kernel = (kernel / kernel.sum()).to(images)
-    channels = images.shape[1]  # a depthwise convolution (groups = channels), faster on CPU than channels as batch
-    out = F.conv2d(F.pad(images, (radius, radius, 0, 0), mode="replicate"),
-                   kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1).contiguous(), groups=channels)
-    return F.conv2d(F.pad(out, (0, 0, radius, radius), mode="replicate"),
-                    kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1).contiguous(), groups=channels)
+    taps = torch.exp(-torch.arange(-radius, radius + 1, dtype=torch.float64) ** 2 / (2 * sigma ** 2))
+    taps = (taps / taps.sum()).tolist()
+    height, width, channels = image.shape
+    # (1, H, W, C) read as (N, C', H', W') pads W with replicated pixels; (1, 1, H, W*C) pads H
+    padded = F.pad(image[None], (0, 0, radius, radius), mode="replicate")[0]
+    across = padded[:, :width] * taps[0]
+    for k in range(1, 2 * radius + 1):
+        across.add_(padded[:, k:k + width], alpha=taps[k])
+    padded = F.pad(across.view(1, 1, height, width * channels), (0, 0, radius, radius), mode="replicate")[0, 0]
+    down = padded[:height] * taps[0]
+    for k in range(1, 2 * radius + 1):
+        down.add_(padded[k:k + height], alpha=taps[k])
+    return down.view(height, width, channels)
 
 
 @lru_cache(maxsize=4)

@@ -14,6 +14,8 @@ exact column span (a scanline), so (3) expanding rows into pixels yields covered
 (4) 1/z is affine on screen, so each fragment's 1/z is one multiply-add; it is packed with the
 triangle id into one int64 (positive float bits order like the floats) and a single
 ``scatter_reduce(amax)`` resolves the z-buffer; (5) weights and depth are computed for winners only.
+``rasterize_covered`` returns the winners as a list of covered pixels (what a renderer needs);
+``rasterize`` scatters that list into dense (B,H,W) buffers.
 Chunks of images keep temporaries in cache; on CPU the code avoids ops that are slow there
 (torch.where, stacking along a small last dim, int64 division, float -> int64 casts).
 """
@@ -31,9 +33,24 @@ _HIGH = 1 if sys.byteorder == "little" else 0  # the high int32 word of an int64
 
 
 class Fragments(NamedTuple):
+    """Dense per-pixel buffers of a batch of images."""
+
     triangle: torch.Tensor  # (B,H,W) long, visible triangle index, -1 on background
     barycentric: torch.Tensor  # (B,H,W,3) perspective-correct weights, zeros on background
     depth: torch.Tensor  # (B,H,W) camera-space depth of the visible surface, +inf on background
+
+
+class Covered(NamedTuple):
+    """The covered pixels only, in increasing flat pixel order: the sparse form of Fragments.
+
+    A renderer that shades only covered pixels needs nothing else, and skips filling and reading
+    dense (B,H,W) buffers that are mostly background."""
+
+    pixel: torch.Tensor  # (N,) long flat pixel index (image * H + row) * W + column, increasing
+    triangle: torch.Tensor  # (N,) long visible triangle index
+    image_triangle: torch.Tensor  # (N,) long image * T + triangle (a row of per-image triangle tables)
+    barycentric: torch.Tensor  # (N,3) perspective-correct weights: a view of a contiguous (3,N) tensor
+    depth: torch.Tensor  # (N,) camera-space depth
 
 
 class _Runs(NamedTuple):
@@ -51,10 +68,19 @@ class _Runs(NamedTuple):
 def rasterize(screen_vertices: torch.Tensor, triangles: torch.Tensor, image_size: tuple[int, int],
               max_chunk_pixels: int = 1 << 18, out: Fragments | None = None, cull: int = 0) -> Fragments:
     """screen_vertices (B,V,3): x, y in pixels and z = camera depth (>0); triangles (T,3) long;
-    image_size (H, W). Images go in chunks of at most ``max_chunk_pixels`` pixels (at least one
-    image). ``out``: Fragments from an earlier call with the same B, H, W and dtype to overwrite,
-    which saves allocating (and page-faulting) ~100 MB per 64 images at 256x256. Float64 vertices
-    give float64 outputs, anything else float32. ``cull`` = +1 or -1 keeps only the triangles whose
+    image_size (H, W). Returns dense Fragments (see :func:`rasterize_covered` for the arguments
+    and the sparse form). ``out``: Fragments from an earlier call with the same B, H, W and dtype
+    to overwrite, which saves allocating (and page-faulting) ~100 MB per 64 images at 256x256."""
+    covered = rasterize_covered(screen_vertices, triangles, image_size, max_chunk_pixels, cull)
+    shape = (screen_vertices.shape[0], *image_size)
+    return to_fragments(covered, shape, out)
+
+
+def rasterize_covered(screen_vertices: torch.Tensor, triangles: torch.Tensor, image_size: tuple[int, int],
+                      max_chunk_pixels: int = 1 << 18, cull: int = 0) -> Covered:
+    """The covered pixels of each image (arguments as :func:`rasterize`). Images go in chunks of
+    at most ``max_chunk_pixels`` pixels (at least one image). Float64 vertices give float64
+    outputs, anything else float32. ``cull`` = +1 or -1 keeps only the triangles whose
     screen-space signed area (x1-x0)(y2-y0) - (y1-y0)(x2-x0) has that sign (back-face culling for
     closed, consistently wound meshes); 0 keeps both windings. Not differentiable."""
     height, width = _validate(screen_vertices, triangles, image_size)
@@ -63,26 +89,41 @@ def rasterize(screen_vertices: torch.Tensor, triangles: torch.Tensor, image_size
     dtype = _F64 if screen_vertices.dtype == _F64 else torch.float32
     verts = screen_vertices.detach().to(dtype)
     tris = triangles.to(device=verts.device, dtype=torch.long)
-    shape, device = (verts.shape[0], height, width), verts.device
-    out = _output(out, shape, dtype, device)
+    n_img, device = verts.shape[0], verts.device
     chunk = max(1, min(max_chunk_pixels, 2**31 - 1) // (height * width))  # chunk pixel keys fit int32
+    parts = []
     with torch.no_grad():
         planes, halves, edges = _setup(verts, tris, height, width, cull)  # all images: fewer, larger ops
         # Halves come image by image (image b's flat indices lie in [bT, (b+1)T), enough for a
         # binary search of multiples of T), so each chunk of images owns a contiguous range.
-        firsts = torch.arange(0, shape[0] + chunk, chunk, device=device, dtype=torch.int32).clamp_max_(shape[0])
+        firsts = torch.arange(0, n_img + chunk, chunk, device=device, dtype=torch.int32).clamp_max_(n_img)
         firsts *= len(tris)
         bounds = torch.searchsorted(halves.tri, firsts).tolist()
-        buf = torch.empty(min(chunk, shape[0]) * height * width, dtype=torch.long, device=device)
-        for i, start in enumerate(range(0, shape[0], chunk)):
-            part = Fragments(*(t[start:start + chunk] for t in out))
-            part.triangle.fill_(-1), part.barycentric.zero_(), part.depth.fill_(float("inf"))
+        buf = torch.empty(min(chunk, n_img) * height * width, dtype=torch.long, device=device)
+        for i, start in enumerate(range(0, n_img, chunk)):
             lo, hi = bounds[i], bounds[i + 1]
             if hi > lo:
-                rows = _scan_rows(_Runs(*(t[lo:hi] for t in halves)), [e[lo:hi] for e in edges], width,
-                                  first_key=start * height * width)
-                _depth_test(rows, buf[:part.triangle.numel()].zero_())
-                _resolve(buf[:part.triangle.numel()], planes, part)
+                first_key = start * height * width
+                zbuf = buf[:min(chunk, n_img - start) * height * width].zero_()
+                rows = _scan_rows(_Runs(*(t[lo:hi] for t in halves)), [e[lo:hi] for e in edges], width, first_key)
+                _depth_test(rows, zbuf)
+                parts.append(_resolve(zbuf, planes, first_key, height, width))
+    if not parts:
+        empty = torch.empty(0, dtype=torch.long, device=device)
+        return Covered(empty, empty, empty, torch.empty(3, 0, dtype=dtype, device=device).t(),
+                       torch.empty(0, dtype=dtype, device=device))
+    pixel, triangle, image_triangle, weights, depth = (torch.cat(p, -1) for p in zip(*parts))
+    return Covered(pixel, triangle, image_triangle, weights.t(), depth)
+
+
+def to_fragments(covered: Covered, shape: tuple[int, int, int], out: Fragments | None = None) -> Fragments:
+    """Dense (B,H,W) buffers from the covered pixels: -1, zero weights and +inf depth elsewhere."""
+    out = _output(out, shape, covered.depth.dtype, covered.depth.device)
+    out.triangle.fill_(-1).view(-1).scatter_(0, covered.pixel, covered.triangle)
+    out.depth.fill_(float("inf")).view(-1).scatter_(0, covered.pixel, covered.depth)
+    # column-wise scatters: stacking to (N,3) is several times slower on CPU
+    for column, weight in zip(out.barycentric.zero_().view(-1, 3).unbind(1), covered.barycentric.t()):
+        column.scatter_(0, covered.pixel, weight)
     return out
 
 
@@ -221,9 +262,9 @@ def _depth_test(rows: _Runs, buf: torch.Tensor) -> None:
     buf.scatter_reduce_(0, key, packed.view(torch.long).view(-1), "amax")
 
 
-def _resolve(buf, planes, out: Fragments) -> None:
-    """Triangle, weights and depth of each covered pixel, from the winning triangle in the z-buffer."""
-    _, height, width = out.triangle.shape
+def _resolve(buf, planes, first_key: int, height: int, width: int):
+    """Flat pixel, triangle, image * T + triangle, weights (3,n) and depth of each covered pixel of
+    a chunk, from the winning triangle in its z-buffer."""
     pix = buf.nonzero().squeeze(1)
     k = buf.index_select(0, pix).bitwise_not_().bitwise_and_(0xFFFFFFFF)  # the flat triangle
     x0, y0, u1x, u1y, u2x, u2y, iz0, qa, qb, tri = (p.index_select(0, k) for p in planes)
@@ -232,15 +273,15 @@ def _resolve(buf, planes, out: Fragments) -> None:
     dx = flat.sub_(image_row, alpha=width).to(x0.dtype).add_(0.5).sub_(x0)
     dy = image_row.sub((image_row + 0.5).mul_(1.0 / height).floor_(), alpha=height).to(x0.dtype)
     dy = dy.add_(0.5).sub_(y0)
-    u1, u2 = (u1x * dx).addcmul_(u1y, dy), (u2x * dx).addcmul_(u2y, dy)  # λ_i / z_i
+    weights = torch.empty(3, len(pix), dtype=x0.dtype, device=x0.device)  # rows: cheap to fill on CPU
+    u0, u1, u2 = weights.unbind(0)
+    torch.mul(u1x, dx, out=u1).addcmul_(u1y, dy)  # λ_i / z_i
+    torch.mul(u2x, dx, out=u2).addcmul_(u2y, dy)
     q = (qa * dx).addcmul_(qb, dy).add_(iz0)  # Σ λ_i / z_i = 1 / depth
-    u0 = (q - u1 - u2).clamp_min_(0)  # clamps: centres up to EDGE_EPS outside an edge
+    torch.sub(q, u1, out=u0).sub_(u2).clamp_min_(0)  # clamps: centres up to EDGE_EPS outside an edge
     norm = (u0 + u1.clamp_min_(0) + u2.clamp_min_(0)).reciprocal_()
-    # Column-wise scatters: stacking to (N,3) is several times slower on CPU.
-    for column, u in zip(out.barycentric.view(-1, 3).unbind(1), (u0, u1, u2)):
-        column.scatter_(0, pix, u.mul_(norm))
-    out.triangle.view(-1).scatter_(0, pix, tri)
-    out.depth.view(-1).scatter_(0, pix, q.reciprocal_())
+    weights.mul_(norm)
+    return pix.add_(first_key), tri, k, weights, q.reciprocal_()
 
 
 def _benchmark_workload(batch: int, size: int, generator: torch.Generator):

@@ -21,13 +21,13 @@ from torch.utils.data import Dataset
 
 from . import appearance, camera, facemodel, layouts, sources
 from .face import CanonicalFace
-from .rasterizer import Fragments, rasterize
+from .rasterizer import Covered, rasterize_covered, to_fragments
 from .scene import FACE_CENTRE_CM, FACE_WIDTH_CM, sample_scene, stack
 
 # A landmark is visible when no surface in the depth buffer lies more than the tolerance in front of
 # it: 0.35 cm, plus the depth change across two pixels of a grazing surface (two pixel footprints),
 # so that points on a face's outline do not flicker with the image size.
-SYNTH_VERSION = 2  # bump whenever a change alters rendered samples: cached shards are keyed by it
+SYNTH_VERSION = 3  # bump whenever a change alters rendered samples: cached shards are keyed by it
 VISIBILITY_TOLERANCE_CM = 0.35
 VISIBILITY_TOLERANCE_PIXELS = 2.0
 EYE_CORNERS = (33, 263)  # mesh vertices of the outer eye corners (ibug68 points 36 and 45)
@@ -38,18 +38,6 @@ MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 32, 1024
 # gives a negative signed area: culling the other sign drops the back of the skull and every surface
 # that faces away from the camera before it costs any pixel work.
 FRONT_FACING = -1
-_BUFFERS: dict = {}
-
-
-def _reusable_buffers(batch: int, image_size: int, device: torch.device):
-    """Rasterizer outputs kept between calls of one shape (saves allocating ~100 MB per batch)."""
-    key = (batch, image_size, str(device))
-    if key not in _BUFFERS:
-        _BUFFERS.clear()
-        shape = (batch, image_size, image_size)
-        _BUFFERS[key] = Fragments(torch.empty(shape, dtype=torch.long, device=device),
-                                  torch.empty(*shape, 3, device=device), torch.empty(shape, device=device))
-    return _BUFFERS[key]
 
 
 @lru_cache(maxsize=1)
@@ -63,6 +51,21 @@ def _mesh():
     face, proxy = _face(), facemodel.head_proxy()
     triangles = torch.cat([face.triangles, proxy.triangles + face.num_vertices])
     return triangles, face.num_triangles, proxy
+
+
+@lru_cache(maxsize=1)
+def _face_uv_corners() -> torch.Tensor:
+    """(T,3,2) texture coordinates of each face triangle's corners."""
+    return _face().uvs[_face().triangles]
+
+
+@lru_cache(maxsize=1)
+def _region_triangles() -> torch.Tensor:
+    """(T,) bool over face and proxy triangles: those that may show a painted region."""
+    triangles, face_triangles, _ = _mesh()
+    flags = torch.zeros(len(triangles), dtype=torch.bool)
+    flags[:face_triangles] = appearance.region_triangles(_face())
+    return flags
 
 
 def _check_args(source, split, size, seed, image_size):
@@ -170,28 +173,30 @@ def _iod_and_box(geometry: dict, num_face_vertices: int):
 
 def render_scenes(scenes, spec, queries, layout_name, image_size, device="cpu", buffers: bool = False) -> dict:
     """Pixels and ground truth of a batch of scenes (``buffers`` adds the depth and triangle buffers)."""
-    triangles, face_triangles, proxy = _mesh()
+    triangles, _, proxy = _mesh()
     device = torch.device(device)
     geometry = pose_scenes(scenes, image_size, device)
     triangles = triangles.to(device)
-    fragments = rasterize(geometry["screen"], triangles, (image_size, image_size), cull=FRONT_FACING,
-                          out=None if buffers else _reusable_buffers(len(scenes), image_size, device))
+    covered = rasterize_covered(geometry["screen"], triangles, (image_size, image_size), cull=FRONT_FACING)
     face = _face()
     iod, box = _iod_and_box(geometry, face.num_vertices)
     # each occluder's mask, made once: painted into the image and used for visibility
     occluders = {i: appearance.occluder_mask(s["occluder"], box[i].cpu(), image_size)
                  for i, s in enumerate(scenes) if s["occluder"] is not None}
-    images = paint(scenes, geometry, fragments, triangles, face_triangles, proxy, occluders, image_size)
+    images = paint(scenes, geometry, covered, triangles, proxy, occluders, image_size)
     truth = project_queries(geometry, queries[0].to(device), queries[1].to(device))
     occluded = torch.stack([_occluded(occluders.get(i), image_size, p)
                             for i, p in enumerate(truth["landmarks2d"].cpu())]).to(device)
-    visible = _visible(truth, fragments, image_size) & ~occluded
+    visible = _visible(truth, covered, image_size) & ~occluded
     noise = stack(scenes, "annotation_noise").to(device) * spec.annotation_noise_iod * iod[:, None, None]
     expression = stack(scenes, "expression")
     # like 300-W's challenging subset: large yaw, heavy occlusion, a wide-open mouth or a strong mix of expressions
     challenging = (stack(scenes, "yaw").abs() > 50) | (occluded.float().mean(1).cpu() > 0.3) | \
         (expression[:, 0] > 0.6) | (expression.sum(1) > 2.0)
-    extra = {"depth_buffer": fragments.depth, "triangle_buffer": fragments.triangle} if buffers else {}
+    extra = {}
+    if buffers:
+        fragments = to_fragments(covered, (len(scenes), image_size, image_size))
+        extra = {"depth_buffer": fragments.depth, "triangle_buffer": fragments.triangle}
     return {
         **extra, "image": images, "landmarks2d": truth["landmarks2d"] + noise, "annotation_noise": noise,
         "visible": visible, "rotation": geometry["rotation"], "translation": geometry["translation"],
@@ -207,15 +212,25 @@ def visibility_tolerance(depth: torch.Tensor, intrinsics: torch.Tensor) -> torch
     return VISIBILITY_TOLERANCE_CM + VISIBILITY_TOLERANCE_PIXELS * depth / intrinsics[:, :1]
 
 
-def _visible(truth: dict, fragments, image_size: int) -> torch.Tensor:
+def _visible(truth: dict, covered: Covered, image_size: int) -> torch.Tensor:
     """In the frame, and no surface in the depth buffer more than the tolerance in front of the point."""
     xy, z = truth["landmarks2d"], truth["points3d"][..., 2]
     inside = ((xy >= 0) & (xy < image_size)).all(-1)
     col = xy[..., 0].clamp(0, image_size - 1).long()
     row = xy[..., 1].clamp(0, image_size - 1).long()
-    batch = torch.arange(xy.shape[0], device=xy.device)[:, None]
-    buffer_depth = fragments.depth[batch, row, col]
+    image = torch.arange(xy.shape[0], device=xy.device)[:, None]
+    buffer_depth = _depth_at(covered, (image * image_size + row) * image_size + col)
     return inside & (z <= buffer_depth + visibility_tolerance(z, truth["intrinsics"]))
+
+
+def _depth_at(covered: Covered, pixel: torch.Tensor) -> torch.Tensor:
+    """Depth of the visible surface at flat pixel indices (+inf on background): a binary search in
+    the sorted covered pixels, which is all a depth buffer would tell us here."""
+    if len(covered.pixel) == 0:
+        return torch.full(pixel.shape, float("inf"), device=pixel.device)
+    position = torch.searchsorted(covered.pixel, pixel).clamp_max_(len(covered.pixel) - 1)
+    hit = covered.pixel[position] == pixel
+    return torch.where(hit, covered.depth[position], float("inf"))
 
 
 def _occluded(mask: torch.Tensor | None, image_size: int, points2d: torch.Tensor) -> torch.Tensor:
@@ -227,14 +242,14 @@ def _occluded(mask: torch.Tensor | None, image_size: int, points2d: torch.Tensor
     return mask[row, col]
 
 
-def paint(scenes, geometry, fragments, triangles, face_triangles, proxy, occluders, image_size) -> torch.Tensor:
+def paint(scenes, geometry, covered: Covered, triangles, proxy, occluders, image_size) -> torch.Tensor:
     """uint8 (B,3,S,S) images: shaded face and head over a background, occluders, degradations.
 
-    Shading is Lambertian per vertex (Gouraud); per pixel we interpolate, from one gather of the
-    three corners, the lit skin/hair colour, the light (for painted regions) and the UV.
+    Shading is Lambertian per vertex (Gouraud): each covered pixel interpolates the lit skin/hair
+    colour of its triangle's corners; then painted regions are mixed in (:func:`_mix_regions`).
     """
-    device = fragments.depth.device
-    batch, num_vertices = len(scenes), geometry["cam_vertices"].shape[1]
+    device = covered.depth.device
+    batch = len(scenes)
     face = _face()
     skin = appearance.skin_colours(scenes)
     hair = appearance.HAIR[[s["hair_colour"] for s in scenes]]
@@ -246,70 +261,97 @@ def paint(scenes, geometry, fragments, triangles, face_triangles, proxy, occlude
     light = stack(scenes, "light").to(device)
     normals = appearance.vertex_normals(geometry["cam_vertices"], triangles)
     facing_light = (normals @ appearance.light_direction(light)[..., None])[..., 0].clamp_min(0)
-    tint = 1 + light[:, 4:5] * torch.tensor([1.0, 0.0, -1.0], device=device)  # (B,3)
-    light_rgb = (light[:, :1] + light[:, 1:2] * facing_light)[..., None] * tint[:, None]  # (B,V,3)
-    uvs = torch.cat([face.uvs, torch.zeros(num_vertices - face.num_vertices, 2)]).to(device)  # proxy: blank texel
-    per_vertex = torch.cat([colours * light_rgb, light_rgb, uvs.expand(batch, -1, -1)], -1)  # (B,V,8)
+    intensity = light[:, :1] + light[:, 1:2] * facing_light  # (B,V)
+    tint = 255 * (1 + light[:, 4:5] * torch.tensor([1.0, 0.0, -1.0], device=device))  # (B,3), images in 0..255
+    lit = colours * intensity[..., None] * tint[:, None]  # (B,V,3)
+    painted = _interpolate(lit[:, triangles], covered.image_triangle, covered.barycentric)  # (N,3)
+    region_lit = appearance.region_colours(scenes, skin).to(device) * tint[:, None]  # (B,R,3)
+    _mix_regions(painted, covered, intensity[:, triangles, None], region_lit)
 
-    height, width = fragments.triangle.shape[1:]
-    flat = (fragments.triangle.view(-1) >= 0).nonzero().squeeze(1)  # covered pixels, image-major order
-    image_of = flat // (height * width)
-    corners = triangles.index_select(0, fragments.triangle.view(-1).index_select(0, flat))  # (N,3)
-    weights = fragments.barycentric.view(-1, 3).index_select(0, flat)
-    gathered = per_vertex.view(-1, 8).index_select(0, (image_of[:, None] * num_vertices + corners).view(-1))
-    pixel = (gathered.view(-1, 3, 8) * weights[..., None]).sum(1)  # (N,8): lit colour, light, uv
-    masks = appearance.region_masks_channels_last().to(device)  # (S*S,R)
+    # Compose and degrade image by image in one reused buffer, so that each image stays in cache
+    # through all of its steps; images are channels-last floats in 0..255 until the uint8 result.
+    backgrounds = appearance.background_views([s["background"] for s in scenes], image_size)
+    pixels = image_size * image_size
+    ends = torch.searchsorted(covered.pixel, torch.arange(1, batch + 1, device=device) * pixels).tolist()
+    work = torch.empty(image_size, image_size, 3, device=device)
+    out = torch.empty(batch, image_size, image_size, 3, dtype=torch.uint8, device=device)
+    start = 0
+    for i, scene in enumerate(scenes):
+        image = work.copy_(backgrounds[i])
+        image.view(-1, 3).index_copy_(0, covered.pixel[start:ends[i]] - i * pixels, painted[start:ends[i]])
+        start = ends[i]
+        if i in occluders:
+            _draw_occluder(image, scene["occluder"], occluders[i])
+        out[i] = _degrade(image, scene)
+    return out.permute(0, 3, 1, 2)
+
+
+def _mix_regions(painted, covered: Covered, corner_intensity, region_lit) -> None:
+    """Mix the region colours (B,R,3), lit by the interpolated light intensity, into ``painted``.
+
+    Only pixels on triangles whose UV footprint touches a region mask can show one (see
+    ``appearance.region_triangles``); they interpolate their UV, look up the soft masks there
+    and blend: colour = skin * (1 - Σ masks) + light * Σ mask_r * colour_r.
+    """
+    device = painted.device
+    chosen = _region_triangles().to(device).index_select(0, covered.triangle).nonzero().squeeze(1)
+    if len(chosen) == 0:
+        return
+    weights = covered.barycentric.index_select(0, chosen)
+    on_triangle = covered.image_triangle.index_select(0, chosen)
+    uv = _interpolate(_face_uv_corners().to(device), covered.triangle.index_select(0, chosen), weights)
+    shade = _interpolate(corner_intensity, on_triangle, weights)  # (n,1)
     size = appearance.UV_SIZE
-    texel = (pixel[:, 6:8] * size).long().clamp_(0, size - 1)
-    region_weights = masks.index_select(0, texel[:, 1] * size + texel[:, 0])  # (N,R)
-    region_rgb = appearance.region_colours(scenes, skin).to(device)  # (B,R,3)
-    painted = torch.empty(len(flat), 3, device=device)
-    counts = torch.bincount(image_of, minlength=batch).tolist()  # pixels come image by image
-    for i, (out, m, rgb) in enumerate(zip(painted.split(counts), region_weights.split(counts), pixel[:, :6].split(counts))):
-        out.copy_(rgb[:, :3] * (1 - m.sum(1, keepdim=True)) + rgb[:, 3:6] * (m @ region_rgb[i]))
-
-    # images stay channels-last (B,H,W,3) floats in 0..255 until the final uint8 image
-    images = appearance.backgrounds([s["background"] for s in scenes], image_size).to(device).float()
-    images.view(-1, 3).index_copy_(0, flat, painted.mul_(255))
-    for i, mask in occluders.items():
-        images[i] = _draw_occluder(images[i], scenes[i]["occluder"], mask, image_size)
-    return _degrade(images, scenes).permute(0, 3, 1, 2)
+    texel = (uv * size).long().clamp_(0, size - 1)
+    masks = appearance.region_masks_channels_last().to(device)
+    region = masks.index_select(0, texel[:, 1] * size + texel[:, 0])  # (n,R)
+    image = on_triangle // corner_intensity.shape[1]
+    mixed = torch.einsum("nr,nrc->nc", region, region_lit.index_select(0, image)).mul_(shade)
+    skin_part = 1 - region.sum(1, keepdim=True)
+    painted.index_copy_(0, chosen, mixed.addcmul_(painted.index_select(0, chosen), skin_part))
 
 
-def _draw_occluder(image, spec, mask, image_size):
-    mask = mask.to(image.device)
+def _interpolate(corner_values: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """(N,C) Σ_i w_i * corner i's value: corner_values (..., 3, C) is a table whose flattened
+    leading dims ``rows`` (N,) index; weights (N,3). One gather of 3C floats per pixel."""
+    channels = corner_values.shape[-1]
+    gathered = corner_values.reshape(-1, 3 * channels).index_select(0, rows)
+    out = gathered[:, :channels] * weights[:, :1]
+    out.addcmul_(gathered[:, channels:2 * channels], weights[:, 1:2])
+    return out.addcmul_(gathered[:, 2 * channels:], weights[:, 2:3])
+
+
+def _draw_occluder(image: torch.Tensor, spec: dict, mask: torch.Tensor) -> None:
+    """Paint an occluder, plain or textured with a natural image, into a (S,S,3) image in place."""
     if spec["textured"]:
-        fill = appearance.backgrounds([{"kind": "image", "image": spec["texture_image"], "scale": 0,
-                                        "offset": (spec["centre"] + 0.55) / 1.1, "flip": False}], image_size)[0].float()
+        texture = {"kind": "image", "image": spec["texture_image"], "scale": 0,
+                   "offset": (spec["centre"] + 0.55) / 1.1, "flip": False}
+        fill = appearance.background_views([texture], image.shape[0])[0].to(image)
     else:
-        fill = (255 * torch.as_tensor(spec["colour"])).expand_as(image)
-    return torch.where(mask[..., None], fill.to(image.device), image)
+        fill = (255 * torch.as_tensor(spec["colour"])).to(image).expand_as(image)
+    torch.where(mask.to(image.device)[..., None], fill, image, out=image)
 
 
-def _degrade(images: torch.Tensor, scenes) -> torch.Tensor:
-    """Blur, colour jitter, grayscale and sensor noise on (B,H,W,3) floats in 0..255, then quantise to uint8."""
-    device, size = images.device, images.shape[1]
-    # blur images in groups of equal sigma (rounded to 0.1 px): one convolution per group
-    groups: dict[float, list[int]] = {}
-    for i, s in enumerate(scenes):
-        if s["blur"] > 0:
-            groups.setdefault(round(s["blur"], 1), []).append(i)
-    for sigma, members in groups.items():
-        chosen = torch.tensor(members, device=device)
-        blurred = appearance.gaussian_blur(images.index_select(0, chosen).permute(0, 3, 1, 2), sigma)
-        images.index_copy_(0, chosen, blurred.permute(0, 2, 3, 1))
-    gray = torch.tensor([s["grayscale"] for s in scenes], device=device)
-    if gray.any():
-        images[gray] = (images[gray] @ torch.tensor([0.299, 0.587, 0.114], device=device))[..., None].expand(-1, -1, -1, 3)
+LUMA = (0.299, 0.587, 0.114)  # grayscale weights of R, G, B (ITU-R BT.601)
+
+
+def _degrade(image: torch.Tensor, scene: dict) -> torch.Tensor:
+    """Blur, grayscale, colour jitter and sensor noise of one (S,S,3) float image in 0..255, clamped
+    to 0..255 (may reuse ``image``'s memory)."""
+    if scene["blur"] > 0:
+        image = appearance.gaussian_blur(image, scene["blur"])
+    if scene["grayscale"]:
+        image = (image @ torch.tensor(LUMA, device=image.device))[..., None].expand(-1, -1, 3)
     # colour gain, contrast and brightness folded into one affine map per channel: x * scale + offset
-    # (images are in 0..255; the + 0.5 rounds in the final cast)
-    contrast = stack(scenes, "contrast")[:, None]
-    scale = stack(scenes, "colour_gain") * contrast
-    offset = ((0.5 - 0.5 * contrast + stack(scenes, "brightness")[:, None]) * 255 + 0.5).expand(-1, 3)
-    images.mul_(scale.to(device)[:, None, None]).add_(offset.to(device)[:, None, None])
-    bank = appearance.noise_bank(size, str(device))
-    for i, s in enumerate(scenes):
-        if s["noise"] > 0:
-            dy, dx = (int(v) % size for v in s["noise_shift"])
-            images[i].add_(bank[dy:dy + size, dx:dx + size], alpha=255 * s["noise"])
-    return images.clamp_(0, 255).to(torch.uint8)
+    # (the + 0.5 rounds in the final cast to uint8)
+    contrast = torch.tensor(scene["contrast"], dtype=torch.float32)
+    scale = torch.as_tensor(scene["colour_gain"]) * contrast
+    offset = (0.5 - 0.5 * contrast + scene["brightness"]) * 255 + 0.5
+    result = torch.addcmul(offset.to(image.device), image, scale.to(image.device),
+                           out=image if image.is_contiguous() else None)
+    if scene["noise"] > 0:
+        size = image.shape[0]
+        dy, dx = (int(v) % size for v in scene["noise_shift"])
+        bank = appearance.noise_bank(size, str(image.device))
+        result.add_(bank[dy:dy + size, dx:dx + size], alpha=255 * scene["noise"])
+    return result.clamp_(0, 255)

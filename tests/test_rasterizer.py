@@ -242,3 +242,21 @@ def test_back_face_culling_keeps_one_winding():
     assert torch.equal(raster(vertices, forward, (16, 16)).triangle, raster(vertices, backward, (16, 16)).triangle)
     with pytest.raises(ValueError, match="cull"):
         raster(vertices, forward, (16, 16), cull=2)
+
+
+def test_covered_pixels_are_the_sparse_form_of_the_buffers():
+    from lm3d.rasterizer import rasterize_covered, to_fragments
+
+    verts, triangles = _benchmark_workload(3, 40, torch.Generator().manual_seed(4))
+    dense = rasterize(verts, triangles, (40, 40), max_chunk_pixels=2000)
+    covered = rasterize_covered(verts, triangles, (40, 40), max_chunk_pixels=2000)
+    mask = dense.triangle.view(-1) >= 0
+    assert torch.equal(covered.pixel, mask.nonzero().squeeze(1))  # increasing flat order
+    assert torch.equal(covered.triangle, dense.triangle.view(-1)[mask])
+    assert torch.equal(covered.barycentric, dense.barycentric.view(-1, 3)[mask])
+    assert torch.equal(covered.depth, dense.depth.view(-1)[mask])
+    image = covered.pixel // (40 * 40)
+    assert torch.equal(covered.image_triangle, image * len(triangles) + covered.triangle)
+    assert all(torch.equal(a, b) for a, b in zip(to_fragments(covered, (3, 40, 40)), dense))
+    nothing = rasterize_covered(verts[:, :, :] * torch.tensor([1.0, 1.0, -1.0]), triangles, (40, 40))
+    assert len(nothing.pixel) == 0 and nothing.barycentric.shape == (0, 3)
