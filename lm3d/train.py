@@ -28,6 +28,7 @@ from tqdm import tqdm
 from . import checkpoint
 from .model import ContinuousLandmarkModel, ModelConfig, check_ranges
 from .runtime import default_device, fast_mode
+from .synth import SYNTH_VERSION
 from .training_data import MixedPool, render_pool
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -206,7 +207,7 @@ def _truncate_log(log: Path, step: int) -> None:
 def save_checkpoint(path: Path, model, config: TrainConfig, optimizer=None, scheduler=None, step: int = 0) -> None:
     checkpoint.save(path, {
         "kind": "baseline", "model_config": config.model.to_dict(), "train_config": config.to_dict(),
-        "model": model.state_dict(), "step": step,
+        "model": model.state_dict(), "step": step, "synth_version": SYNTH_VERSION,
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
     })
@@ -220,6 +221,9 @@ def _resume(path: Path, config: TrainConfig, model, optimizer, scheduler) -> int
     # the step count may grow (train longer) and the cache folder may move; everything else must match
     if replace(saved, steps=config.steps, cache_dir=None) != replace(config, cache_dir=None):
         raise ValueError(f"{path} was written by a run with another config; use a new --out folder or delete it")
+    if data.get("synth_version") != SYNTH_VERSION:  # the same config would now render other images
+        raise ValueError(f"{path} was trained on SynthFaces renderer v{data.get('synth_version', '2 or older')}, "
+                         f"this is v{SYNTH_VERSION}; use a new --out folder or delete it")
     model.load_state_dict(data["model"])
     optimizer.load_state_dict(data["optimizer"])
     scheduler.load_state_dict(data["scheduler"])

@@ -61,6 +61,14 @@ def test_resume_refuses_a_different_config(tmp_path, trained):
         train.train(replace(TINY, lr=1e-4), tmp_path, progress=False)
 
 
+def test_resume_refuses_a_checkpoint_of_another_renderer_version(tmp_path, trained):
+    data = checkpoint.load(trained / train.CHECKPOINT_NAME)
+    data["synth_version"] -= 1
+    checkpoint.save(tmp_path / train.CHECKPOINT_NAME, data)
+    with pytest.raises(ValueError, match="renderer v"):
+        train.train(TINY, tmp_path, progress=False)
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
