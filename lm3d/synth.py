@@ -282,7 +282,8 @@ def paint(scenes, geometry, covered: Covered, triangles, proxy, occluders, image
         start = ends[i]
         if i in occluders:
             _draw_occluder(image, scene["occluder"], occluders[i])
-        out[i] = _degrade(image, scene)
+        # via int32: in 0..255 the same truncation, and ~3x faster on CPU than a float -> uint8 cast
+        out[i] = _degrade(image, scene).to(torch.int32)
     return out.permute(0, 3, 1, 2)
 
 
@@ -336,22 +337,23 @@ LUMA = (0.299, 0.587, 0.114)  # grayscale weights of R, G, B (ITU-R BT.601)
 
 
 def _degrade(image: torch.Tensor, scene: dict) -> torch.Tensor:
-    """Blur, grayscale, colour jitter and sensor noise of one (S,S,3) float image in 0..255, clamped
-    to 0..255 (may reuse ``image``'s memory)."""
+    """Blur, grayscale, colour jitter and sensor noise of one contiguous (S,S,3) float image in
+    0..255, clamped to 0..255 (may reuse ``image``'s memory)."""
     if scene["blur"] > 0:
         image = appearance.gaussian_blur(image, scene["blur"])
     if scene["grayscale"]:
-        image = (image @ torch.tensor(LUMA, device=image.device))[..., None].expand(-1, -1, 3)
+        image.copy_((image @ torch.tensor(LUMA, device=image.device))[..., None].expand(-1, -1, 3))
     # colour gain, contrast and brightness folded into one affine map per channel: x * scale + offset
-    # (the + 0.5 rounds in the final cast to uint8)
+    # (the + 0.5 rounds in the final cast to uint8). Rows are (S*3,) with the per-channel scale
+    # repeated along them: broadcasting over an inner dimension of 3 is ~8x slower on CPU.
+    size = image.shape[0]
     contrast = torch.tensor(scene["contrast"], dtype=torch.float32)
-    scale = torch.as_tensor(scene["colour_gain"]) * contrast
-    offset = (0.5 - 0.5 * contrast + scene["brightness"]) * 255 + 0.5
-    result = torch.addcmul(offset.to(image.device), image, scale.to(image.device),
-                           out=image if image.is_contiguous() else None)
+    scale = (torch.as_tensor(scene["colour_gain"]) * contrast).repeat(size).to(image.device)
+    offset = ((0.5 - 0.5 * contrast + scene["brightness"]) * 255 + 0.5).to(image.device)
+    rows = image.view(size, -1)
+    torch.addcmul(offset, rows, scale, out=rows)
     if scene["noise"] > 0:
-        size = image.shape[0]
         dy, dx = (int(v) % size for v in scene["noise_shift"])
         bank = appearance.noise_bank(size, str(image.device))
-        result.add_(bank[dy:dy + size, dx:dx + size], alpha=255 * scene["noise"])
-    return result.clamp_(0, 255)
+        image.add_(bank[dy:dy + size, dx:dx + size], alpha=255 * scene["noise"])
+    return image.clamp_(0, 255)

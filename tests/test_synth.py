@@ -1,5 +1,7 @@
 """SynthFaces: exact ground truth, visibility, determinism, sources, conventions and errors."""
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -85,6 +87,16 @@ def test_determinism_and_batch_independence():
     alone = data[5]
     assert torch.equal(alone["image"], first["image"][1])
     torch.testing.assert_close(alone["landmarks2d"], first["landmarks2d"][1])
+
+
+def test_images_are_identical_across_processes(tmp_path):
+    # a fresh interpreter starts with cold caches (masks, background pool, noise bank)
+    script = ("import sys, torch; from lm3d.synth import SynthFaces; "
+              "torch.save(SynthFaces('synth300w', 'test', size=6, seed=2, image_size=80).render(range(6))['image'], "
+              "sys.argv[1])")
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "images.pt")], check=True)
+    here = SynthFaces("synth300w", "test", size=6, seed=2, image_size=80).render(range(6))["image"]
+    assert torch.equal(torch.load(tmp_path / "images.pt"), here)
 
 
 def test_splits_and_seeds_give_different_samples():
