@@ -184,3 +184,14 @@ def test_sources_file_ranges_are_checked(tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match="occlusion_prob"):
         sources.load(path)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_render_matches_cpu():
+    data = SynthFaces("synth300w", "test", size=8, seed=0, image_size=128)
+    cpu, gpu = data.render(range(8)), data.render(range(8), device="cuda")
+    assert gpu["image"].is_cuda and gpu["image"].dtype == torch.uint8
+    difference = (gpu["image"].cpu().int() - cpu["image"].int()).abs()
+    assert (difference > 2).float().mean() < 1e-3  # float rounding and rare z-buffer ties only
+    torch.testing.assert_close(gpu["landmarks2d"].cpu(), cpu["landmarks2d"], atol=1e-3, rtol=0)
+    assert (gpu["visible"].cpu() != cpu["visible"]).float().mean() < 0.01
