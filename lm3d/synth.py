@@ -216,8 +216,7 @@ def _visible(truth: dict, covered: Covered, image_size: int) -> torch.Tensor:
     """In the frame, and no surface in the depth buffer more than the tolerance in front of the point."""
     xy, z = truth["landmarks2d"], truth["points3d"][..., 2]
     inside = ((xy >= 0) & (xy < image_size)).all(-1)
-    col = xy[..., 0].clamp(0, image_size - 1).long()
-    row = xy[..., 1].clamp(0, image_size - 1).long()
+    row, col = _pixel_of(xy, image_size)
     image = torch.arange(xy.shape[0], device=xy.device)[:, None]
     buffer_depth = _depth_at(covered, (image * image_size + row) * image_size + col)
     return inside & (z <= buffer_depth + visibility_tolerance(z, truth["intrinsics"]))
@@ -237,9 +236,13 @@ def _occluded(mask: torch.Tensor | None, image_size: int, points2d: torch.Tensor
     """(K,) whether each point lies under the occluder mask (none: nothing is occluded)."""
     if mask is None:
         return torch.zeros(len(points2d), dtype=torch.bool)
-    col = points2d[:, 0].clamp(0, image_size - 1).long()
-    row = points2d[:, 1].clamp(0, image_size - 1).long()
-    return mask[row, col]
+    return mask[_pixel_of(points2d, image_size)]
+
+
+def _pixel_of(xy: torch.Tensor, image_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(row, column) of the pixel containing each point (..., 2), clamped into the image."""
+    xy = xy.clamp(0, image_size - 1).long()
+    return xy[..., 1], xy[..., 0]
 
 
 def paint(scenes, geometry, covered: Covered, triangles, proxy, occluders, image_size) -> torch.Tensor:
