@@ -10,24 +10,17 @@ their ratios are meaningful even on a busy machine; absolute numbers are not.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
 from lm3d.model import ContinuousLandmarkModel
+from lm3d.runtime import seconds_per_call
 from lm3d.train import landmark_loss, preset
 
 
 def _timed(fn, repeats: int, device) -> float:
     fn()  # warm-up
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - start) / repeats
+    return seconds_per_call(fn, device, repeats)
 
 
 def measure(config, device: torch.device, batch: int, repeats: int) -> dict:

@@ -14,22 +14,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
 
 from lm3d.rasterizer import rasterize_covered
+from lm3d.runtime import seconds_per_call
 from lm3d.synth import FRONT_FACING, SynthFaces, _mesh, pose_scenes
-
-
-def _timed(function, device: str) -> float:
-    if device == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    function()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
 
 
 def measure(image_size: int, batch: int, batches: int, device: str) -> dict:
@@ -39,10 +29,11 @@ def measure(image_size: int, batch: int, batches: int, device: str) -> dict:
     full, raster = [], []
     for k in range(1, batches + 1):
         indices = range(k * batch, (k + 1) * batch)
-        full.append(_timed(lambda: data.render(indices, device=device), device))
+        full.append(seconds_per_call(lambda: data.render(indices, device=device), device))
         screen = pose_scenes(data.scenes(indices), image_size, device)["screen"]
         size = (image_size, image_size)
-        raster.append(_timed(lambda: rasterize_covered(screen, triangles, size, cull=FRONT_FACING), device))
+        raster.append(seconds_per_call(lambda: rasterize_covered(screen, triangles, size, cull=FRONT_FACING),
+                                      device))
     return {"mean": batch * batches / sum(full), "median": batch / statistics.median(full),
             "raster": batch / statistics.median(raster)}
 

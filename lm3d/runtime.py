@@ -1,7 +1,9 @@
-"""Run-time switches shared by notebooks, training and tests."""
+"""Run-time switches and timing shared by notebooks, training, tests and benchmarks."""
 from __future__ import annotations
 
 import os
+import time
+from typing import Callable
 
 import torch
 
@@ -17,3 +19,16 @@ def fast_mode() -> bool:
 def default_device() -> torch.device:
     """CUDA when a GPU is present, otherwise the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seconds_per_call(function: Callable[[], object], device: str | torch.device, repeats: int = 1) -> float:
+    """Mean wall time of ``repeats`` calls; on CUDA it waits for queued kernels before and after."""
+    cuda = torch.device(device).type == "cuda"
+    if cuda:
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        function()
+    if cuda:
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / repeats
