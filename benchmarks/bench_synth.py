@@ -17,9 +17,10 @@ import statistics
 
 import torch
 
-from lm3d.rasterizer import rasterize_covered
+from lm3d.synth.rasterizer import rasterize_covered
 from lm3d.runtime import seconds_per_call
-from lm3d.synth import FRONT_FACING, SynthFaces, _mesh, pose_scenes
+from lm3d.synth import SynthFaces, pose_scenes
+from lm3d.synth.render import FRONT_FACING, _mesh
 
 
 def measure(image_size: int, batch: int, batches: int, device: str) -> dict:

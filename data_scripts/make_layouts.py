@@ -40,7 +40,7 @@ from pathlib import Path
 import torch
 
 from lm3d.face import CanonicalFace
-from lm3d.layouts import LAYOUT_DIR
+from lm3d.face.layouts import LAYOUT_DIR
 
 FACE = CanonicalFace.load()
 MIRROR = FACE.mirror_vertex().tolist()

@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lm3d.shards import make_shards
+from lm3d.runtime import default_device
+from lm3d.synth.shards import make_shards
 
 
 def main(argv=None) -> None:
@@ -27,7 +28,7 @@ def main(argv=None) -> None:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     args = parser.parse_args(argv)
     folder = make_shards(args.source, args.split, args.count, args.out, args.shard_size, args.seed,
-                         args.image_size, args.device)
+                         args.image_size, args.device or str(default_device()))
     print(f"shards in {folder}")
 
 

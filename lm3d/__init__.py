@@ -2,11 +2,16 @@
 
 A reproduction of "Infinite 3D Landmarks: Improving Continuous 2D Facial Landmark Detection"
 (Chandran et al., 2024) and of the continuous detector it extends.
+
+The package has the shape of the method, in layers that import only the layers below them:
+
+* ``lm3d.face``: the canonical face, landmark layouts, camera conventions;
+* ``lm3d.synth``: SynthFaces, synthetic faces with exact ground truth (uses ``lm3d.face``);
+* ``lm3d.model``: the detector, one paper module per file (uses ``lm3d.face``, never ``lm3d.synth``);
+* the top: training, evaluation, metrics, inference (``Detector``), plots, widgets, reproduce.
 """
-from . import layouts
-from .face import CanonicalFace, MeshAssetError, SnapResult, SurfacePoints
+from .face import CanonicalFace, Layout, LayoutAssetError, MeshAssetError, SnapResult, SurfacePoints, layouts
 from .inference import Detector, Prediction
-from .layouts import Layout, LayoutAssetError
 
 __all__ = ["CanonicalFace", "Detector", "Layout", "LayoutAssetError", "MeshAssetError", "Prediction",
            "SnapResult", "SurfacePoints", "layouts"]

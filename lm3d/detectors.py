@@ -1,7 +1,7 @@
 """An optional face box detector: the LBP cascade that ships inside the scikit-image wheel.
 
 The continuous baseline crops faces from an external box. On SynthFaces we simulate a detector
-from the ground-truth box (``lm3d.crop.jitter_boxes``); this is a real one, for your own images.
+from the ground-truth box (``lm3d.model.crop.jitter_boxes``); this is a real one, for your own images.
 It is a classical frontal-face cascade: it finds roughly frontal, upright faces and misses
 profiles (on SynthFaces ``synth300w`` test images it finds only a minority of the faces, mostly
 the frontal ones), which is exactly the weakness the paper's built-in spatial transformer removes.

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, crop, layouts, metrics, sources
-from .face import CanonicalFace
-from .model import ContinuousLandmarkModel, ModelConfig
+from . import checkpoint, metrics
+from .face import CanonicalFace, layouts
+from .model import ContinuousLandmarkModel, ModelConfig, crop
 from .runtime import default_device
-from .synth import SynthFaces, pose_scenes, project_queries
+from .synth import SynthFaces, pose_scenes, project_queries, sources
 
 EVAL_SOURCES = ("synth300w", "synthwflw", "synthmpie", "hmc")
 BOX_SEED = 12345

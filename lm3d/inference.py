@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import layouts
 from .evaluate import load_model
-from .face import CanonicalFace
+from .face import CanonicalFace, layouts
 
 
 @dataclass

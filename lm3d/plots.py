@@ -12,8 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from .face import CanonicalFace
-from .layouts import Layout
+from .face import CanonicalFace, Layout
 
 FRONT_CAMERA = dict(eye=dict(x=0.0, y=0.0, z=2.2), up=dict(x=0.0, y=1.0, z=0.0))
 SKIN = "#e8c4a8"

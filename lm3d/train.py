@@ -26,7 +26,8 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from . import checkpoint
-from .model import ContinuousLandmarkModel, ModelConfig, check_ranges
+from .model import ContinuousLandmarkModel, ModelConfig
+from .model.detector import check_ranges
 from .runtime import default_device, fast_mode
 from .synth import SYNTH_VERSION
 from .training_data import MixedPool, render_pool

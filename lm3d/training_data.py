@@ -15,9 +15,10 @@ from pathlib import Path
 
 import torch
 
-from . import crop, layouts, sources
-from .face import CanonicalFace
-from .shards import load_all, make_shards, shard_folder
+from .face import CanonicalFace, layouts
+from .model import crop
+from .synth import SynthFaces, sources
+from .synth.shards import load_all, make_shards, shard_folder
 
 KEYS = ("image", "landmarks2d", "iod", "bbox", "visible", "challenging")
 
@@ -36,8 +37,6 @@ def render_pool(name: str, split: str, count: int, image_size: int, seed: int, c
                 device: str = "cpu") -> SourcePool:
     """Render (or load from the shard cache) ``count`` samples of one source."""
     if cache_dir is None:
-        from .synth import SynthFaces
-
         data = SynthFaces(name, split, count, seed=seed, image_size=image_size)
         batches = [data.render(list(range(s, min(s + 128, count))), device=device) for s in range(0, count, 128)]
         tensors = {k: torch.cat([b[k].cpu() for b in batches]) for k in KEYS}

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import torch
 
-from . import layouts as layout_registry
 from . import plots
 from .face import CanonicalFace
+from .face import layouts as layout_registry
 
 
 def describe_point(face: CanonicalFace, point, layout_names=("ibug68", "wflw98")) -> dict:

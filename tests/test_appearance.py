@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lm3d import appearance
+from lm3d.synth import appearance
 from lm3d.face import CanonicalFace
 
 

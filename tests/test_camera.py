@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from lm3d import camera
+from lm3d.face import camera
 
 
 def test_identity_pose_is_a_frontal_upright_face():

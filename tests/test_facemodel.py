@@ -1,7 +1,8 @@
 """The parametric face: neutral identity, named fields, expressions and the head proxy."""
 import torch
 
-from lm3d import facemodel, layouts
+from lm3d import layouts
+from lm3d.synth import facemodel
 
 
 def _landmarks(face, identity=None, expression=None):

@@ -9,7 +9,7 @@ import torch
 
 import lm3d
 from lm3d import layouts
-from lm3d.layouts import LayoutAssetError
+from lm3d.face.layouts import LayoutAssetError
 
 COUNTS = {"ibug68": 68, "wflw98": 98, "five": 5, "mp468": 468, "heldout": 200}
 

@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from lm3d import crop, metrics
+from lm3d import metrics
+from lm3d.model import crop
 
 
 def test_nme_of_a_known_offset():

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from lm3d.shards import ShardDataset, load_all, make_shards, read_shard
+from lm3d.synth.shards import ShardDataset, load_all, make_shards, read_shard
 from lm3d.synth import SynthFaces
 
 

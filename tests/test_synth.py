@@ -6,8 +6,8 @@ import sys
 import pytest
 import torch
 
-from lm3d import camera, layouts, sources
-from lm3d.synth import SynthFaces, render_scenes, visibility_tolerance
+from lm3d.face import camera, layouts
+from lm3d.synth import SynthFaces, render_scenes, sources, visibility_tolerance
 
 SIZE = 96  # small images keep the suite fast; the code path is the same at 256
 

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from lm3d.video import clip_scenes, make_clip
+from lm3d.synth.video import clip_scenes, make_clip
 
 
 def test_moving_clip_is_smooth():

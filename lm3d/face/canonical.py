@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import torch
 
-ASSETS = Path(__file__).resolve().parent / "assets"
+ASSETS = Path(__file__).resolve().parent.parent / "assets"  # lm3d/assets, shared by every layer
 MESH_ASSET = ASSETS / "canonical_face.json"
 REGENERATE = "regenerate it with `python data_scripts/extract_canonical_face.py`"
 BARYCENTRIC_TOLERANCE = 1e-4

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from .face import ASSETS, CanonicalFace
+from .canonical import ASSETS, CanonicalFace
 
 LAYOUT_DIR = ASSETS / "layouts"
 REGENERATE = "regenerate it with `python data_scripts/make_layouts.py`"

@@ -1,8 +1,8 @@
 """The continuous landmark detector of the CVPR 2023 paper (our baseline).
 
-    image I, face box  ->  external crop (lm3d.crop)  ->  F (lm3d.backbone)  ->  f
-    query p (canonical 3D point)  ->  Q (lm3d.heads)  ->  q
-    P([f, q])  ->  point in the crop's normalised frame  ->  back to image pixels
+    image I, face box  ->  external crop (lm3d.model.crop)  ->  F (lm3d.model.features)  ->  f
+    query p (canonical 3D point)  ->  Q (lm3d.model.queries)  ->  q
+    P([f, q]) (lm3d.model.predictor)  ->  point in the crop's normalised frame  ->  back to image pixels
 
 The model never sees a layout: it sees 3D query points, one set per image (or one set shared by
 the batch), so any layout, dense set or held-out point can be asked for.
@@ -15,8 +15,9 @@ import torch
 from torch import nn
 
 from . import crop as crops
-from .backbone import FeatureExtractor
-from .heads import LandmarkPredictor2D, QueryEncoder
+from .features import FeatureExtractor
+from .predictor import LandmarkPredictor2D
+from .queries import QueryEncoder
 
 
 def check_ranges(kind: str, config, checks: dict[str, bool]) -> None:

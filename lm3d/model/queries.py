@@ -1,12 +1,9 @@
-"""The positional encoder Q of a query and the landmark predictor P.
+"""Q, the positional encoder of a query.
 
-Q: a 3D query point p (canonical cm) -> Fourier features [p, sin(2^l pi p / s), cos(2^l pi p / s)]
+A 3D query point p (canonical cm) -> Fourier features [p, sin(2^l pi p / s), cos(2^l pi p / s)]
 for l < L (s = 10 cm puts the lowest frequency at the scale of the face), then an MLP. Without the
 high frequencies an MLP is too smooth to tell neighbouring landmarks apart (Tancik et al., 2020).
-
-P (2D head, the CVPR 2023 baseline): MLP([f, Q(p)]) -> a 2D point in normalised crop coordinates
-([-1, 1], see ``lm3d.crop``). The first layer is applied to f and Q(p) separately and summed,
-which equals a linear layer on the concatenation but costs B + K rows instead of B x K.
+The landmark predictor P (``lm3d.model.predictor``) reads these embeddings beside the image features.
 """
 from __future__ import annotations
 
@@ -35,22 +32,3 @@ class QueryEncoder(nn.Module):
 
     def forward(self, points: torch.Tensor) -> torch.Tensor:
         return self.mlp(self.fourier(points))
-
-
-class LandmarkPredictor2D(nn.Module):
-    """(B,F) image features and (B,K,Q) query embeddings -> (B,K,2) normalised crop coordinates."""
-
-    def __init__(self, feature_dim: int = 256, query_dim: int = 128, hidden: int = 256, layers: int = 3):
-        super().__init__()
-        if layers < 1 or hidden < 1:
-            raise ValueError(f"layers and hidden must be >= 1, got {layers}, {hidden}")
-        self.from_features = nn.Linear(feature_dim, hidden)
-        self.from_queries = nn.Linear(query_dim, hidden, bias=False)
-        blocks = []
-        for _ in range(layers - 1):
-            blocks += [nn.ReLU(), nn.Linear(hidden, hidden)]
-        self.mlp = nn.Sequential(*blocks, nn.ReLU(), nn.Linear(hidden, 2))
-
-    def forward(self, features: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
-        hidden = self.from_features(features)[:, None] + self.from_queries(queries)
-        return self.mlp(hidden)

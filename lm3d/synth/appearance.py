@@ -17,8 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import layouts
-from .face import CanonicalFace
+from ..face import layouts
+from ..face.canonical import CanonicalFace
 from .rasterizer import rasterize
 
 REGIONS = ("lips", "mouth_interior", "brows", "sclera", "iris", "pupil", "nostrils")

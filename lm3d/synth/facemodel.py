@@ -20,8 +20,8 @@ from functools import lru_cache
 
 import torch
 
-from . import layouts
-from .face import CanonicalFace
+from ..face import layouts
+from ..face.canonical import CanonicalFace
 
 IDENTITY_FIELDS = ("face_width", "face_height", "jaw_width", "chin_length", "nose_length", "nose_width",
                    "nose_protrusion", "eye_spacing", "eye_size", "mouth_width", "lip_thickness", "brow_height",

@@ -6,9 +6,9 @@
     >>> batch = data.render([0, 1, 2, 3])    # the batched path (pass device="cuda" on a GPU)
     >>> extra = data.landmarks(0, layout="wflw98")   # any layout or query set for the same face
 
-A sample is a pure function of (source, split, index, seed): ``lm3d.scene`` draws its random
-numbers, ``lm3d.facemodel`` deforms the canonical face, ``lm3d.camera`` poses and projects it,
-``lm3d.rasterizer`` and ``lm3d.appearance`` paint it. ``landmarks2d`` is the projection of
+A sample is a pure function of (source, split, index, seed): ``lm3d.synth.scene`` draws its random
+numbers, ``lm3d.synth.facemodel`` deforms the canonical face, ``lm3d.face.camera`` poses and projects it,
+``lm3d.synth.rasterizer`` and ``lm3d.synth.appearance`` paint it. ``landmarks2d`` is the projection of
 ``points3d`` plus the source's annotation noise (``annotation_noise``, in pixels, is returned
 too, so the exact projection is ``landmarks2d - annotation_noise``).
 """
@@ -19,8 +19,9 @@ from functools import lru_cache
 import torch
 from torch.utils.data import Dataset
 
-from . import appearance, camera, facemodel, layouts, sources
-from .face import CanonicalFace
+from ..face import camera, layouts
+from ..face.canonical import CanonicalFace
+from . import appearance, facemodel, sources
 from .rasterizer import Covered, rasterize_covered, to_fragments
 from .scene import FACE_CENTRE_CM, FACE_WIDTH_CM, sample_scene, stack
 
@@ -83,7 +84,7 @@ def _check_args(source, split, size, seed, image_size):
 
 
 class SynthFaces(Dataset):
-    """A map-style dataset of synthetic faces from one source (see ``lm3d.sources``)."""
+    """A map-style dataset of synthetic faces from one source (see ``lm3d.synth.sources``)."""
 
     def __init__(self, source: str, split: str, size: int, seed: int = 0, image_size: int = 256):
         self.spec, self.split_id = _check_args(source, split, size, seed, image_size)

@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from .runtime import default_device
+from .render import SYNTH_VERSION, SynthFaces
 
 SHARD_FORMAT = "lm3d.synthfaces_shard/1"
 
@@ -74,21 +74,16 @@ class ShardDataset(Dataset):
 def shard_folder(out: Path, source: str, split: str, seed: int, image_size: int) -> Path:
     """One folder per (source, split, seed, size) and renderer version: a changed renderer never reuses
     shards rendered by an older one."""
-    from .synth import SYNTH_VERSION
-
     return out / f"{source}_{split}_seed{seed}_{image_size}px_v{SYNTH_VERSION}"
 
 
 def make_shards(source: str, split: str, count: int, out: Path, shard_size: int = 256, seed: int = 0,
-                image_size: int = 256, device: str | None = None, progress: bool = True) -> Path:
+                image_size: int = 256, device: str = "cpu", progress: bool = True) -> Path:
     if not isinstance(shard_size, int) or shard_size < 1:
         raise ValueError(f"shard_size must be a positive integer, got {shard_size!r}")
-    from .synth import SynthFaces  # imported here: reading shards needs no renderer
-
     data = SynthFaces(source, split, count, seed=seed, image_size=image_size)
     folder = shard_folder(Path(out), source, split, seed, image_size)
     folder.mkdir(parents=True, exist_ok=True)
-    device = device or str(default_device())
     starts = range(0, count, shard_size)
     for number, start in enumerate(tqdm(starts, desc=f"{source}/{split}", unit="shard", disable=not progress)):
         path = folder / shard_name(number)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from . import layouts
-from .face import ASSETS, CanonicalFace, SurfacePoints
+from ..face import layouts
+from ..face.canonical import ASSETS, CanonicalFace, SurfacePoints
 
 SOURCES_FILE = ASSETS / "sources.json"
 SPLITS = {"train": 1, "val": 2, "test": 3}

@@ -15,7 +15,7 @@ import copy
 
 import numpy as np
 
-from .synth import SynthFaces, render_scenes
+from .render import SynthFaces, render_scenes
 
 MOVING_KEYS = ("yaw", "pitch", "roll", "face_px", "centre", "expression")
 CLIP_SPLIT = "test"

@@ -1,0 +1,17 @@
+"""lm3d.synth: SynthFaces, the synthetic data engine with exact ground truth.
+
+* ``render``: ``SynthFaces`` (a dataset of rendered faces with 2D, 3D, pose, camera and visibility truth),
+  ``render_scenes``, ``pose_scenes``, ``project_queries``; ``SYNTH_VERSION`` keys every cache.
+* ``facemodel`` (identity fields, expressions, head proxy), ``scene`` (the random scene sampler),
+  ``sources`` (the simulated datasets and their annotation conventions, from ``lm3d/assets/sources.json``),
+  ``rasterizer`` (batched z-buffer), ``appearance`` (painting, backgrounds, degradations).
+* ``video`` (clips for the stability metrics) and ``shards`` (cached renders on disk).
+
+Imports: ``lm3d.face`` only; nothing of ``lm3d.model`` or the top of the package.
+"""
+from . import sources
+from .render import (EYE_CORNERS, SYNTH_VERSION, SynthFaces, pose_scenes, project_queries, render_scenes,
+                     visibility_tolerance)
+
+__all__ = ["EYE_CORNERS", "SYNTH_VERSION", "SynthFaces", "pose_scenes", "project_queries", "render_scenes", "sources",
+           "visibility_tolerance"]
