@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from .face import CanonicalFace, Layout
+from .face import CanonicalFace, Layout, Subdivision
 
 FRONT_CAMERA = dict(eye=dict(x=0.0, y=0.0, z=2.2), up=dict(x=0.0, y=1.0, z=0.0))
 SKIN = "#e8c4a8"
@@ -35,10 +35,17 @@ def _numpy(x) -> np.ndarray:
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
-def mesh_trace(face: CanonicalFace, colour: str = SKIN, opacity: float = 1.0, name: str = "face") -> go.Mesh3d:
-    v, t = _numpy(face.vertices), _numpy(face.triangles)
+def mesh_trace(face: CanonicalFace, colour: str = SKIN, opacity: float = 1.0, name: str = "face",
+               mesh: Subdivision | None = None) -> go.Mesh3d:
+    """The face as a plotly mesh (or a finer ``mesh`` of it, from ``face.subdivide``).
+
+    ``hoverinfo="none"`` hides the hover label but keeps the trace clickable: plotly.js sends no click
+    or hover events at all for a ``"skip"`` trace, which silently breaks any widget listening to it.
+    """
+    source = mesh if mesh is not None else face
+    v, t = _numpy(source.vertices).astype(np.float32), _numpy(source.triangles).astype(np.int32)
     return go.Mesh3d(x=v[:, 0], y=v[:, 1], z=v[:, 2], i=t[:, 0], j=t[:, 1], k=t[:, 2], color=colour,
-                     opacity=opacity, name=name, flatshading=False, hoverinfo="skip",
+                     opacity=opacity, name=name, flatshading=False, hoverinfo="none",
                      lighting=dict(ambient=0.55, diffuse=0.7, specular=0.1, roughness=0.9),
                      lightposition=dict(x=0, y=50, z=200))
 
@@ -93,10 +100,12 @@ def layout_figure(face: CanonicalFace, layout: Layout, show_edges: bool = True, 
     return _scene_layout(fig, f"{layout.name}: {len(layout)} points")
 
 
-def queries_figure(face: CanonicalFace, points, names=None, title: str = "Query points") -> go.Figure:
-    """Arbitrary 3D query points (K,3) on the mesh."""
-    fig = go.Figure([mesh_trace(face, opacity=0.9), points_trace(points, names, "#d62728", 5, "queries")])
-    return _scene_layout(fig, title)
+def queries_figure(face: CanonicalFace, points, names=None, title: str = "Query points",
+                   mesh: Subdivision | None = None) -> go.Figure:
+    """Arbitrary 3D query points (K,3) on the mesh (drawn from a finer ``mesh`` of it when given)."""
+    fig = go.Figure([mesh_trace(face, opacity=0.9, mesh=mesh), points_trace(points, names, "#d62728", 5, "queries")])
+    # keep the user's camera when the figure is updated (a widget adding points must not reset the view)
+    return _scene_layout(fig, title).update_layout(uirevision="queries")
 
 
 def layout_views(face: CanonicalFace, layout: Layout, numbers: bool = True, size: float = 6.0):

@@ -161,3 +161,30 @@ def test_corrupt_asset_says_how_to_regenerate(tmp_path, content):
 def test_public_entry_point():
     face = lm3d.CanonicalFace.load()
     assert isinstance(face, lm3d.CanonicalFace)
+
+
+@pytest.mark.parametrize("segments", [1, 2, 4])
+def test_subdivision_lies_on_the_surface_and_keeps_its_shape(face, segments):
+    fine = face.subdivide(segments)
+    edges = {tuple(sorted(e)) for t in face.triangles.tolist() for e in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0]))}
+    n = segments
+    expected = face.num_vertices + len(edges) * (n - 1) + face.num_triangles * (n - 1) * (n - 2) // 2
+    assert fine.vertices.shape == (expected, 3) and fine.triangles.shape == (face.num_triangles * n * n, 3)
+    torch.testing.assert_close(fine.vertices, face.points(*fine.surface))
+    distance = torch.cdist(face.vertices, fine.vertices, compute_mode="donot_use_mm_for_euclid_dist")
+    assert distance.min(1).values.max() < 1e-5  # every original vertex is kept
+    corners = fine.vertices[fine.triangles]
+    normals = torch.linalg.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    torch.testing.assert_close(0.5 * normals.norm(dim=1).sum(), face.triangle_areas().sum(), rtol=1e-5, atol=0)
+    # same winding: each small triangle's normal points the way of its parent's
+    parent = face.triangle_normals().repeat_interleave(n * n, 0)
+    assert ((normals * parent).sum(1) > 0).all()
+    # watertight where the face is: the finer mesh has the same Euler characteristic
+    fine_edges = {tuple(sorted(e)) for t in fine.triangles.tolist() for e in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0]))}
+    assert len(fine.vertices) - len(fine_edges) + len(fine.triangles) == face.num_vertices - len(edges) + face.num_triangles
+
+
+def test_subdivision_rejects_bad_segment_counts(face):
+    for bad in (0, 17, 2.5, "4"):
+        with pytest.raises(ValueError, match="segments"):
+            face.subdivide(bad)

@@ -160,8 +160,13 @@ def _write_broken(tmp_path, edit):
     (lambda d: d["points"][1].update(name=d["points"][0]["name"]), "not unique"),
 ])
 def test_broken_layout_files_are_rejected(tmp_path, edit, message):
-    with pytest.raises(LayoutAssetError, match=f"{message}.*make_layouts.py"):
+    # a file of the user's own: the error names the problem and how to write a valid file
+    with pytest.raises(LayoutAssetError, match=f"{message}.*lm3d.layouts.save"):
         layouts.load(_write_broken(tmp_path, edit))
+
+
+def test_a_broken_shipped_layout_says_how_to_regenerate_it():
+    assert "make_layouts.py" in layouts._fix_for((layouts.LAYOUT_DIR / "five.json").resolve().parent / "x.json")
 
 
 def test_missing_and_unparsable_layout_files(tmp_path):
@@ -181,3 +186,42 @@ def test_committed_layouts_are_what_the_script_makes(tmp_path):
     for name in COUNTS:
         assert json.loads((tmp_path / f"{name}.json").read_text()) == \
             json.loads((layouts.LAYOUT_DIR / f"{name}.json").read_text()), name
+
+
+@pytest.mark.parametrize("name", layouts.names())
+def test_to_dict_writes_the_shipped_format(name):
+    """The library's writer and data_scripts/make_layouts.py agree byte for byte on every shipped layout."""
+    assert layouts.get(name).to_dict() == json.loads((layouts.LAYOUT_DIR / f"{name}.json").read_text())
+
+
+def test_a_custom_layout_round_trips_and_registers(face, tmp_path, generator):
+    triangle, barycentric = face.sample(5, generator)
+    mine = layouts.custom("nose_ridge_test", triangle, barycentric)
+    assert len(mine) == 5 and mine.norm_pair is None and set(mine.groups) == {"custom"}
+    loaded = layouts.load(layouts.save(mine, tmp_path / "nose.json"))
+    assert loaded.to_dict() == mine.to_dict()
+    torch.testing.assert_close(loaded.points(face), face.points(triangle, barycentric), atol=1e-5, rtol=0)
+    assert layouts.get(mine) is mine
+    with pytest.raises(ValueError, match="unknown layout 'nose_ridge_test'.*register"):
+        layouts.get("nose_ridge_test")
+    layouts.register(mine)
+    assert layouts.get("nose_ridge_test") is mine and "nose_ridge_test" in layouts.registered()
+    with pytest.raises(ValueError, match="already registered"):
+        layouts.register(mine)
+    layouts.register(loaded, replace=True)
+    assert layouts.get("nose_ridge_test") is loaded
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda f: layouts.custom("bad name", [0], [[1.0, 0.0, 0.0]]), "identifier"),
+    (lambda f: layouts.custom("empty", torch.zeros(0, dtype=torch.long), torch.zeros(0, 3)), "at least one point"),
+    (lambda f: layouts.custom("off", [0], [[0.5, 0.1, 0.1]]), "sum to 1"),
+    (lambda f: layouts.custom("far", [5000], [[1.0, 0.0, 0.0]]), "out of range"),
+    (lambda f: layouts.custom("twins", [0, 1], [[1.0, 0, 0]] * 2, point_names=["a", "a"]), "not unique"),
+    (lambda f: layouts.custom("short", [0, 1], [[1.0, 0, 0]] * 2, point_names=["a"]), "2 names"),
+    (lambda f: layouts.register(layouts.custom("ibug68", [0], [[1.0, 0.0, 0.0]])), "ships with lm3d"),
+    (lambda f: layouts.register("ibug68"), "takes a Layout"),
+])
+def test_bad_custom_layouts_are_refused(face, make, message):
+    with pytest.raises((ValueError, TypeError, LayoutAssetError), match=message):
+        make(face)

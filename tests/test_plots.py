@@ -1,4 +1,4 @@
-"""Smoke tests of the plot functions and the query picker's pure logic."""
+"""Smoke tests of the plot functions, and the query picker driven by the messages a browser sends."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -48,6 +48,13 @@ def test_describe_point_snaps_and_names_neighbours(face):
                                torch.tensor(info["point"]))
 
 
+def click(picker, vertex: int, trace: int = 0) -> None:
+    """What plotly.js sends to the kernel when a user clicks vertex ``vertex`` of trace ``trace``."""
+    picker.figure._js2py_pointsCallback = {
+        "event_type": "plotly_click", "device_state": None, "selector": None,
+        "points": {"xs": [0.0], "ys": [0.0], "point_indexes": [vertex], "trace_indexes": [trace]}}
+
+
 def test_query_picker_collects_surface_points(face):
     picker = widgets.QueryPicker(face)
     picker.add([0.0, 0.0, 9.0])
@@ -55,5 +62,75 @@ def test_query_picker_collects_surface_points(face):
     triangle, barycentric = picker.queries
     assert triangle.shape == (2,) and barycentric.shape == (2, 3)
     assert len(picker.figure.data[1].x) == 2 and "query 1" in picker.log.value
+    picker.undo()
+    assert len(picker.queries[0]) == 1 and len(picker.figure.data[1].x) == 1
     picker.clear()
     assert picker.queries[0].shape == (0,) and len(picker.figure.data[1].x) == 0
+
+
+def test_a_click_adds_the_surface_point_under_it(face):
+    picker = widgets.QueryPicker(face)
+    fine = picker.fine
+    # a vertex of the finer mesh strictly inside an original triangle: not a vertex of the face
+    vertex = int(((fine.surface.barycentric > 0).all(1)).nonzero()[0])
+    click(picker, vertex)
+    triangle, barycentric = picker.queries
+    assert triangle.tolist() == [int(fine.surface.triangle[vertex])]
+    torch.testing.assert_close(barycentric[0], fine.surface.barycentric[vertex])
+    assert barycentric.max() < 0.99  # not a vertex's weights
+    torch.testing.assert_close(face.points(triangle, barycentric)[0], fine.vertices[vertex])
+    assert "query 0" in picker.log.value and "Added query 0" in picker.status.value
+
+
+def test_a_page_reload_draws_the_picked_queries(face):
+    """A reloaded page draws the figure from ``_widget_data``: it must hold what the panel lists."""
+    picker = widgets.QueryPicker(face)
+    click(picker, 100), click(picker, 2000)
+    assert len(picker.figure._widget_data[1]["x"]) == 2
+    picker.undo()
+    assert len(picker.figure._widget_data[1]["x"]) == 1 and "query 1" not in picker.log.value
+
+
+def test_a_failing_click_says_so_in_the_panel(face):
+    picker = widgets.QueryPicker(face)
+    click(picker, 10 ** 7)  # a vertex the face does not have (a stale view of another mesh)
+    assert "ValueError" in picker.status.value and "run the picker" in picker.status.value
+    assert picker.picked == []
+
+
+def test_clicks_on_other_traces_add_nothing(face):
+    picker = widgets.QueryPicker(face)
+    picker.add([0.0, 0.0, 9.0])
+    click(picker, 0, trace=1)  # a click on a red query marker
+    assert len(picker.picked) == 1
+
+
+def test_interactive_traces_send_events(face):
+    """plotly.js sends no click or hover events for a trace with hoverinfo="skip"."""
+    picker = widgets.QueryPicker(face)
+    listened = [t for t in picker.figure.data if t._click_callbacks or t._hover_callbacks]
+    assert listened, "the picker listens to no trace"
+    assert all(t.hoverinfo != "skip" for t in listened)
+    # the face in every plot can be clicked, so any widget built on these figures hears its clicks
+    for figure in (plots.mesh_figure(face), plots.queries_figure(face, torch.zeros(1, 3)),
+                   plots.layout_figure(face, layouts.get("ibug68"))):
+        assert figure.data[0].type == "mesh3d" and figure.data[0].hoverinfo != "skip"
+
+
+def test_picked_queries_become_a_layout_a_detector_can_use(face, tmp_path):
+    picker = widgets.QueryPicker(face)
+    for vertex in (100, 2000, 5000):
+        click(picker, vertex)
+    path = picker.save_layout("picked_test", tmp_path)
+    loaded = layouts.load(path)
+    assert loaded.name == "picked_test" and len(loaded) == 3
+    torch.testing.assert_close(loaded.points(face), face.points(*picker.queries), atol=1e-5, rtol=0)
+    assert layouts.get("picked_test").names == loaded.names  # registered: usable as layout="picked_test"
+    picker.name.value = "bad name!"
+    picker.buttons["save"].click()
+    assert "ValueError" in picker.status.value
+
+
+def test_an_empty_picker_makes_no_layout(face):
+    with pytest.raises(ValueError, match="at least one query"):
+        widgets.QueryPicker(face).to_layout("nothing")

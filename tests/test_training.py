@@ -166,6 +166,13 @@ def test_detector_accepts_the_documented_inputs(detector, tmp_path):
     assert batch.landmarks2d.shape == (2, 98, 2) and batch.names[96] == "right_pupil_1"
     queries = lm3d.layouts.get("heldout")
     assert detector.predict(image, box=box, queries=(queries.triangle, queries.barycentric)).landmarks2d.shape == (200, 2)
+    # a layout of the user's own (what the query picker saves) works by name once registered
+    mine = lm3d.layouts.register(lm3d.layouts.custom("detector_test_points", queries.triangle[:7],
+                                                     queries.barycentric[:7]), replace=True)
+    named = detector.predict(image, box=box, layout="detector_test_points")
+    torch.testing.assert_close(named.landmarks2d, detector.predict(image, box=box, queries=(
+        queries.triangle[:7], queries.barycentric[:7])).landmarks2d)
+    assert named.names == mine.names
 
 
 @pytest.mark.parametrize("image, kwargs, error, message", [

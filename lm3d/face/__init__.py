@@ -9,8 +9,8 @@ Imports: torch and the assets in ``lm3d/assets`` only; nothing of ``lm3d.synth``
 top of the package (``tests/test_layering.py`` checks this by parsing the imports).
 """
 from . import camera, layouts
-from .canonical import ASSETS, CanonicalFace, MeshAssetError, SnapResult, SurfacePoints
+from .canonical import ASSETS, CanonicalFace, MeshAssetError, SnapResult, Subdivision, SurfacePoints
 from .layouts import Layout, LayoutAssetError
 
-__all__ = ["ASSETS", "CanonicalFace", "Layout", "LayoutAssetError", "MeshAssetError", "SnapResult", "SurfacePoints",
-           "camera", "layouts"]
+__all__ = ["ASSETS", "CanonicalFace", "Layout", "LayoutAssetError", "MeshAssetError", "SnapResult", "Subdivision",
+           "SurfacePoints", "camera", "layouts"]

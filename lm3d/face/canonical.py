@@ -43,6 +43,14 @@ class SurfacePoints(NamedTuple):
     barycentric: torch.Tensor
 
 
+class Subdivision(NamedTuple):
+    """A finer mesh of the same surface: every new vertex is a known surface point of the face."""
+
+    vertices: torch.Tensor  # (V',3) cm
+    triangles: torch.Tensor  # (T',3) indices into vertices, wound like the face
+    surface: SurfacePoints  # (V',) where each new vertex lies on the original mesh
+
+
 class SnapResult(NamedTuple):
     triangle: torch.Tensor
     barycentric: torch.Tensor
@@ -182,6 +190,37 @@ class CanonicalFace:
         s = r1.sqrt()
         barycentric = torch.stack([1 - s, s * (1 - r2), s * r2], dim=1)
         return SurfacePoints(triangle, barycentric)
+
+    def subdivide(self, segments: int) -> Subdivision:
+        """Split every triangle into ``segments``**2 smaller ones that lie on the same surface.
+
+        Each edge is cut into ``segments`` equal parts; points on a shared edge are shared, so the finer
+        mesh is watertight where the face is and shades smoothly. ``surface`` gives each new vertex as a
+        surface point of this face, which makes any vertex of the finer mesh a query (the query picker
+        uses it: a click on a plotly mesh reports a vertex, so a finer mesh gives finer picks).
+        """
+        if not isinstance(segments, int) or not 1 <= segments <= 16:
+            raise ValueError(f"segments must be an integer in 1..16, got {segments!r}")
+        n = segments
+        lattice = [(a, b) for a in range(n + 1) for b in range(n + 1 - a)]  # weight a on corner 1, b on corner 2
+        index, triangles, surface_triangle, surface_weights = {}, [], [], []
+        for t, corners in enumerate(self.triangles.tolist()):
+            local = {}
+            for a, b in lattice:
+                weights = (n - a - b, a, b)
+                # the same corners with the same weights are the same point, whichever triangle it came from
+                key = tuple(sorted((v, w) for v, w in zip(corners, weights) if w))
+                if key not in index:
+                    index[key] = len(index)
+                    surface_triangle.append(t), surface_weights.append([w / n for w in weights])
+                local[a, b] = index[key]
+            for a in range(n):
+                for b in range(n - a):
+                    triangles.append((local[a, b], local[a + 1, b], local[a, b + 1]))
+                    if a + b < n - 1:
+                        triangles.append((local[a + 1, b], local[a + 1, b + 1], local[a, b + 1]))
+        surface = SurfacePoints(torch.tensor(surface_triangle), torch.tensor(surface_weights, dtype=torch.float32))
+        return Subdivision(self.points(*surface), torch.tensor(triangles), surface)
 
     def mirror(self, triangle, barycentric) -> SurfacePoints:
         """The mirror images (across x = 0) of surface points, as surface points."""

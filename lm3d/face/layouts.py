@@ -12,6 +12,11 @@ point, a name, a group, a triangle index and barycentric weights; plus the norma
 
 Layouts that lack the outer eye corners (``five``, ``heldout``) have ``norm_pair = None``: NME
 for them is normalised by the inter-ocular distance of the face itself (ibug68 points 36, 45).
+
+Your own layouts: ``custom(name, triangle, barycentric)`` makes one from surface points (the query picker
+of notebook 01 exports its clicks this way), ``save`` writes it in the same JSON format as the shipped
+ones, ``load`` reads it back, and ``register`` makes its name usable wherever a layout name is asked for
+(``Detector.predict(image, layout="my_points")``) for the rest of the session.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ import torch
 from .canonical import ASSETS, CanonicalFace
 
 LAYOUT_DIR = ASSETS / "layouts"
+LAYOUT_FORMAT = "lm3d.layout/1"
 REGENERATE = "regenerate it with `python data_scripts/make_layouts.py`"
 
 
@@ -76,6 +82,18 @@ class Layout:
             permutation[i], permutation[j] = j, i
         return permutation
 
+    def to_dict(self) -> dict:
+        """The layout in the JSON format of ``lm3d/assets/layouts`` (what :func:`save` writes)."""
+        return {
+            "format": LAYOUT_FORMAT, "name": self.name, "description": self.description,
+            "norm_pair": list(self.norm_pair) if self.norm_pair is not None else None,
+            "edges": [list(e) for e in self.edges], "flip_pairs": [list(f) for f in self.flip_pairs],
+            "points": [{"name": n, "group": g, "triangle": int(t), "barycentric": [round(float(w), 7) for w in b],
+                        "definition": d}
+                       for n, g, t, b, d in zip(self.names, self.groups, self.triangle.tolist(),
+                                                self.barycentric.tolist(), self.definitions)],
+        }
+
     def nearest(self, face: CanonicalFace, point, count: int = 3) -> list[tuple[str, float]]:
         """The ``count`` layout points nearest to a 3D point, as (name, distance in cm)."""
         distance = (self.points(face) - torch.as_tensor(point, dtype=torch.float32)).norm(dim=1)
@@ -83,16 +101,77 @@ class Layout:
         return [(self.names[i], distance[i].item()) for i in order.tolist()]
 
 
+_REGISTERED: dict[str, "Layout"] = {}
+
+
 def names() -> list[str]:
     """Names of the layouts that ship with lm3d."""
     return sorted(path.stem for path in LAYOUT_DIR.glob("*.json"))
 
 
-def get(name: str) -> Layout:
-    """The layout called ``name`` (see :func:`names`)."""
+def registered() -> list[str]:
+    """Names of the layouts added in this session with :func:`register`."""
+    return sorted(_REGISTERED)
+
+
+def get(name: "str | Layout") -> Layout:
+    """The layout called ``name``: a shipped one (see :func:`names`) or a registered one; a Layout passes through."""
+    if isinstance(name, Layout):
+        return name
+    if isinstance(name, str) and name in _REGISTERED:
+        return _REGISTERED[name]
     if not isinstance(name, str) or name not in names():
-        raise ValueError(f"unknown layout {name!r}; known layouts: {', '.join(names())}")
+        known = ", ".join(names() + registered())
+        raise ValueError(f"unknown layout {name!r}; known layouts: {known} (add your own with lm3d.layouts.register)")
     return load(LAYOUT_DIR / f"{name}.json")
+
+
+def custom(name: str, triangle, barycentric, point_names=None, description: str | None = None,
+           definitions=None, group: str = "custom") -> Layout:
+    """A layout of your own from surface points (K,) and (K,3), checked like the shipped ones."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"a layout name must be a Python-identifier-like string (letters, digits, _), got {name!r}")
+    surface = _canonical_face().check_surface_points(triangle, barycentric)
+    triangle, barycentric = surface.triangle.reshape(-1), surface.barycentric.reshape(-1, 3)
+    count = len(triangle)
+    if count == 0:
+        raise ValueError("a layout needs at least one point")
+    point_names = tuple(point_names) if point_names is not None else tuple(f"{name}_{i}" for i in range(count))
+    definitions = tuple(definitions) if definitions is not None else ("a point chosen by the user",) * count
+    if len(point_names) != count or len(definitions) != count:
+        raise ValueError(f"{count} points need {count} names and definitions, got {len(point_names)} and "
+                         f"{len(definitions)}")
+    layout = Layout(name, description or f"{count} custom surface points", point_names, (group,) * count,
+                    definitions, triangle, barycentric, None, (), ())
+    _check(layout, f"custom layout {name!r}", "give each point its own name")
+    return layout
+
+
+def register(layout: Layout, replace: bool = False) -> Layout:
+    """Make ``layout.name`` usable wherever a layout name is asked for, for the rest of the session."""
+    if not isinstance(layout, Layout):
+        raise TypeError(f"register takes a Layout (see lm3d.layouts.custom), got {type(layout).__name__}")
+    if layout.name in names():
+        raise ValueError(f"{layout.name!r} is a layout that ships with lm3d; choose another name")
+    if layout.name in _REGISTERED and not replace:
+        raise ValueError(f"a layout {layout.name!r} is already registered; pass replace=True to replace it")
+    _REGISTERED[layout.name] = layout
+    return layout
+
+
+def save(layout: Layout, path: str | Path) -> Path:
+    """Write ``layout`` as JSON in the format of the shipped layouts (atomically); :func:`load` reads it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(layout.to_dict(), indent=1) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def _fix_for(path: Path) -> str:
+    """What to do about a bad layout file: shipped ones are regenerated, the user's own are theirs."""
+    return REGENERATE if path.parent == LAYOUT_DIR.resolve() else "check the file (lm3d.layouts.save writes valid ones)"
 
 
 @lru_cache(maxsize=None)
@@ -113,8 +192,8 @@ def _read(path: Path, mtime: float) -> Layout:
             flip_pairs=tuple(tuple(f) for f in data["flip_pairs"]),
         )
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as error:
-        raise LayoutAssetError(f"layout file {path} is corrupt ({error!r}); {REGENERATE}") from None
-    _check(layout, path)
+        raise LayoutAssetError(f"layout file {path} is corrupt ({error!r}); {_fix_for(path)}") from None
+    _check(layout, f"layout file {path}", _fix_for(path))
     return layout
 
 
@@ -122,15 +201,15 @@ def load(path: str | Path) -> Layout:
     """Read and validate one layout file."""
     path = Path(path)
     if not path.is_file():
-        raise LayoutAssetError(f"layout file {path} is missing; {REGENERATE}")
+        raise LayoutAssetError(f"layout file {path} is missing; {_fix_for(path.resolve())}")
     return _read(path.resolve(), path.stat().st_mtime)
 
 
-def _check(layout: Layout, path: Path) -> None:
+def _check(layout: Layout, where: str, fix: str) -> None:
     count = len(layout)
 
     def fail(problem: str):
-        raise LayoutAssetError(f"layout file {path}: {problem}; {REGENERATE}")
+        raise LayoutAssetError(f"{where}: {problem}; {fix}")
 
     if len(set(layout.names)) != count:
         fail("point names are not unique")
