@@ -1,13 +1,15 @@
 # Two commands on a fresh machine (each sets itself up on first use):
 #   make reproduce   run the main job: train and evaluate the baseline (3 seeds), benchmarks, every notebook at full size -> reports/
 #   make test        run the unit tests and every notebook in fast mode (what CI runs)
+#   make test-browser   run the notebooks in JupyterLab in headless Chromium and click their widgets (CI runs it too)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 READY := $(VENV)/.ready
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+BROWSER_VENV := .venv-browser
 
-.PHONY: setup test reproduce clean
+.PHONY: setup test test-browser strip reproduce clean
 
 setup: $(READY)
 
@@ -19,8 +21,23 @@ $(READY): requirements.txt pyproject.toml
 	touch $(READY)
 
 test: $(READY)
+	$(PY) tools/strip_notebooks.py --verify $(NOTEBOOKS)
 	$(PY) -m pytest tests
 	LM3D_FAST=1 $(PY) -m pytest --nbval-lax --nbval-current-env notebooks
+
+# The browser test drives JupyterLab (from .venv) with selenium (its own venv) and Debian's chromium.
+$(BROWSER_VENV)/.ready: tests/browser/requirements.txt
+	$(PYTHON) -m venv $(BROWSER_VENV)
+	$(BROWSER_VENV)/bin/python -m pip install --quiet -r tests/browser/requirements.txt
+	touch $@
+
+test-browser: $(READY) $(BROWSER_VENV)/.ready
+	tests/browser/install_chromium.sh
+	$(BROWSER_VENV)/bin/python tests/browser/drive_notebooks.py
+
+# Strip the outputs of every notebook before committing (make test fails while any are stored).
+strip: $(READY)
+	$(PY) tools/strip_notebooks.py $(NOTEBOOKS)
 
 # The main job: the baseline over three seeds (runs/, reports/baseline_results.*), the speed benchmarks
 # (reports/bench_*.txt), then executed copies of the notebooks and their HTML in reports/ (LM3D_FAST unset:

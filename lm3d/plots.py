@@ -7,6 +7,8 @@ the viewer, so the default camera looks down -z at a frontal face.
 """
 from __future__ import annotations
 
+import re
+
 import matplotlib.pyplot as plt
 import numpy as np
 import plotly.graph_objects as go
@@ -29,6 +31,25 @@ def use_offline_renderer() -> None:
     import plotly.io as pio
 
     pio.renderers.default = "plotly_mimetype+notebook"
+
+
+# matplotlib's HTML player asks a CDN for Font Awesome icons; the same buttons drawn with unicode glyphs instead
+_PLAYER_ICONS = {"fa-minus": "\u2212", "fa-fast-backward": "\u23ee", "fa-step-backward": "\u23f4\u2759",
+                 "fa-play.fa-flip-horizontal": "\u25c0", "fa-pause": "\u23f8", "fa-play": "\u25b6",
+                 "fa-step-forward": "\u2759\u23f5", "fa-fast-forward": "\u23ed", "fa-plus": "+"}
+
+
+def animation_player(animation, **to_jshtml) -> str:
+    """A matplotlib animation as a self-contained HTML player that fetches nothing from the network.
+
+    ``Animation.to_jshtml`` links a Font Awesome stylesheet on a CDN for its button icons; offline that
+    request fails and the buttons are blank. We drop the link and draw the icons as unicode glyphs.
+    """
+    player = animation.to_jshtml(**to_jshtml)
+    player = re.sub(r"<link[^>]*font-awesome[^>]*>", "", player)
+    rules = "".join(f".anim-buttons .fa.{name}:before {{content: '{glyph}';}}" for name, glyph in _PLAYER_ICONS.items())
+    style = f"<style>.anim-buttons .fa {{font-style: normal;}} .fa-flip-horizontal {{transform: none;}} {rules}</style>"
+    return style + player
 
 
 def _numpy(x) -> np.ndarray:

@@ -134,3 +134,14 @@ def test_picked_queries_become_a_layout_a_detector_can_use(face, tmp_path):
 def test_an_empty_picker_makes_no_layout(face):
     with pytest.raises(ValueError, match="at least one query"):
         widgets.QueryPicker(face).to_layout("nothing")
+
+
+def test_the_animation_player_reaches_for_no_network():
+    from matplotlib import animation
+
+    figure, axis = matplotlib.pyplot.subplots()
+    line, = axis.plot([0, 1], [0, 1])
+    player = plots.animation_player(animation.FuncAnimation(figure, lambda f: line.set_ydata([0, f]), frames=3))
+    matplotlib.pyplot.close(figure)
+    assert "http://" not in player and "https://" not in player
+    assert "anim-buttons" in player and "\u25b6" in player  # the play button still has its icon
