@@ -15,7 +15,8 @@ import torch
 
 from lm3d.model import ContinuousLandmarkModel
 from lm3d.runtime import seconds_per_call
-from lm3d.train import landmark_loss, preset
+from lm3d.losses import landmark_loss
+from lm3d.train import preset
 
 
 def _timed(fn, repeats: int, device) -> float:

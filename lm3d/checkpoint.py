@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 CHECKPOINT_FORMAT = "lm3d.checkpoint/1"
+DETECTOR_KINDS = ("detector", "baseline")  # "baseline": landmark detectors saved before S existed
 
 
 class CheckpointError(RuntimeError):
@@ -30,8 +31,8 @@ def save(path: str | Path, payload: dict) -> None:
     os.replace(tmp, path)
 
 
-def load(path: str | Path, kind: str | None = None, map_location="cpu") -> dict:
-    """Load and check a checkpoint; ``kind`` (e.g. "baseline") must match when given."""
+def load(path: str | Path, kind: str | tuple[str, ...] | None = None, map_location="cpu") -> dict:
+    """Load and check a checkpoint; its ``kind`` must be ``kind`` (or one of them) when given."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
@@ -46,6 +47,7 @@ def load(path: str | Path, kind: str | None = None, map_location="cpu") -> dict:
     for key in ("kind", "model_config", "model"):
         if key not in data:
             raise CheckpointError(f"checkpoint {path} lacks {key!r}; it is incomplete")
-    if kind is not None and data["kind"] != kind:
-        raise CheckpointError(f"checkpoint {path} holds a {data['kind']!r} model, expected {kind!r}")
+    kinds = (kind,) if isinstance(kind, str) else kind
+    if kinds is not None and data["kind"] not in kinds:
+        raise CheckpointError(f"checkpoint {path} holds a {data['kind']!r} model, expected {' or '.join(map(repr, kinds))}")
     return data

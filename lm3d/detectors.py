@@ -1,18 +1,29 @@
-"""An optional face box detector: the LBP cascade that ships inside the scikit-image wheel.
+"""Face boxes for the models that crop around one: simulated, a real detector, or boxes from a file.
 
 The continuous baseline crops faces from an external box. On SynthFaces we simulate a detector
-from the ground-truth box (``lm3d.model.crop.jitter_boxes``); this is a real one, for your own images.
-It is a classical frontal-face cascade: it finds roughly frontal, upright faces and misses
-profiles (on SynthFaces ``synth300w`` test images it finds only a minority of the faces, mostly
-the frontal ones), which is exactly the weakness the paper's built-in spatial transformer removes.
+from the ground-truth box (``lm3d.model.crop.jitter_boxes``); ``LBPFaceDetector`` is a real one, for your
+own images: the LBP cascade that ships inside the scikit-image wheel. It is a classical frontal-face
+cascade: it finds roughly frontal, upright faces and misses profiles (on SynthFaces ``synth300w`` test
+images it finds only a minority of the faces, mostly the frontal ones), which is exactly the weakness the
+paper's built-in spatial transformer removes. Boxes of peer detectors that cannot be imported here
+(MTCNN, in its own venv: ``benchmarks/detector_boxes.py``) come in as a JSON file.
+
+``face_boxes(kind, images, true_boxes)`` gives the evaluation one interface to all three.
 """
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import torch
+
+from .model.crop import jitter_boxes
 
 CASCADE_FILE = "lbpcascade_frontalface_opencv.xml"
+BOX_SEED = 12345  # the simulated detector's noise: one fixed stream, so every model sees the same boxes
+BOX_FILE_FORMAT = "lm3d.face_boxes/1"
 
 
 class LBPFaceDetector:
@@ -38,3 +49,44 @@ class LBPFaceDetector:
     def __call__(self, image: np.ndarray):
         boxes = self.detect(image)
         return max(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1])) if boxes else None
+
+
+def face_boxes(kind: str, images: torch.Tensor, true_boxes: torch.Tensor, key: str | None = None,
+               seed: int = BOX_SEED) -> tuple[torch.Tensor, torch.Tensor]:
+    """Boxes (N,4) and whether each face was found (N,) for uint8 images (N,3,H,W).
+
+    ``kind``: ``simulated`` (the true boxes with detector-like noise drawn from ``seed``; always found),
+    ``lbp`` (:class:`LBPFaceDetector` on each image), or ``file:PATH`` (the boxes stored under ``key`` in a
+    JSON file of format ``lm3d.face_boxes/1``, null where the detector found nothing).
+    """
+    count = len(images)
+    if kind == "simulated":
+        return jitter_boxes(true_boxes.float(), torch.Generator().manual_seed(seed)), torch.ones(count, dtype=torch.bool)
+    if kind == "lbp":
+        detector = _lbp()
+        found = [detector(image.permute(1, 2, 0).numpy()) for image in images]
+    elif kind.startswith("file:"):
+        stored = _box_file(kind[5:]).get(key)
+        if stored is None or len(stored) != count:
+            raise ValueError(f"{kind[5:]} holds no {count} boxes for {key!r}; make it with benchmarks/detector_boxes.py")
+        found = stored
+    else:
+        raise ValueError(f"unknown face boxes {kind!r}; known: simulated, lbp, file:PATH")
+    boxes = torch.tensor([b if b is not None else [0.0, 0.0, 1.0, 1.0] for b in found], dtype=torch.float32)
+    return boxes.reshape(count, 4), torch.tensor([b is not None for b in found], dtype=torch.bool)
+
+
+@lru_cache(maxsize=1)
+def _lbp() -> LBPFaceDetector:
+    return LBPFaceDetector()
+
+
+@lru_cache(maxsize=4)
+def _box_file(path: str) -> dict:
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"cannot read face boxes from {path} ({error})") from None
+    if not isinstance(data, dict) or data.get("format") != BOX_FILE_FORMAT:
+        raise ValueError(f"{path} is not a face box file (format {BOX_FILE_FORMAT!r})")
+    return data["boxes"]

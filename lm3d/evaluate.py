@@ -1,13 +1,19 @@
-"""Evaluation on SynthFaces test sets: NME, FR and AUC per source and subset, and held-out queries.
+"""Evaluation on SynthFaces test sets: NME, FR and AUC per source and subset, held-out queries, stability.
 
     python -m lm3d.evaluate --checkpoint runs/std1/checkpoint.pt --out runs/std1/metrics.json
+    python -m lm3d.evaluate --checkpoint runs/base/checkpoint.pt --boxes lbp --out E.json   # a real detector's boxes
 
-Faces are cropped from simulated detector boxes (ground-truth boxes with detector-like jitter
-from a fixed generator, so every model sees the same boxes). Targets are each source's own
-annotations (convention and annotation noise included), as a real test set would give them.
-The "any landmark" test asks for the ``heldout`` surface points, never used in training, on the
-``synth300w`` test faces, and compares their NME with the NME of the ibug68 points on the same
-faces, both against exact (noise-free) truth.
+Models with a spatial transformer get the whole image and find the face themselves. The baseline crops
+around a face box from ``--boxes``: ``simulated`` (default: ground-truth boxes with detector-like jitter
+from a fixed generator, so every model sees the same boxes), ``lbp`` (scikit-image's LBP cascade, run
+here), or ``file:PATH`` (boxes a peer detector such as MTCNN wrote, see ``benchmarks/detector_boxes.py``).
+With a real detector, faces it misses are left out and ``found`` says how many it found.
+
+Targets are each source's own annotations (convention and annotation noise included), as a real test set
+would give them. The "any landmark" test asks for the ``heldout`` surface points, never used in training,
+on the ``synth300w`` test faces, and compares their NME with the NME of the ibug68 points on the same
+faces, both against exact (noise-free) truth. ``stability`` holds the jitter of ``lm3d.stability``,
+measured on fixed test clips (``lm3d.evaluate_video``).
 """
 from __future__ import annotations
 
@@ -18,47 +24,68 @@ from pathlib import Path
 import torch
 
 from . import checkpoint, metrics
+from .detectors import BOX_SEED, face_boxes  # noqa: F401 (BOX_SEED: notebook 03)
 from .face import CanonicalFace, layouts
-from .model import ContinuousLandmarkModel, ModelConfig, crop
+from .model import ContinuousLandmarkModel, ModelConfig
 from .runtime import default_device
 from .synth import SynthFaces, pose_scenes, project_queries, sources
 
 EVAL_SOURCES = ("synth300w", "synthwflw", "synthmpie", "hmc")
-BOX_SEED = 12345
+KEYS = ("image", "landmarks2d", "iod", "bbox", "challenging")
 
 
 def load_model(path: str | Path, device=None) -> ContinuousLandmarkModel:
-    data = checkpoint.load(path, kind="baseline")
-    model = ContinuousLandmarkModel(ModelConfig(**data["model_config"]))
+    data = checkpoint.load(path, kind=checkpoint.DETECTOR_KINDS)
     try:
+        model = ContinuousLandmarkModel(ModelConfig(**data["model_config"]))
         model.load_state_dict(data["model"])
-    except RuntimeError as error:
+    except (RuntimeError, TypeError, ValueError) as error:
         raise checkpoint.CheckpointError(f"{path}: weights do not fit the model config ({str(error)[:200]})") from None
     return model.to(device or default_device()).eval()
 
 
 @torch.no_grad()
-def predict_batches(model, images, boxes, queries, batch_size: int = 64) -> torch.Tensor:
+def predict_batches(model, images, boxes, queries, batch_size: int = 64) -> dict:
+    """Landmarks (N,K,2), crop transforms (N,2,3) and, with S, face scores (N,) of N images.
+
+    ``boxes`` (N,4) is needed by a model that crops around a face box and ignored by one with S.
+    """
     device = next(model.parameters()).device
-    out = []
+    out = {"landmarks2d": [], "transform": [], "face_score": []}
     for s in range(0, len(images), batch_size):
-        out.append(model(images[s:s + batch_size].to(device), boxes[s:s + batch_size].to(device),
-                         queries.to(device))["landmarks2d"].float().cpu())
-    return torch.cat(out)
+        chosen = None if not model.needs_box else boxes[s:s + batch_size].to(device)
+        result = model(images[s:s + batch_size].to(device), chosen, queries.to(device))
+        out["landmarks2d"].append(result["landmarks2d"].float().cpu())
+        out["transform"].append(result["transform"].float().cpu())
+        if "face_logit" in result:
+            out["face_score"].append(torch.sigmoid(result["face_logit"].float()).cpu())
+    return {k: torch.cat(v) if v else None for k, v in out.items()}
 
 
-def evaluate_source(model, source: str, count: int, image_size: int, seed: int = 0) -> dict:
+def render_test_set(source: str, count: int, image_size: int, seed: int = 0) -> dict:
     data = SynthFaces(source, "test", count, seed=seed, image_size=image_size)
     rendered = [data.render(list(range(s, min(s + 128, count)))) for s in range(0, count, 128)]
-    batch = {k: torch.cat([r[k] for r in rendered]) for k in ("image", "landmarks2d", "iod", "bbox", "challenging")}
-    boxes = crop.jitter_boxes(batch["bbox"], torch.Generator().manual_seed(BOX_SEED))
+    return {k: torch.cat([r[k] for r in rendered]) for k in KEYS}
+
+
+def evaluate_source(model, source: str, count: int, image_size: int, seed: int = 0, boxes: str = "simulated") -> dict:
+    batch = render_test_set(source, count, image_size, seed)
+    found = torch.ones(count, dtype=torch.bool)
+    chosen = None
+    if model.needs_box:
+        chosen, found = face_boxes(boxes, batch["image"], batch["bbox"], key=f"{source}/test")
     queries = layouts.get(sources.get(source).layout).points(CanonicalFace.load())
-    predicted = predict_batches(model, batch["image"], boxes, queries)
-    nme = metrics.nme_per_face(predicted, batch["landmarks2d"], batch["iod"])
-    result = {"all": metrics.summarize(nme)}
-    for subset, chosen in (("common", ~batch["challenging"]), ("challenging", batch["challenging"])):
-        if chosen.any():
-            result[subset] = metrics.summarize(nme[chosen])
+    keep = found.nonzero()[:, 0]
+    result = {"found": 100 * found.float().mean().item()}
+    if len(keep) == 0:
+        return result
+    predicted = predict_batches(model, batch["image"][keep], None if chosen is None else chosen[keep], queries)
+    nme = metrics.nme_per_face(predicted["landmarks2d"], batch["landmarks2d"][keep], batch["iod"][keep])
+    challenging = batch["challenging"][keep]
+    result["all"] = metrics.summarize(nme)
+    for subset, chosen_faces in (("common", ~challenging), ("challenging", challenging)):
+        if chosen_faces.any():
+            result[subset] = metrics.summarize(nme[chosen_faces])
     return result
 
 
@@ -76,26 +103,34 @@ def evaluate_heldout(model, count: int, image_size: int, seed: int = 0) -> dict:
             layout = layouts.get(name)
             truth[name].append(project_queries(geometry, layout.triangle, layout.barycentric)["landmarks2d"])
     images, iod = torch.cat(images), torch.cat(iod)
-    boxes = crop.jitter_boxes(torch.cat(boxes), torch.Generator().manual_seed(BOX_SEED))
+    boxes, _ = face_boxes("simulated", images, torch.cat(boxes))
     out = {}
     for name in truth:
-        predicted = predict_batches(model, images, boxes, layouts.get(name).points(face))
+        predicted = predict_batches(model, images, boxes, layouts.get(name).points(face))["landmarks2d"]
         out[name] = metrics.summarize(metrics.nme_per_face(predicted, torch.cat(truth[name]), iod))
     out["ratio"] = out["heldout"]["nme"] / out["ibug68"]["nme"]
     return out
 
 
 def evaluate_checkpoint(path: str | Path, count: int = 500, image_size: int | None = None,
-                        eval_sources=EVAL_SOURCES) -> dict:
-    data = checkpoint.load(path, kind="baseline")
+                        eval_sources=EVAL_SOURCES, boxes: str = "simulated", stability: bool = True) -> dict:
+    from .evaluate_video import evaluate_stability
+
+    data = checkpoint.load(path, kind=checkpoint.DETECTOR_KINDS)
     size = image_size or data["train_config"]["image_size"]
     model = load_model(path)
-    per_source = {name: evaluate_source(model, name, count, size) for name in eval_sources}
+    per_source = {name: evaluate_source(model, name, count, size, boxes=boxes) for name in eval_sources}
     heldout = evaluate_heldout(model, min(count, 200), size)
-    return {"checkpoint": str(path), "step": data["step"], "image_size": size, "faces_per_source": count,
-            "sources": per_source, "heldout": heldout,
-            "summary": {**{f"nme_{name}": r["all"]["nme"] for name, r in per_source.items()},
-                        "heldout_over_layout_nme": heldout["ratio"]}}
+    results = {"checkpoint": str(path), "step": data["step"], "image_size": size, "faces_per_source": count,
+               "variant": data["train_config"].get("variant", "baseline"), "boxes": boxes if model.needs_box else "S",
+               "sources": per_source, "heldout": heldout,
+               "summary": {**{f"nme_{name}": r["all"]["nme"] for name, r in per_source.items() if "all" in r},
+                           "heldout_over_layout_nme": heldout["ratio"]}}
+    if stability:
+        results["stability"] = {name: evaluate_stability(model, name, size, boxes=boxes) for name in eval_sources}
+        results["summary"].update({f"{key}_{name}": value for name, r in results["stability"].items()
+                                   for key, value in r.items() if key in ("static_jitter", "motion_jitter")})
+    return results
 
 
 def main(argv=None) -> None:
@@ -103,10 +138,12 @@ def main(argv=None) -> None:
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--count", type=int, default=500)
+    parser.add_argument("--boxes", default="simulated", help="face boxes for a box model: simulated, lbp or file:PATH")
+    parser.add_argument("--no-stability", action="store_true", help="skip the video clips")
     args = parser.parse_args(argv)
     if args.count < 1:
         raise SystemExit("--count must be at least 1")
-    results = evaluate_checkpoint(args.checkpoint, args.count)
+    results = evaluate_checkpoint(args.checkpoint, args.count, boxes=args.boxes, stability=not args.no_stability)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
     print(json.dumps(results["summary"], indent=1))

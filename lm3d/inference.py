@@ -1,32 +1,46 @@
 """The inference API: load a checkpoint, predict landmarks of any layout or query set.
 
     >>> detector = lm3d.Detector.from_checkpoint("runs/std1/checkpoint.pt")
-    >>> result = detector.predict(image, box=(x0, y0, x1, y1), layout="ibug68")
-    >>> result.landmarks2d            # (68, 2) pixels, x then y
+    >>> result = detector.predict(image, box=(x0, y0, x1, y1), layout="ibug68")   # a box model (baseline)
+    >>> result = detector.predict(image, layout="ibug68")   # a model with S finds the face itself
+    >>> result.landmarks2d, result.face_score               # (68, 2) pixels, x then y; how sure it is of a face
     >>> detector.predict(image, box=box, queries=(triangle, barycentric))   # any surface points
 
-Images: an HxWx3 uint8 RGB array, an HxWx3 float array in [0, 1], an HxW grayscale array, a
-file path, or a batch (a list of those, or an NxHxWx3 array with one box per image). The
-baseline needs a face box; without one it runs ``box_detector`` if one was given (for example
-``LBPFaceDetector``), and otherwise says that it needs a box.
+Images: an HxWx3 uint8 RGB array, an HxWx3 float array in [0, 1], an HxW (or HxWx1) grayscale array,
+an HxWx4 RGBA array (alpha is dropped), a file path, or a batch (a list of those, or an NxHxWx3 array
+with one box per image for a box model). Views with any strides are fine.
+
+A box model needs a face box; without one it runs ``box_detector`` if one was given (for example
+``LBPFaceDetector``), and otherwise says that it needs a box. A model with a spatial transformer takes
+no box and reports ``face_score``: below ``min_face_score`` the image is taken to hold no face, its
+landmarks are NaN (never confident answers about a face that is not there) and ``message`` says why.
+``message`` also warns when S's crop is smaller or larger than any face it was trained on.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from . import checkpoint
 from .evaluate import load_model
 from .face import CanonicalFace, layouts
+from .model.spatial_transformer import scale as crop_scale
+
+MAX_PIXELS = 100_000_000  # larger images are refused: downscale them first (S only ever needs a small copy)
 
 
 @dataclass
 class Prediction:
-    landmarks2d: torch.Tensor  # (K,2) or (B,K,2) pixels, x then y
-    box: torch.Tensor  # (4,) or (B,4) the face box that was used
+    landmarks2d: torch.Tensor  # (K,2) or (B,K,2) pixels, x then y; NaN where no face was found
+    box: torch.Tensor | None  # (4,) or (B,4) the face box that was used (box models)
     names: tuple[str, ...] | None  # point names when a layout was asked for
+    face_score: torch.Tensor | None = None  # () or (B,) probability that the image holds a face (models with S)
+    transform: torch.Tensor | None = None  # (2,3) or (B,2,3) the crop, mapping [-1,1]^2 to image pixels
+    message: str | list[str] | None = None  # why landmarks are NaN or may be unreliable, else None
 
 
 def _read_image(image) -> np.ndarray:
@@ -40,11 +54,16 @@ def _read_image(image) -> np.ndarray:
     array = np.asarray(image)
     if array.size == 0:
         raise ValueError("the image is empty")
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
     if array.ndim == 2:
         array = np.repeat(array[..., None], 3, axis=-1)
     if array.ndim != 3 or array.shape[-1] not in (3, 4):
-        raise ValueError(f"expected an HxWx3 RGB or HxW grayscale image, got shape {array.shape}")
-    array = array[..., :3]
+        raise ValueError(f"expected an HxWx3 RGB, HxWx4 RGBA or HxW grayscale image, got shape {array.shape}")
+    if array.shape[0] * array.shape[1] > MAX_PIXELS:
+        raise ValueError(f"the image is {array.shape[1]}x{array.shape[0]} pixels, more than {MAX_PIXELS:,}; "
+                         "downscale it first")
+    array = np.ascontiguousarray(array[..., :3])  # flipped or strided views become plain arrays
     if array.dtype == np.uint8:
         return array
     if np.issubdtype(array.dtype, np.floating):
@@ -64,14 +83,21 @@ def _check_box(box) -> torch.Tensor:
 class Detector:
     """A trained continuous landmark detector."""
 
-    def __init__(self, model, box_detector=None):
+    def __init__(self, model, box_detector=None, scale_range: tuple[float, float] | None = None,
+                 min_face_score: float = 0.5):
         self.model = model.eval()
         self.face = CanonicalFace.load()
         self.box_detector = box_detector
+        self.scale_range = scale_range  # the crop scales S met in training, to flag crops outside them
+        if not 0 <= min_face_score <= 1:
+            raise ValueError(f"min_face_score must be in [0, 1], got {min_face_score}")
+        self.min_face_score = min_face_score
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device=None, box_detector=None) -> "Detector":
-        return cls(load_model(path, device), box_detector)
+    def from_checkpoint(cls, path: str | Path, device=None, box_detector=None, min_face_score: float = 0.5) -> "Detector":
+        data = checkpoint.load(path, kind=checkpoint.DETECTOR_KINDS)
+        scale_range = tuple(data["scale_range"]) if data.get("scale_range") else None
+        return cls(load_model(path, device), box_detector, scale_range, min_face_score)
 
     def _queries(self, layout, queries):
         if (layout is None) == (queries is None):
@@ -90,13 +116,44 @@ class Detector:
         shapes = {a.shape for a in arrays}
         if len(shapes) != 1:
             raise ValueError(f"images in a batch must share one size, got {sorted(shapes)}")
-        boxes = self._boxes(arrays, box, batched)
+        boxes = self._boxes(arrays, box, batched) if self.model.needs_box else self._no_box(box)
         device = next(self.model.parameters()).device
         images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).to(device)
-        landmarks = self.model(images, boxes.to(device), points.to(device))["landmarks2d"].float().cpu()
+        out = self.model(images, None if boxes is None else boxes.to(device), points.to(device))
+        landmarks, transform = out["landmarks2d"].float().cpu(), out["transform"].float().cpu()
+        score, messages = None, [None] * len(arrays)
+        if "face_logit" in out:
+            score = torch.sigmoid(out["face_logit"].float()).cpu()
+            messages = self._messages(score, out["matrix"].float().cpu())
+            landmarks[score < self.min_face_score] = float("nan")
+            for text in filter(None, messages):
+                warnings.warn(text, stacklevel=2)
         if not batched:
-            return Prediction(landmarks[0], boxes[0], names)
-        return Prediction(landmarks, boxes, names)
+            return Prediction(landmarks[0], None if boxes is None else boxes[0], names,
+                              None if score is None else score[0], transform[0], messages[0])
+        return Prediction(landmarks, boxes, names, score, transform, messages if any(messages) else None)
+
+    def _messages(self, score: torch.Tensor, matrix: torch.Tensor) -> list[str | None]:
+        messages = []
+        scales = crop_scale(matrix)
+        for s, c in zip(score.tolist(), scales.tolist()):
+            if s < self.min_face_score:
+                messages.append(f"no face found: face score {s:.2f} is below min_face_score {self.min_face_score}; "
+                                "the landmarks are NaN")
+            elif self.scale_range and not self.scale_range[0] <= c <= self.scale_range[1]:
+                messages.append(f"the face looks {'smaller' if c < self.scale_range[0] else 'larger'} than any "
+                                f"face this model was trained on (crop scale {c:.2f}, trained on "
+                                f"{self.scale_range[0]:.2f}-{self.scale_range[1]:.2f} of the image); "
+                                "the landmarks may be unreliable")
+            else:
+                messages.append(None)
+        return messages
+
+    def _no_box(self, box):
+        if box is not None:
+            raise ValueError("this model finds the face itself (it has a spatial transformer): call predict "
+                             "without box=")
+        return None
 
     def _boxes(self, arrays, box, batched) -> torch.Tensor:
         if box is None:

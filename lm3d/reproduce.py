@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from . import checkpoint
@@ -26,10 +27,18 @@ from .evaluate import evaluate_checkpoint
 from .train import CHECKPOINT_NAME, preset, train
 
 
-def run_seed(preset_name: str, seed: int, runs: Path) -> dict:
-    out = runs / f"{preset_name}_seed{seed}"
+def run_name(preset_name: str, variant: str, seed: int, tag: str | None = None) -> str:
+    """The run folder of one training: ``standard_seed0`` for the baseline (as before variants existed)."""
+    middle = "" if variant == "baseline" and tag is None else f"_{tag or variant}"
+    return f"{preset_name}{middle}_seed{seed}"
+
+
+def run_seed(preset_name: str, seed: int, runs: Path, variant: str = "baseline", overrides: dict | None = None,
+             tag: str | None = None) -> dict:
+    """Train one seed of one variant (unless finished) and evaluate it; the metrics are cached in the run."""
+    out = runs / run_name(preset_name, variant, seed, tag)
     metrics_file = out / "metrics.json"
-    config = preset(preset_name, seed=seed)
+    config = configure(preset_name, variant, seed, overrides)
     if metrics_file.exists():
         return json.loads(metrics_file.read_text())
     start = time.perf_counter()
@@ -41,11 +50,35 @@ def run_seed(preset_name: str, seed: int, runs: Path) -> dict:
     return results
 
 
+def configure(preset_name: str, variant: str, seed: int, overrides: dict | None = None):
+    """The training config of a run; ``overrides`` may set training fields and ``model.<field>`` fields."""
+    overrides = dict(overrides or {})
+    model_fields = {k[6:]: overrides.pop(k) for k in list(overrides) if k.startswith("model.")}
+    config = preset(preset_name, variant, seed=seed, **overrides)
+    return replace(config, model=replace(config.model, **model_fields)).validate() if model_fields else config
+
+
+def evaluate_with_boxes(preset_name: str, seed: int, runs: Path, boxes: str, label: str) -> dict:
+    """The baseline of one seed evaluated on another detector's boxes (cached as metrics_<label>.json)."""
+    out = runs / run_name(preset_name, "baseline", seed)
+    cached = out / f"metrics_{label}.json"
+    if cached.exists():
+        return json.loads(cached.read_text())
+    run_seed(preset_name, seed, runs)
+    results = evaluate_checkpoint(out / CHECKPOINT_NAME, count=preset(preset_name).eval_count, boxes=boxes)
+    cached.write_text(json.dumps(results, indent=1) + "\n")
+    return results
+
+
 def flatten(result: dict) -> dict:
     """The numbers of one evaluation that go into the table, as name -> float."""
     row = {}
     for source, subsets in result["sources"].items():
+        if subsets.get("found", 100.0) < 100.0:
+            row[f"faces found {source} (%)"] = subsets["found"]
         for subset, values in subsets.items():
+            if not isinstance(values, dict):
+                continue
             suffix = "" if subset == "all" else f" ({subset})"
             row[f"NME {source}{suffix}"] = values["nme"]
             if subset == "all":
@@ -54,6 +87,10 @@ def flatten(result: dict) -> dict:
     row["NME held-out points (synth300w test)"] = result["heldout"]["heldout"]["nme"]
     row["NME ibug68 points, same faces, exact truth"] = result["heldout"]["ibug68"]["nme"]
     row["held-out / layout NME"] = result["heldout"]["ratio"]
+    for source, values in result.get("stability", {}).items():
+        for key in ("static_jitter", "motion_jitter", "video_nme", "roi_jitter", "roi_jitter_static"):
+            if key in values:
+                row[f"{key.replace('_', ' ')} {source}"] = values[key]
     if "train_minutes" in result:
         row["training minutes"] = result["train_minutes"]
     return row

@@ -3,7 +3,12 @@ resume, automatic device and mixed precision, and data-parallel training through
 
     python -m lm3d.train --preset fast --out runs/fast                  # seconds, for CI
     python -m lm3d.train --preset standard --seed 1 --out runs/std1     # under 30 minutes on a 2-core CPU
+    python -m lm3d.train --preset standard --variant s-similarity --out runs/s1   # S finds the face itself
     torchrun --nproc_per_node 2 -m lm3d.train --preset paper --out runs/paper
+
+``--variant`` picks the rung of the ablation ladder (``lm3d.model.detector.VARIANTS``) beside the size
+preset. Variants with a spatial transformer S get no face box: S learns the crop from the landmark loss
+alone, under the penalties of ``lm3d.losses``, and a face score from background-only frames.
 
 Every step draws its batch (sources, samples, query subsets, box jitter) from a generator seeded
 by (seed, step), so a run killed at any point and restarted from its last checkpoint sees the
@@ -26,11 +31,12 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from . import checkpoint
-from .model import ContinuousLandmarkModel, ModelConfig
-from .model.detector import check_ranges
+from .losses import face_loss, landmark_loss, spatial_transformer_penalties
+from .model import ContinuousLandmarkModel, ModelConfig, crop
+from .model.detector import VARIANTS, check_ranges, variant_config
 from .runtime import default_device, fast_mode
 from .synth import SYNTH_VERSION
-from .training_data import MixedPool, render_pool
+from .training_data import MixedPool, render_negatives, render_pool, with_negatives
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -53,6 +59,18 @@ class TrainConfig:
     log_every: int = 25
     eval_count: int = 500
     cache_dir: str | None = "data/synthfaces"
+    variant: str = "baseline"
+    # S only (variants without a face box): chosen by the ablation in notebook 04 / lm3d.reproduce
+    localiser_lr_scale: float = 0.1  # the localiser learns this much slower than the rest
+    localiser_warmup_steps: int = 0  # S frozen (whole-frame crop) for this many steps
+    scale_weight: float = 1.0  # hinge on the crop scale outside the training faces' range
+    corner_weight: float = 1.0  # hinge on crop corners beyond corner_margin outside the image
+    corner_margin: float = 0.25
+    affine_weight: float = 1.0  # distance of an affine S from a similarity
+    face_weight: float = 0.1  # face score (binary cross-entropy)
+    template_weight: float = 0.0  # S's own landmark loss: the template's points through its crop
+    negative_fraction: float = 0.125  # share of each batch that is background-only frames
+    negative_count: int = 1000  # background-only frames rendered for training
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def validate(self) -> "TrainConfig":
@@ -64,8 +82,18 @@ class TrainConfig:
                   "lr": 0 < self.lr < 1, "weight_decay": 0 <= self.weight_decay < 1, "warmup_steps": self.warmup_steps >= 0,
                   "max_queries": self.max_queries >= 1, "checkpoint_every": self.checkpoint_every >= 1,
                   "log_every": self.log_every >= 1, "eval_count": self.eval_count >= 0,
-                  "train_counts": all(c >= 1 for c in self.train_counts), "seed": self.seed >= 0}
+                  "train_counts": all(c >= 1 for c in self.train_counts), "seed": self.seed >= 0,
+                  "variant": self.variant in VARIANTS, "localiser_lr_scale": 0 <= self.localiser_lr_scale <= 10,
+                  "localiser_warmup_steps": self.localiser_warmup_steps >= 0,
+                  "scale_weight": self.scale_weight >= 0, "corner_weight": self.corner_weight >= 0,
+                  "corner_margin": 0 <= self.corner_margin <= 2, "affine_weight": self.affine_weight >= 0,
+                  "face_weight": self.face_weight >= 0, "template_weight": self.template_weight >= 0,
+                  "negative_fraction": 0 <= self.negative_fraction < 1,
+                  "negative_count": self.negative_count >= 0}
         check_ranges("training", self, checks)
+        if self.model.crop != VARIANTS[self.variant]["crop"]:
+            raise ValueError(f"variant {self.variant!r} needs model crop {VARIANTS[self.variant]['crop']!r}, "
+                             f"the model config has {self.model.crop!r}")
         self.model.validate()
         return self
 
@@ -97,10 +125,12 @@ PRESETS = {
 }
 
 
-def preset(name: str, **overrides) -> TrainConfig:
+def preset(name: str, variant: str = "baseline", **overrides) -> TrainConfig:
+    """The size preset ``name`` as the model ``variant``, with any field overridden."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
-    return replace(PRESETS[name], **overrides).validate()
+    config = replace(PRESETS[name], **overrides)
+    return replace(config, variant=variant, model=variant_config(variant, config.model)).validate()
 
 
 def learning_rate_factor(step: int, config: TrainConfig) -> float:
@@ -109,12 +139,6 @@ def learning_rate_factor(step: int, config: TrainConfig) -> float:
         return (step + 1) / config.warmup_steps
     progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
-def landmark_loss(predicted, targets, mask, iod, normaliser: float) -> torch.Tensor:
-    """Sum over annotated points of the L1 pixel error over the face's IOD, divided by ``normaliser``."""
-    per_point = (predicted - targets).abs().sum(-1) / iod[:, None]
-    return (per_point * mask).sum() / normaliser
 
 
 def _distributed() -> tuple[int, int]:
@@ -142,6 +166,32 @@ def build_pool(config: TrainConfig, device: torch.device) -> MixedPool:
     return MixedPool(pools, list(config.source_weights), config.max_queries)
 
 
+def _optimizer(model: ContinuousLandmarkModel, config: TrainConfig):
+    """AdamW with warm-up and cosine decay; S's localiser in its own group, slower and optionally frozen at first."""
+    located = list(model.spatial_transformer.parameters()) if model.spatial_transformer is not None else []
+    ids = {id(p) for p in located}
+    groups = [{"params": [p for p in model.parameters() if id(p) not in ids], "lr": config.lr}]
+    schedules = [lambda s: learning_rate_factor(s, config)]
+    if located:
+        groups.append({"params": located, "lr": config.lr * config.localiser_lr_scale})
+        schedules.append(lambda s: 0.0 if s < config.localiser_warmup_steps else learning_rate_factor(s, config))
+    optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedules)
+
+
+def crop_scale_range(pool: MixedPool, config: TrainConfig, slack: float = 1.25) -> tuple[float, float]:
+    """The range of crop scales (half-size over L = max(W, H) / 2) that the training faces call for.
+
+    From the 1st to the 99th percentile of the scale of a box crop around each training face, widened by
+    ``slack``: a population statistic of the data, like a detector's anchor sizes; no image's box is a target.
+    """
+    boxes = torch.cat([p.data["bbox"] for p in pool.pools])
+    half = crop.box_to_transform(boxes, config.model.crop_margin)[:, 0, 0]
+    scales = half / (0.5 * config.image_size)
+    low, high = torch.quantile(scales, torch.tensor([0.01, 0.99])).tolist()
+    return low / slack, high * slack
+
+
 def train(config: TrainConfig, out_dir: str | Path, progress: bool = True, stop_after: int | None = None) -> dict:
     """Train (resuming from ``out_dir/checkpoint.pt`` if present); returns a summary dict.
 
@@ -153,12 +203,19 @@ def train(config: TrainConfig, out_dir: str | Path, progress: bool = True, stop_
     out_dir = Path(out_dir)
     torch.manual_seed(config.seed)
     model = ContinuousLandmarkModel(config.model).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: learning_rate_factor(s, config))
+    optimizer, scheduler = _optimizer(model, config)
     start = _resume(out_dir / CHECKPOINT_NAME, config, model, optimizer, scheduler)
     _truncate_log(out_dir / "log.jsonl", start)
     wrapped = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     pool = build_pool(config, device)
+    with_s = not model.needs_box
+    if with_s:
+        render_device = "cuda" if device.type == "cuda" else "cpu"
+        negatives = render_negatives(list(config.sources), config.negative_count, config.image_size, config.data_seed,
+                                     render_device)
+        scale_range = crop_scale_range(pool, config)
+        weights = {"scale": config.scale_weight, "corners": config.corner_weight,
+                   "affine": config.affine_weight if config.model.crop == "affine" else 0.0}
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
     if config.batch_size % world:
         raise ValueError(f"batch_size {config.batch_size} must be divisible by the {world} processes")
@@ -171,11 +228,22 @@ def train(config: TrainConfig, out_dir: str | Path, progress: bool = True, stop_
     for step in bar:
         generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
         batch = pool.batch(pool.sample(config.batch_size, generator), generator)
-        normaliser = float(batch["mask"].sum())
+        if with_s:
+            batch = with_negatives(batch, negatives, config.negative_fraction, generator)
+        normaliser = max(1.0, float(batch["mask"].sum()))
         local = {k: v[rank * share:(rank + 1) * share].to(device) for k, v in batch.items()}
         with amp:
-            predicted = wrapped(local["image"], local["boxes"], local["queries"])["landmarks2d"]
-        loss = landmark_loss(predicted.float(), local["targets"], local["mask"], local["iod"], normaliser) * world
+            outputs = wrapped(local["image"], None if with_s else local["boxes"], local["queries"])
+        terms = {"landmarks": landmark_loss(outputs["landmarks2d"].float(), local["targets"], local["mask"],
+                                            local["iod"], normaliser) * world}
+        if with_s:
+            terms.update(spatial_transformer_penalties(outputs, tuple(local["image"].shape[-2:]), scale_range,
+                                                       config.corner_margin, weights))
+            terms["face"] = config.face_weight * face_loss(outputs["face_logit"], local["is_face"])
+            if config.template_weight > 0:
+                terms["template"] = config.template_weight * world * landmark_loss(
+                    outputs["template2d"].float(), local["targets"], local["mask"], local["iod"], normaliser)
+        loss = sum(terms.values())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -183,19 +251,39 @@ def train(config: TrainConfig, out_dir: str | Path, progress: bool = True, stop_
         seen += config.batch_size
         if rank == 0 and ((step + 1) % config.log_every == 0 or step + 1 == config.steps):
             now = time.perf_counter()
-            entry = {"step": step + 1, "loss": loss.item() / world, "lr": scheduler.get_last_lr()[0],
+            entry = {"step": step + 1, "loss": terms["landmarks"].item() / world, "lr": scheduler.get_last_lr()[0],
                      "images_per_s": seen / (now - last_time)}
+            if with_s:
+                entry.update(_crop_diagnostics(outputs, local, terms, world))
             last_time, seen = now, 0
             with open(log, "a") as handle:
                 handle.write(json.dumps(entry) + "\n")
             bar.set_postfix(loss=f"{entry['loss']:.4f}")
         if rank == 0 and ((step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps):
-            save_checkpoint(out_dir / CHECKPOINT_NAME, model, config, optimizer, scheduler, step + 1)
+            save_checkpoint(out_dir / CHECKPOINT_NAME, model, config, optimizer, scheduler, step + 1,
+                            scale_range if with_s else None)
         if stop_after is not None and step + 1 - start >= stop_after:
             break
     if dist.is_initialized():
         dist.barrier()
     return {"steps_done": step + 1, "out_dir": str(out_dir), "rank": rank, "world": world}
+
+
+def _crop_diagnostics(outputs: dict, local: dict, terms: dict, world: int) -> dict:
+    """What S is doing, for the log: its crop size against the face's, where it looks, its penalties.
+
+    Shrinking onto nothing or drifting off the face is the known failure of a spatial transformer;
+    these numbers show it long before the landmark loss does. Faces only (negatives have no face).
+    """
+    faces = local["is_face"] > 0
+    transform = outputs["transform"].detach().float()[faces]
+    box = crop.box_to_transform(local["boxes"][faces].float(), 0.0)  # the tight face box, for comparison only
+    face_half = box[:, 0, 0]
+    offset = (transform[:, :, 2] - box[:, :, 2]).norm(dim=-1) / face_half
+    return {"crop_over_face": (transform[:, :, :2].det().abs().sqrt() / face_half).median().item(),
+            "crop_offset_over_face": offset.median().item(),
+            **{f"penalty_{k}": v.item() / (world if k == "landmarks" else 1) for k, v in terms.items()
+               if k != "landmarks"}}
 
 
 def _truncate_log(log: Path, step: int) -> None:
@@ -205,10 +293,12 @@ def _truncate_log(log: Path, step: int) -> None:
         log.write_text("".join(line + "\n" for line in lines))
 
 
-def save_checkpoint(path: Path, model, config: TrainConfig, optimizer=None, scheduler=None, step: int = 0) -> None:
+def save_checkpoint(path: Path, model, config: TrainConfig, optimizer=None, scheduler=None, step: int = 0,
+                    scale_range: tuple[float, float] | None = None) -> None:
     checkpoint.save(path, {
-        "kind": "baseline", "model_config": config.model.to_dict(), "train_config": config.to_dict(),
+        "kind": "detector", "model_config": config.model.to_dict(), "train_config": config.to_dict(),
         "model": model.state_dict(), "step": step, "synth_version": SYNTH_VERSION,
+        "scale_range": list(scale_range) if scale_range else None,  # S's training faces, for Detector's warnings
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
     })
@@ -217,7 +307,7 @@ def save_checkpoint(path: Path, model, config: TrainConfig, optimizer=None, sche
 def _resume(path: Path, config: TrainConfig, model, optimizer, scheduler) -> int:
     if not path.exists():
         return 0
-    data = checkpoint.load(path, kind="baseline")
+    data = checkpoint.load(path, kind=checkpoint.DETECTOR_KINDS)
     saved = TrainConfig.from_dict(data["train_config"])
     # the step count may grow (train longer) and the cache folder may move; everything else must match
     if replace(saved, steps=config.steps, cache_dir=None) != replace(config, cache_dir=None):
@@ -232,15 +322,17 @@ def _resume(path: Path, config: TrainConfig, model, optimizer, scheduler) -> int
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Train the continuous landmark baseline on SynthFaces.")
+    parser = argparse.ArgumentParser(description="Train a continuous landmark detector on SynthFaces.")
     parser.add_argument("--preset", default="fast" if fast_mode() else "standard", choices=sorted(PRESETS))
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--variant", default="baseline", choices=sorted(VARIANTS),
+                        help="baseline: external face box; s-similarity / s-affine: the spatial transformer finds the face")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
     args = parser.parse_args(argv)
     overrides = {"seed": args.seed} | ({"steps": args.steps} if args.steps else {})
-    config = preset(args.preset, **overrides)
+    config = preset(args.preset, args.variant, **overrides)
     summary = train(config, args.out)
     if summary["rank"] == 0 and not args.no_eval:
         from .evaluate import evaluate_checkpoint

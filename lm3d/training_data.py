@@ -7,6 +7,9 @@ its source's layout (what a user would ask for), and its own targets, the source
 (which follow the source's convention and carry its annotation noise). Samples with more than
 ``max_queries`` points (the dense source) train on a random subset each step, so batches pad to
 a small K and the model also learns points between layout points.
+
+Models with a spatial transformer also see background-only frames (``render_negatives``, mixed in by
+``with_negatives``): the negatives of their face score.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from .synth import SynthFaces, sources
 from .synth.shards import load_all, make_shards, shard_folder
 
 KEYS = ("image", "landmarks2d", "iod", "bbox", "visible", "challenging")
+NEGATIVE_SEED_OFFSET = 7_000_003  # background-only frames draw scenes the face samples never use
 
 
 @dataclass
@@ -88,3 +92,31 @@ class MixedPool:
         boxes = torch.stack([pool.data["bbox"][i] for pool, i, _ in rows])
         out["boxes"] = crop.jitter_boxes(boxes, generator) if jitter_boxes else boxes
         return out
+
+
+def render_negatives(names: list[str], count: int, image_size: int, seed: int, device: str = "cpu") -> torch.Tensor:
+    """uint8 (count,3,S,S) background-only frames drawn from the training sources in turn (no face, no head)."""
+    per_source = [count // len(names) + (i < count % len(names)) for i in range(len(names))]
+    images = []
+    for name, n in zip(names, per_source):
+        data = SynthFaces(name, "train", max(n, 1), seed=seed + NEGATIVE_SEED_OFFSET, image_size=image_size)
+        images += [data.render_backgrounds(list(range(s, min(s + 128, n))), device).cpu() for s in range(0, n, 128)]
+    return torch.cat(images) if images else torch.zeros(0, 3, image_size, image_size, dtype=torch.uint8)
+
+
+def with_negatives(batch: dict, negatives: torch.Tensor, fraction: float, generator: torch.Generator) -> dict:
+    """Replace the last ``fraction`` of a batch by background-only frames; add ``is_face`` (B,).
+
+    Negatives carry no annotated point (mask all False), so they train only the face score.
+    """
+    size = len(batch["image"])
+    count = min(size - 1, round(fraction * size)) if len(negatives) else 0
+    out = {k: v.clone() for k, v in batch.items()}
+    out["is_face"] = torch.ones(size)
+    if count:
+        chosen = torch.randint(len(negatives), (count,), generator=generator)
+        out["image"][size - count:] = negatives[chosen]
+        out["mask"][size - count:] = False
+        out["targets"][size - count:] = 0
+        out["is_face"][size - count:] = 0
+    return out

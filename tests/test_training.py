@@ -19,7 +19,7 @@ TINY = replace(train.PRESETS["fast"], steps=8, checkpoint_every=4, log_every=2, 
 
 
 def _weights(path):
-    return checkpoint.load(path, kind="baseline")["model"]
+    return checkpoint.load(path, kind="detector")["model"]
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def trained(tmp_path_factory):
 
 
 def test_training_writes_a_checkpoint_and_a_log(trained):
-    data = checkpoint.load(trained / train.CHECKPOINT_NAME, kind="baseline")
+    data = checkpoint.load(trained / train.CHECKPOINT_NAME, kind="detector")
     assert data["step"] == TINY.steps
     log = [json.loads(line) for line in (trained / "log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log] == [2, 4, 6, 8] and all(np.isfinite(e["loss"]) for e in log)
@@ -75,11 +75,11 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _ddp_worker(rank, world, port, out):
+def _ddp_worker(rank, world, port, out, config=TINY):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    train.train(TINY, out, progress=False)
+    train.train(config, out, progress=False)
     torch.distributed.destroy_process_group()
 
 
@@ -190,3 +190,105 @@ def test_detector_accepts_the_documented_inputs(detector, tmp_path):
 def test_detector_rejects_bad_input(detector, image, kwargs, error, message):
     with pytest.raises(error, match=message):
         detector.predict(image, **kwargs)
+
+
+# --- variants with the spatial transformer S -------------------------------------------------------------
+TINY_S = replace(train.preset("fast", "s-similarity"), steps=8, checkpoint_every=4, log_every=2, eval_count=8,
+                 negative_count=8, template_weight=1.0)
+
+
+@pytest.fixture(scope="module")
+def trained_s(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run_s")
+    train.train(TINY_S, out, progress=False)
+    return out
+
+
+def test_the_variant_flag_picks_the_crop(tmp_path):
+    assert train.preset("fast").model.crop == "box" and train.preset("fast").variant == "baseline"
+    assert train.preset("fast", "s-affine").model.crop == "affine"
+    with pytest.raises(ValueError, match="unknown variant 's-magic'.*s-similarity"):
+        train.preset("fast", "s-magic")
+    with pytest.raises(ValueError, match="needs model crop"):
+        replace(train.preset("fast"), variant="s-affine").validate()
+
+
+def test_s_training_logs_what_s_does_and_resumes_exactly(tmp_path, trained_s):
+    entries = [json.loads(line) for line in (trained_s / "log.jsonl").read_text().splitlines()]
+    assert {"crop_over_face", "crop_offset_over_face", "penalty_face", "penalty_template"} <= set(entries[-1])
+    data = checkpoint.load(trained_s / train.CHECKPOINT_NAME, kind="detector")
+    assert data["model_config"]["crop"] == "similarity" and 0 < data["scale_range"][0] < data["scale_range"][1]
+    train.train(TINY_S, tmp_path, progress=False, stop_after=4)
+    train.train(TINY_S, tmp_path, progress=False)
+    resumed, straight = _weights(tmp_path / train.CHECKPOINT_NAME), _weights(trained_s / train.CHECKPOINT_NAME)
+    assert all(torch.equal(resumed[k], straight[k]) for k in straight)
+
+
+def test_s_evaluation_has_stability_keys(trained_s):
+    results = evaluate_checkpoint(trained_s / train.CHECKPOINT_NAME, count=4, eval_sources=("synth300w",))
+    assert results["boxes"] == "S" and results["sources"]["synth300w"]["found"] == 100.0
+    stability = results["stability"]["synth300w"]
+    assert {"static_jitter", "motion_jitter", "video_nme", "roi_jitter"} <= set(stability)
+    assert all(np.isfinite(v) and v >= 0 for v in stability.values())
+
+
+@pytest.fixture(scope="module")
+def s_detector(trained_s):
+    return lm3d.Detector.from_checkpoint(trained_s / train.CHECKPOINT_NAME, device="cpu")
+
+
+def test_s_detector_needs_no_box_and_reports_a_face_score(s_detector):
+    image = (np.random.default_rng(0).random((64, 80, 3)) * 255).astype(np.uint8)
+    s_detector.min_face_score = 0.0  # an untrained face score: take every image as a face
+    result = s_detector.predict(image, layout="ibug68")
+    assert result.landmarks2d.shape == (68, 2) and torch.isfinite(result.landmarks2d).all()
+    assert 0 <= float(result.face_score) <= 1 and result.transform.shape == (2, 3)
+    # the same answer for a grayscale copy as HxW or HxWx1, and for RGBA
+    gray = image.mean(-1).astype(np.uint8)
+    torch.testing.assert_close(s_detector.predict(gray).landmarks2d, s_detector.predict(gray[..., None]).landmarks2d)
+    rgba = np.concatenate([image, np.full((64, 80, 1), 255, np.uint8)], -1)
+    torch.testing.assert_close(s_detector.predict(rgba).landmarks2d, result.landmarks2d)
+    # views with other strides: a flipped image and a crop of a larger one
+    flipped = image[:, ::-1]
+    torch.testing.assert_close(s_detector.predict(flipped).landmarks2d, s_detector.predict(flipped.copy()).landmarks2d)
+    big = np.zeros((100, 120, 3), np.uint8)
+    big[10:74, 20:100] = image
+    torch.testing.assert_close(s_detector.predict(big[10:74, 20:100]).landmarks2d, result.landmarks2d)
+    with pytest.raises(ValueError, match="without box"):
+        s_detector.predict(image, box=(0, 0, 10, 10))
+
+
+def test_an_image_without_a_face_gets_no_confident_landmarks(s_detector):
+    image = np.zeros((64, 64, 3), np.uint8)
+    s_detector.min_face_score = 1.0  # nothing counts as a face: the path a face-free image takes
+    with pytest.warns(UserWarning, match="no face found"):
+        result = s_detector.predict(image)
+    assert torch.isnan(result.landmarks2d).all() and "no face found" in result.message
+    s_detector.min_face_score = 0.0
+    with pytest.raises(ValueError, match="min_face_score"):
+        lm3d.Detector(s_detector.model, min_face_score=1.5)
+
+
+def test_a_crop_outside_the_trained_face_sizes_is_flagged(s_detector):
+    s_detector.min_face_score = 0.0
+    s_detector.scale_range = (0.9, 0.95)  # pretend S was trained only on huge faces
+    with pytest.warns(UserWarning, match="than any face this model was trained on"):
+        result = s_detector.predict(np.zeros((64, 64, 3), np.uint8))
+    assert "unreliable" in result.message and torch.isfinite(result.landmarks2d).all()
+
+
+def test_huge_images_are_refused_by_size(s_detector, monkeypatch):
+    monkeypatch.setattr(lm3d.inference, "MAX_PIXELS", 64 * 64 - 1)
+    with pytest.raises(ValueError, match="downscale it first"):
+        s_detector.predict(np.zeros((64, 64, 3), np.uint8))
+
+
+def test_s_under_two_gloo_processes_matches_one_process(tmp_path):
+    """S's penalties, face score and template term are batch means: DDP's averaged gradients must equal one
+    process's. Two steps: later, S's crops amplify float rounding differences chaotically."""
+    config = replace(TINY_S, steps=2, checkpoint_every=1, log_every=1, warmup_steps=1)
+    train.train(config, tmp_path / "single", progress=False)
+    mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path / "ddp"), config), nprocs=2, join=True)
+    ddp, single = _weights(tmp_path / "ddp" / train.CHECKPOINT_NAME), _weights(tmp_path / "single" / train.CHECKPOINT_NAME)
+    for name in single:
+        torch.testing.assert_close(ddp[name], single[name], atol=1e-5, rtol=1e-4)

@@ -1,15 +1,20 @@
-"""The continuous landmark detector of the CVPR 2023 paper (our baseline).
+"""The assembled detector: the continuous baseline of the CVPR 2023 paper and the rungs the 2024 paper adds.
 
-    image I, face box  ->  external crop (lm3d.model.crop)  ->  F (lm3d.model.features)  ->  f
+    image I  ->  crop A: the external box (lm3d.model.crop) or S (lm3d.model.spatial_transformer)  ->  I'
+    I'  ->  F (lm3d.model.features)  ->  f
     query p (canonical 3D point)  ->  Q (lm3d.model.queries)  ->  q
-    P([f, q]) (lm3d.model.predictor)  ->  point in the crop's normalised frame  ->  back to image pixels
+    P([f, q]) (lm3d.model.predictor)  ->  point in the crop's normalised frame  ->  A  ->  image pixels
 
 The model never sees a layout: it sees 3D query points, one set per image (or one set shared by
-the batch), so any layout, dense set or held-out point can be asked for.
+the batch), so any layout, dense set or held-out point can be asked for. Every prediction is mapped
+back to image pixels through the crop, so the loss (and S's only training signal) lives in the image.
+
+Variants (``VARIANTS``, chosen with ``--variant`` in training) differ only in their ``ModelConfig``:
+``baseline`` crops around a given face box; ``s-similarity`` and ``s-affine`` find the face with S.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
@@ -18,6 +23,11 @@ from . import crop as crops
 from .features import FeatureExtractor
 from .predictor import LandmarkPredictor2D
 from .queries import QueryEncoder
+from .spatial_transformer import FAMILIES, LOCALISERS, SpatialTransformer
+
+CROPS = ("box",) + FAMILIES
+TEMPLATE_SCALE_CM = 11.0  # a frontal face's half-width in a box crop, in canonical cm (see Template)
+VARIANTS = {"baseline": {"crop": "box"}, "s-similarity": {"crop": "similarity"}, "s-affine": {"crop": "affine"}}
 
 
 def check_ranges(kind: str, config, checks: dict[str, bool]) -> None:
@@ -37,12 +47,24 @@ class ModelConfig:
     query_dim: int = 128
     hidden: int = 256
     layers: int = 3
+    crop: str = "box"  # "box" (an external face box), or S: "similarity", "affine"
+    localiser_size: int = 64  # S looks at the whole image downscaled to this many pixels
+    localiser_width: int = 16
+    localiser: str = "attention"  # or "regression": how S finds the face (lm3d.model.spatial_transformer)
+    second_pass: bool = False  # apply S again to its own crop
+    s_learns_from: str = "all"  # "all": every landmark loss moves S; "template": only its template's (see Template)
 
     def validate(self) -> "ModelConfig":
+        if self.crop not in CROPS:
+            raise ValueError(f"unknown crop {self.crop!r}; known: {', '.join(CROPS)}")
         checks = {"crop_size": 32 <= self.crop_size <= 512, "crop_margin": 0 <= self.crop_margin <= 2,
                   "width": 8 <= self.width <= 256, "feature_dim": 1 <= self.feature_dim <= 4096,
                   "query_frequencies": 0 <= self.query_frequencies <= 16, "query_dim": 1 <= self.query_dim <= 4096,
-                  "hidden": 1 <= self.hidden <= 4096, "layers": 1 <= self.layers <= 16}
+                  "hidden": 1 <= self.hidden <= 4096, "layers": 1 <= self.layers <= 16,
+                  "localiser_size": self.localiser_size % 16 == 0 and 32 <= self.localiser_size <= 256,
+                  "localiser_width": 4 <= self.localiser_width <= 128, "localiser": self.localiser in LOCALISERS,
+                  "second_pass": not self.second_pass or self.crop != "box",
+                  "s_learns_from": self.s_learns_from in ("all", "template")}
         check_ranges("model", self, checks)
         return self
 
@@ -50,26 +72,93 @@ class ModelConfig:
         return asdict(self)
 
 
+def variant_config(variant: str, config: ModelConfig) -> ModelConfig:
+    """``config`` turned into the named variant (its sizes kept)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; known variants: {', '.join(VARIANTS)}")
+    return replace(config, **VARIANTS[variant]).validate()
+
+
+def compose(outer: torch.Tensor, inner: torch.Tensor, size: int) -> torch.Tensor:
+    """The crop transform of a crop (``inner``, in the pixels of a ``size`` crop) taken inside the crop ``outer``."""
+    to_normalised = torch.tensor([[2.0 / size, 0.0, -1.0], [0.0, 2.0 / size, -1.0]], device=inner.device)
+    inner_normalised = to_normalised[:, :2] @ inner
+    inner_normalised[:, :, 2] += to_normalised[:, 2]
+    return torch.cat([outer[:, :, :2] @ inner_normalised[:, :, :2],
+                      (outer[:, :, :2] @ inner_normalised[:, :, 2:] + outer[:, :, 2:])], -1)
+
+
+class Template(nn.Module):
+    """S's own coarse landmarks: each query's frontal projection, placed in the crop by a learned similarity.
+
+    n = s R (x, -y) / 11 cm + t for a canonical query (x, y, z): where the query would sit in a crop around a
+    frontal face. Mapped to the image through S's crop, these points give S a direct landmark loss (the
+    template term of ``lm3d.losses``): a crop is good when the template lands on the face, as in DAN's
+    alignment to a mean shape. Still only the landmarks train S; no box or face position is a target.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.similarity = nn.Parameter(torch.tensor([1.0, 0.0, 0.0, 0.0]))  # (a, b, tx, ty)
+
+    def forward(self, queries: torch.Tensor) -> torch.Tensor:
+        a, b, tx, ty = self.similarity
+        frontal = torch.stack([queries[..., 0], -queries[..., 1]], -1) / TEMPLATE_SCALE_CM
+        rotation = torch.stack([torch.stack([a, -b]), torch.stack([b, a])])
+        return frontal @ rotation.T + torch.stack([tx, ty])
+
+
 class ContinuousLandmarkModel(nn.Module):
-    """Baseline detector: external crop + F + Q + P with a 2D head."""
+    """External crop or S, then F + Q + P with a 2D head."""
 
     def __init__(self, config: ModelConfig | None = None):
         super().__init__()
         self.config = (config or ModelConfig()).validate()
         c = self.config
+        self.spatial_transformer = (SpatialTransformer(c.crop, c.localiser_size, c.localiser_width, localiser=c.localiser)
+                                    if c.crop != "box" else None)
+        self.template = Template() if c.crop != "box" else None
         self.features = FeatureExtractor(c.width, c.feature_dim)
         self.queries = QueryEncoder(c.query_frequencies, c.query_dim)
         self.predictor = LandmarkPredictor2D(c.feature_dim, c.query_dim, c.hidden, c.layers)
 
-    def forward(self, images: torch.Tensor, boxes: torch.Tensor, queries: torch.Tensor) -> dict:
-        """images (B,3,H,W) uint8 or float in [0,1]; boxes (B,4) pixels; queries (K,3) or (B,K,3) canonical cm.
+    @property
+    def needs_box(self) -> bool:
+        return self.spatial_transformer is None
+
+    def locate(self, images: torch.Tensor, boxes: torch.Tensor | None) -> dict:
+        """The crop transform (B,2,3) of each normalised image, and S's outputs when it has S."""
+        if self.spatial_transformer is None:
+            if boxes is None:
+                raise ValueError("this model crops around a face box: pass boxes (B,4); S variants need none")
+            return {"transform": crops.box_to_transform(boxes.float(), self.config.crop_margin)}
+        located = self.spatial_transformer(images)
+        if self.config.second_pass:
+            first = crops.crop(images, located["transform"], self.config.crop_size)
+            again = self.spatial_transformer(first)
+            located = {**again, "first_transform": located["transform"], "face_logit": located["face_logit"],
+                       "transform": compose(located["transform"], again["transform"], self.config.crop_size)}
+        return located
+
+    def forward(self, images: torch.Tensor, boxes: torch.Tensor | None, queries: torch.Tensor) -> dict:
+        """images (B,3,H,W) uint8 or float in [0,1]; boxes (B,4) pixels (or None with S); queries (K,3) or (B,K,3).
 
         Returns ``landmarks2d`` (B,K,2) image pixels, ``crop_points`` (B,K,2) normalised crop
-        coordinates, and the crop ``transform`` (B,2,3).
+        coordinates, the crop ``transform`` (B,2,3), and with S its ``face_logit`` (B,), parameters and
+        ``template2d`` (B,K,2): the template's points through S's crop (see :class:`Template`).
         """
-        transform = crops.box_to_transform(boxes.float(), self.config.crop_margin)
-        face = crops.crop(crops.normalise_images(images), transform, self.config.crop_size)
+        images = crops.normalise_images(images)
+        located = self.locate(images, boxes)
+        transform = located["transform"]
+        # with s_learns_from="template" the detector works on S's crop but cannot move it: S answers to its template
+        used = transform.detach() if self.config.s_learns_from == "template" else transform
+        face = crops.crop(images, used, self.config.crop_size)
         features = self.features(face)
-        crop_points = self.predictor(features, self.queries(queries.to(features)))
-        return {"landmarks2d": crops.to_image(crop_points, transform), "crop_points": crop_points,
-                "transform": transform}
+        queries = queries.to(features)
+        crop_points = self.predictor(features, self.queries(queries))
+        out = {**located, "landmarks2d": crops.to_image(crop_points, used), "crop_points": crop_points}
+        if self.template is not None:
+            template = self.template(queries)
+            out["template2d"] = crops.to_image(template if template.ndim == 3 else template.expand(len(images), -1, -1),
+                                               transform)
+        return out

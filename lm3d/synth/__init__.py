@@ -10,8 +10,8 @@
 Imports: ``lm3d.face`` only; nothing of ``lm3d.model`` or the top of the package.
 """
 from . import sources
-from .render import (EYE_CORNERS, SYNTH_VERSION, SynthFaces, pose_scenes, project_queries, render_scenes,
-                     visibility_tolerance)
+from .render import (EYE_CORNERS, SYNTH_VERSION, SynthFaces, pose_scenes, project_queries, render_backgrounds,
+                     render_scenes, visibility_tolerance)
 
-__all__ = ["EYE_CORNERS", "SYNTH_VERSION", "SynthFaces", "pose_scenes", "project_queries", "render_scenes", "sources",
-           "visibility_tolerance"]
+__all__ = ["EYE_CORNERS", "SYNTH_VERSION", "SynthFaces", "pose_scenes", "project_queries", "render_backgrounds",
+           "render_scenes", "sources", "visibility_tolerance"]

@@ -116,6 +116,10 @@ class SynthFaces(Dataset):
         scenes = self.scenes(indices)
         return render_scenes(scenes, self.spec, self.queries, self.layout.name, self.image_size, device, buffers)
 
+    def render_backgrounds(self, indices, device: str | torch.device = "cpu") -> torch.Tensor:
+        """The same samples without their face: uint8 (B,3,S,S) background-only images (see :func:`render_backgrounds`)."""
+        return render_backgrounds(self.scenes(indices), self.image_size, device)
+
     def landmarks(self, index: int, layout: str | None = None, queries=None) -> dict:
         """2D/3D landmarks of another layout or query set (triangle, barycentric) for sample ``index``.
 
@@ -206,6 +210,23 @@ def render_scenes(scenes, spec, queries, layout_name, image_size, device="cpu", 
         "iod": iod, "bbox": box, "identity": stack(scenes, "identity").to(device), "expression": expression.to(device),
         "challenging": challenging.to(device), "source": [spec.name] * len(scenes), "layout": [layout_name] * len(scenes),
     }
+
+
+def render_backgrounds(scenes, image_size: int, device="cpu") -> torch.Tensor:
+    """uint8 (B,3,S,S) images of the same scenes with no face and no head: negatives for a face score.
+
+    Background, occluder and degradations are those of the scene, so a face image and its background-only
+    twin differ only by the face.
+    """
+    device = torch.device(device)
+    triangles, _, proxy = _mesh()
+    geometry = pose_scenes(scenes, image_size, device)
+    _, box = _iod_and_box(geometry, _face().num_vertices)
+    empty = Covered(*(torch.zeros(0, dtype=torch.long, device=device),) * 3,
+                    torch.zeros(0, 3, device=device), torch.zeros(0, device=device))
+    occluders = {i: appearance.occluder_mask(s["occluder"], box[i].cpu(), image_size)
+                 for i, s in enumerate(scenes) if s["occluder"] is not None}
+    return paint(scenes, geometry, empty, triangles.to(device), proxy, occluders, image_size)
 
 
 def visibility_tolerance(depth: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:

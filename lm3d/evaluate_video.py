@@ -1,0 +1,81 @@
+"""Stability on fixed SynthFaces test clips: landmark jitter, video NME, RoI jitter, RoI trajectories.
+
+Each source has ``CLIPS`` moving and ``CLIPS`` static clips of ``LENGTH`` frames (``lm3d.synth.video``,
+clip seed ``CLIP_SEED``), the same for every model. A model with S sees each frame whole; a box model
+crops around a box per frame: the simulated detector draws new noise every frame (as a detector run
+frame by frame does), a real one runs on every frame and, when it misses, the previous frame's box is
+kept (what a tracking pipeline does); a clip whose first frame it misses is left out.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+
+from . import stability
+from .detectors import BOX_SEED, face_boxes
+from .face import CanonicalFace, layouts
+from .synth import sources
+from .synth.video import make_clip
+
+CLIPS, LENGTH, CLIP_SEED = 6, 32, 0
+
+
+@lru_cache(maxsize=16)
+def test_clips(source: str, kind: str, image_size: int, clips: int = CLIPS, length: int = LENGTH) -> tuple[dict, ...]:
+    """The fixed test clips of one source and kind (rendered once per process)."""
+    return tuple(make_clip(source, length, kind, seed=CLIP_SEED, clip_index=i, image_size=image_size)
+                 for i in range(clips))
+
+
+def clip_boxes(kind: str, clip: dict, key: str, seed: int) -> torch.Tensor | None:
+    """One box per frame for a box model (None when the detector misses the first frame)."""
+    boxes, found = face_boxes(kind, clip["image"], clip["bbox"], key=key, seed=seed)
+    if not found[0]:
+        return None
+    for t in range(1, len(boxes)):  # a missed frame keeps the previous box
+        if not found[t]:
+            boxes[t] = boxes[t - 1]
+    return boxes
+
+
+def track(model, clip: dict, boxes: torch.Tensor | None, queries: torch.Tensor) -> dict:
+    """Predictions and crop transforms for every frame of one clip."""
+    from .evaluate import predict_batches
+
+    return predict_batches(model, clip["image"], boxes, queries)
+
+
+def evaluate_stability(model, source: str, image_size: int, boxes: str = "simulated", clips: int = CLIPS,
+                       length: int = LENGTH) -> dict:
+    """static_jitter, motion_jitter, video_nme, roi_jitter (moving clips), roi_jitter_static, in percent."""
+    queries = layouts.get(sources.get(source).layout).points(CanonicalFace.load())
+    runs = {}
+    for kind in ("static", "moving"):
+        kept = []
+        for index, clip in enumerate(test_clips(source, kind, image_size, clips, length)):
+            chosen = None
+            if model.needs_box:
+                chosen = clip_boxes(boxes, clip, f"{source}/{kind}/{index}", BOX_SEED + 1000 * index + (kind == "moving"))
+                if chosen is None:
+                    continue
+            kept.append((clip, track(model, clip, chosen, queries)))
+        runs[kind] = kept
+    out = {"clips_used": 100 * sum(len(v) for v in runs.values()) / (2 * clips)}
+    if runs["static"]:
+        out["static_jitter"] = stability.static_jitter(_stack(runs["static"], "landmarks2d"),
+                                                       _stack(runs["static"], "iod", truth=True))
+        out["roi_jitter_static"] = stability.roi_jitter(_stack(runs["static"], "transform"),
+                                                        _stack(runs["static"], "bbox", truth=True))
+    if runs["moving"]:
+        predicted, truth = _stack(runs["moving"], "landmarks2d"), _stack(runs["moving"], "landmarks2d", truth=True)
+        iod = _stack(runs["moving"], "iod", truth=True)
+        out["motion_jitter"] = stability.motion_jitter(predicted, truth, iod)
+        out["video_nme"] = stability.video_nme(predicted, truth, iod)
+        out["roi_jitter"] = stability.roi_jitter(_stack(runs["moving"], "transform"),
+                                                 _stack(runs["moving"], "bbox", truth=True))
+    return out
+
+
+def _stack(runs, key: str, truth: bool = False) -> torch.Tensor:
+    return torch.stack([(clip if truth else predicted)[key].float().cpu() for clip, predicted in runs])

@@ -1,0 +1,188 @@
+"""S, the spatial transformer: the detector finds and normalises the face itself, with no face box.
+
+A small localisation CNN looks at a downscaled copy of the whole image and predicts a crop transform
+A_theta; ``affine_grid`` + ``grid_sample`` (``lm3d.model.crop.crop``) resample the normalised face I' from
+the **full-resolution** image, so large photos stay sharp and cost no more than small ones. It is trained
+jointly with the landmark detector and only through the landmark loss (in image pixels): no box, mask or
+face position is ever a target.
+
+Parameterisation, in image coordinates centred on the image and scaled by L = max(W, H) / 2 (so a unit
+square is the largest square around the image and crops stay square in pixels):
+
+    x = c_image + L * (M n + t),   n in [-1, 1]^2 the crop's normalised coordinates
+
+* ``similarity``: M = [[a, -b], [b, a]] with (a, b) = (s cos phi, s sin phi) predicted directly. Rotation
+  is continuous this way; a raw angle would jump at +-pi (the 2D form of Zhou et al.'s argument).
+* ``affine``: M is any 2x2 matrix; :func:`non_similarity` measures how far it is from a similarity so a
+  penalty can keep it close (a face crop has no reason to shear).
+
+Two localisers: ``regression`` (the textbook STN: an MLP regresses all parameters from flattened CNN
+features) and ``attention`` (the default: the crop centre is the soft-argmax of a fully convolutional score
+map, so finding the face is translation equivariant; the crop's shape is read from the attended features).
+Notebook 04 compares them. Either way the last layers start at zero weights and the identity (a = 1, b = 0,
+t = 0; affine M = I): the first crop is the whole frame (Jaderberg et al. 2015; the PyTorch STN tutorial).
+The same features give a face score: the logit that the image holds a face at all (``face_logit``),
+trained on background-only frames.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+FAMILIES = ("similarity", "affine")
+PARAMETERS = {"similarity": 4, "affine": 6}
+IDENTITY = {"similarity": (1.0, 0.0, 0.0, 0.0), "affine": (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)}  # shape first, then t
+
+
+def _norm(channels: int) -> nn.GroupNorm:
+    return nn.GroupNorm(min(8, channels), channels)
+
+
+LOCALISERS = ("attention", "regression")
+
+
+class RegressionLocaliser(nn.Module):
+    """(B,3,s,s) -> parameters and face logit, by regression: four stride-2 convolutions, then an MLP on the
+    flattened 4x4 map (global pooling would throw away where the face is). The textbook STN localiser."""
+
+    def __init__(self, family: str, input_size: int = 64, width: int = 16, hidden: int = 128):
+        super().__init__()
+        layers, channels = [], 3
+        for out in (width, 2 * width, 4 * width, 4 * width):
+            layers += [nn.Conv2d(channels, out, 3, 2, 1, bias=False), _norm(out), nn.ReLU()]
+            channels = out
+        self.convolutions = nn.Sequential(*layers)
+        self.fc = nn.Sequential(nn.Linear(channels * (input_size // 16) ** 2, hidden), nn.ReLU())
+        self.head = _identity_head(hidden, family, PARAMETERS[family])
+        self.face = nn.Linear(hidden, 1)
+
+    def forward(self, small: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.fc(self.convolutions(small).flatten(1))
+        return self.head(hidden), self.face(hidden)[:, 0]
+
+
+class AttentionLocaliser(nn.Module):
+    """(B,3,s,s) -> parameters and face logit, by attention: a fully convolutional map at 1/4 resolution
+    scores every place; the crop centre is the soft-argmax of the scores (translation equivariant: a face
+    moved in the image moves the centre with it, which an MLP on flattened features must learn place by
+    place); the crop's scale and rotation (and shear, for an affine S) are read from the features pooled
+    with the same attention, and the face logit from the best score and the mean features.
+    Zero-initialised heads give uniform attention, centre (0, 0) and the identity: the whole frame."""
+
+    def __init__(self, family: str, input_size: int = 64, width: int = 16, hidden: int = 128):
+        super().__init__()
+        c = 4 * width
+        self.convolutions = nn.Sequential(
+            nn.Conv2d(3, width, 3, 2, 1, bias=False), _norm(width), nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 3, 2, 1, bias=False), _norm(2 * width), nn.ReLU(),
+            nn.Conv2d(2 * width, c, 3, 1, 1, bias=False), _norm(c), nn.ReLU(),
+            nn.Conv2d(c, c, 3, 1, 2, dilation=2, bias=False), _norm(c), nn.ReLU(),
+            nn.Conv2d(c, c, 3, 1, 4, dilation=4, bias=False), _norm(c), nn.ReLU())
+        self.score = nn.Conv2d(c, 1, 1)
+        nn.init.zeros_(self.score.weight), nn.init.zeros_(self.score.bias)
+        self.mlp = nn.Sequential(nn.Linear(c, hidden), nn.ReLU())
+        self.head = _identity_head(hidden, family, PARAMETERS[family] - 2)  # the shape of the crop; t comes from attention
+        self.face = nn.Linear(hidden + 1, 1)
+        self.family = family
+
+    def forward(self, small: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.convolutions(small)  # (B,C,h,w)
+        scores = self.score(features).flatten(1)  # (B,h*w)
+        attention = scores.softmax(1)
+        h, w = features.shape[-2:]
+        ys = (torch.arange(h, device=small.device, dtype=small.dtype) + 0.5) / h * 2 - 1
+        xs = (torch.arange(w, device=small.device, dtype=small.dtype) + 0.5) / w * 2 - 1
+        grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).reshape(-1, 2)  # (h*w,2) centred, [-1,1]
+        centre = attention @ grid  # (B,2)
+        pooled = torch.einsum("bn,bcn->bc", attention, features.flatten(2))
+        hidden = self.mlp(pooled)
+        shape = self.head(hidden)
+        face = self.face(torch.cat([hidden, scores.max(1, keepdim=True).values], 1))[:, 0]
+        return torch.cat([shape, centre], 1), face
+
+
+def _identity_head(hidden: int, family: str, count: int) -> nn.Linear:
+    head = nn.Linear(hidden, count)
+    nn.init.zeros_(head.weight)
+    with torch.no_grad():
+        head.bias.copy_(torch.tensor(IDENTITY[family][:count]))
+    return head
+
+
+class SpatialTransformer(nn.Module):
+    """Normalised images (B,3,H,W) -> crop transform (B,2,3) in pixels, raw parameters, face logit (B,)."""
+
+    def __init__(self, family: str = "similarity", input_size: int = 64, width: int = 16, hidden: int = 128,
+                 localiser: str = "attention"):
+        super().__init__()
+        if family not in FAMILIES:
+            raise ValueError(f"unknown spatial transformer family {family!r}; known: {', '.join(FAMILIES)}")
+        if localiser not in LOCALISERS:
+            raise ValueError(f"unknown localiser {localiser!r}; known: {', '.join(LOCALISERS)}")
+        if input_size % 16 or not 32 <= input_size <= 256:
+            raise ValueError(f"localiser input_size must be a multiple of 16 in 32..256, got {input_size}")
+        self.family, self.input_size = family, input_size
+        kind = AttentionLocaliser if localiser == "attention" else RegressionLocaliser
+        self.localiser = kind(family, input_size, width, hidden)
+
+    def forward(self, images: torch.Tensor) -> dict:
+        small = F.interpolate(images, size=(self.input_size, self.input_size), mode="bilinear",
+                              align_corners=False, antialias=True)
+        params, face_logit = self.localiser(small)
+        matrix, shift = parameters_to_matrix(params, self.family)
+        height, width = images.shape[-2:]
+        return {"transform": to_pixels(matrix, shift, height, width), "matrix": matrix, "shift": shift,
+                "params": params, "face_logit": face_logit}
+
+
+def parameters_to_matrix(params: torch.Tensor, family: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Raw outputs -> (M (B,2,2), t (B,2)) in the centred, L-scaled image frame of the module docstring."""
+    if family == "similarity":
+        a, b, tx, ty = params.unbind(-1)
+        matrix = torch.stack([torch.stack([a, -b], -1), torch.stack([b, a], -1)], -2)
+        return matrix, torch.stack([tx, ty], -1)
+    return params[:, :4].reshape(-1, 2, 2), params[:, 4:]
+
+
+def to_pixels(matrix: torch.Tensor, shift: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """(B,2,3) crop transform in image pixels (the form ``lm3d.model.crop`` uses) from M and t."""
+    half = 0.5 * max(height, width)
+    centre = torch.tensor([0.5 * width, 0.5 * height], device=matrix.device, dtype=matrix.dtype)
+    return torch.cat([half * matrix, (centre + half * shift)[..., None]], -1)
+
+
+def scale(matrix: torch.Tensor) -> torch.Tensor:
+    """(B,) crop half-size in units of L: sqrt |det M| (s for a similarity)."""
+    return torch.linalg.det(matrix).abs().clamp_min(1e-12).sqrt()
+
+
+def non_similarity(matrix: torch.Tensor) -> torch.Tensor:
+    """(B,) squared distance of M from its nearest similarity, over the crop's scale squared (0 for a similarity)."""
+    p = 0.5 * (matrix[:, 0, 0] + matrix[:, 1, 1])
+    q = 0.5 * (matrix[:, 1, 0] - matrix[:, 0, 1])
+    nearest = torch.stack([torch.stack([p, -q], -1), torch.stack([q, p], -1)], -2)
+    return ((matrix - nearest) ** 2).sum((1, 2)) / (p ** 2 + q ** 2).clamp_min(1e-6)
+
+
+def corner_excess(matrix: torch.Tensor, shift: torch.Tensor, height: int, width: int, margin: float) -> torch.Tensor:
+    """(B,) how far the crop's corners reach outside the image, beyond ``margin`` (in units of L, squared).
+
+    A grid sampled mostly outside the image reads zeros; a hinge on the corners keeps the crop over the
+    image without forbidding a face at the border (part of a crop may hang out by ``margin``).
+    """
+    half = 0.5 * max(height, width)
+    limits = torch.tensor([0.5 * width / half, 0.5 * height / half], device=matrix.device) + margin
+    corners = torch.tensor([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]], device=matrix.device)
+    reached = corners @ matrix.transpose(1, 2) + shift[:, None]  # (B,4,2)
+    return F.relu(reached.abs() - limits).pow(2).sum((1, 2))
+
+
+def scale_outside(matrix: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """(B,) squared log-distance of the crop scale from the range [low, high] (0 inside it).
+
+    The range comes from the training data's face sizes (a population statistic, not a per-image box): a
+    crop much smaller than any face, or much larger than the image, is then always worse than one inside.
+    """
+    log_s = scale(matrix).log()
+    return (F.relu(torch.log(torch.tensor(low)) - log_s) + F.relu(log_s - torch.log(torch.tensor(high)))) ** 2
