@@ -8,8 +8,9 @@ PY := $(VENV)/bin/python
 READY := $(VENV)/.ready
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 BROWSER_VENV := .venv-browser
+PEERS_VENV := .venv-peers
 
-.PHONY: setup test test-browser strip reproduce clean
+.PHONY: setup test test-browser strip peers reproduce clean
 
 setup: $(READY)
 
@@ -35,16 +36,29 @@ test-browser: $(READY) $(BROWSER_VENV)/.ready
 	tests/browser/install_chromium.sh
 	$(BROWSER_VENV)/bin/python tests/browser/drive_notebooks.py
 
+# Peer detectors for the benchmarks (MTCNN), in their own venv: never imported by lm3d.
+$(PEERS_VENV)/.ready: benchmarks/peers/requirements.txt benchmarks/peers/requirements-nodeps.txt
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet -r benchmarks/peers/requirements.txt
+	$(PEERS_VENV)/bin/python -m pip install --quiet --no-deps -r benchmarks/peers/requirements-nodeps.txt
+	touch $@
+
+peers: $(PEERS_VENV)/.ready
+
 # Strip the outputs of every notebook before committing (make test fails while any are stored).
 strip: $(READY)
 	$(PY) tools/strip_notebooks.py $(NOTEBOOKS)
 
-# The main job: the baseline over three seeds (runs/, reports/baseline_results.*), the speed benchmarks
+# The main job: the baseline over three seeds (runs/, reports/baseline_results.*), MTCNN's and LBP's boxes on
+# the test images and the spatial transformer's table (reports/ladder_results.*: the baseline with simulated,
+# MTCNN and LBP boxes, S similarity and S affine, three seeds each), the speed benchmarks
 # (reports/bench_*.txt), then executed copies of the notebooks and their HTML in reports/ (LM3D_FAST unset:
 # the real experiments; notebook 03 reuses runs/standard_seed0 instead of training it again).
-reproduce: $(READY)
+reproduce: $(READY) $(PEERS_VENV)/.ready
 	mkdir -p reports
 	$(PY) -m lm3d.reproduce --preset standard --seeds 0 1 2 --runs runs --out reports
+	$(PY) benchmarks/detector_boxes.py --image-size 128 --count 500 --out reports/mtcnn_boxes.json | tee reports/detector_boxes.txt
+	$(PY) -m lm3d.reproduce --ladder --preset standard --seeds 0 1 2 --runs runs --out reports --mtcnn-boxes reports/mtcnn_boxes.json
 	$(PY) benchmarks/bench_synth.py | tee reports/bench_synth.txt
 	$(PY) benchmarks/bench_model.py | tee reports/bench_model.txt
 	LM3D_FAST=0 $(VENV)/bin/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=-1 \

@@ -1,7 +1,11 @@
-"""Baseline model speed: training images/s, batched inference images/s and single-image latency.
+"""Model speed: training images/s, batched inference images/s, single-image latency; S against a detector.
 
     .venv/bin/python benchmarks/bench_model.py                    # the standard preset's model, CPU (+ CUDA)
     .venv/bin/python benchmarks/bench_model.py --preset paper
+
+The last table times one image end to end at 256 and 1024 px (a SynthFaces face, upscaled): the S variant
+(S looks at a small copy, then crops from the full image) beside the baseline behind scikit-image's LBP
+face detector (which scans the whole image at every scale). Untrained weights: speed does not depend on them.
 
 Inputs are random uint8 images at the preset's image size with 68 queries; data loading is not
 timed (training reads an in-memory pool). All figures of one device come from the same run, so
@@ -58,6 +62,39 @@ def measure(config, device: torch.device, batch: int, repeats: int) -> dict:
             "single-image latency ms": 1000 * one_time}
 
 
+def latency_comparison(preset_name: str, sizes=(256, 1024), repeats: int = 5) -> dict:
+    """Single-image CPU latency (ms) of S + model, and of the LBP detector + baseline, at each image size."""
+    import torch.nn.functional as F
+
+    from lm3d.detectors import LBPFaceDetector
+    from lm3d.synth import SynthFaces
+
+    sample = SynthFaces("synth300w", "test", 1, image_size=256).render([0])
+    s_model = ContinuousLandmarkModel(preset(preset_name, "s-similarity").model).eval()
+    baseline = ContinuousLandmarkModel(preset(preset_name).model).eval()
+    detector, queries = LBPFaceDetector(), torch.randn(68, 3) * 5
+    out = {}
+    for size in sizes:
+        image = F.interpolate(sample["image"].float(), size=(size, size), mode="bilinear").round().to(torch.uint8)
+        array = image[0].permute(1, 2, 0).numpy()
+        true_box = sample["bbox"] * size / 256
+
+        @torch.no_grad()
+        def with_s():
+            s_model(image, None, queries)
+
+        @torch.no_grad()
+        def with_detector():
+            found = detector(array)
+            box = torch.tensor([found], dtype=torch.float32) if found is not None else true_box
+            baseline(image, box, queries)
+
+        out[size] = {"S similarity + model": 1000 * _timed(with_s, repeats, "cpu"),
+                     "LBP detector + baseline": 1000 * _timed(with_detector, repeats, "cpu"),
+                     "LBP detector alone": 1000 * _timed(lambda: detector(array), repeats, "cpu")}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="standard")
@@ -72,6 +109,10 @@ def main() -> None:
     for device in devices:
         for name, value in measure(config, device, batch, args.repeats).items():
             print(f"{device.type:5s} {name:26s} {value:10.1f}")
+    latency = latency_comparison(args.preset, repeats=args.repeats)
+    print("single-image latency ms, CPU  " + "".join(f"{size:>9d} px" for size in latency))
+    for name in next(iter(latency.values())):
+        print(f"{name:30s}" + "".join(f"{latency[size][name]:12.1f}" for size in latency))
 
 
 if __name__ == "__main__":

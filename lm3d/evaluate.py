@@ -68,7 +68,9 @@ def render_test_set(source: str, count: int, image_size: int, seed: int = 0) -> 
     return {k: torch.cat([r[k] for r in rendered]) for k in KEYS}
 
 
-def evaluate_source(model, source: str, count: int, image_size: int, seed: int = 0, boxes: str = "simulated") -> dict:
+def evaluate_source(model, source: str, count: int, image_size: int, seed: int = 0,
+                    boxes: str = "simulated") -> tuple[dict, float]:
+    """NME, FR and AUC per subset (all, common, challenging), and the percentage of faces the boxes found."""
     batch = render_test_set(source, count, image_size, seed)
     found = torch.ones(count, dtype=torch.bool)
     chosen = None
@@ -76,9 +78,9 @@ def evaluate_source(model, source: str, count: int, image_size: int, seed: int =
         chosen, found = face_boxes(boxes, batch["image"], batch["bbox"], key=f"{source}/test")
     queries = layouts.get(sources.get(source).layout).points(CanonicalFace.load())
     keep = found.nonzero()[:, 0]
-    result = {"found": 100 * found.float().mean().item()}
+    result, rate = {}, 100 * found.float().mean().item()
     if len(keep) == 0:
-        return result
+        return result, rate
     predicted = predict_batches(model, batch["image"][keep], None if chosen is None else chosen[keep], queries)
     nme = metrics.nme_per_face(predicted["landmarks2d"], batch["landmarks2d"][keep], batch["iod"][keep])
     challenging = batch["challenging"][keep]
@@ -86,7 +88,7 @@ def evaluate_source(model, source: str, count: int, image_size: int, seed: int =
     for subset, chosen_faces in (("common", ~challenging), ("challenging", challenging)):
         if chosen_faces.any():
             result[subset] = metrics.summarize(nme[chosen_faces])
-    return result
+    return result, rate
 
 
 def evaluate_heldout(model, count: int, image_size: int, seed: int = 0) -> dict:
@@ -119,11 +121,12 @@ def evaluate_checkpoint(path: str | Path, count: int = 500, image_size: int | No
     data = checkpoint.load(path, kind=checkpoint.DETECTOR_KINDS)
     size = image_size or data["train_config"]["image_size"]
     model = load_model(path)
-    per_source = {name: evaluate_source(model, name, count, size, boxes=boxes) for name in eval_sources}
+    evaluated = {name: evaluate_source(model, name, count, size, boxes=boxes) for name in eval_sources}
+    per_source = {name: subsets for name, (subsets, _) in evaluated.items()}
     heldout = evaluate_heldout(model, min(count, 200), size)
     results = {"checkpoint": str(path), "step": data["step"], "image_size": size, "faces_per_source": count,
                "variant": data["train_config"].get("variant", "baseline"), "boxes": boxes if model.needs_box else "S",
-               "sources": per_source, "heldout": heldout,
+               "sources": per_source, "found": {name: rate for name, (_, rate) in evaluated.items()}, "heldout": heldout,
                "summary": {**{f"nme_{name}": r["all"]["nme"] for name, r in per_source.items() if "all" in r},
                            "heldout_over_layout_nme": heldout["ratio"]}}
     if stability:

@@ -162,3 +162,55 @@ def _facing(face: CanonicalFace, layout: Layout, depth_axis: int, sign: float) -
     """Which layout points face the viewer of an orthographic view along ``depth_axis``."""
     normals = face.triangle_normals()[layout.triangle]
     return _numpy(sign * normals[:, depth_axis] > 0)
+
+
+ROI_COLOURS = {"truth": "#333333", "simulated detector": "#1f77b4", "MTCNN": "#ff7f0e", "LBP": "#9467bd",
+               "S similarity": "#d62728", "S affine": "#2ca02c"}
+
+
+def _roi_corners(transforms) -> np.ndarray:
+    """(T,4,2) image positions of the crop corners (top-left, top-right, bottom-right, bottom-left)."""
+    transforms = _numpy(transforms).reshape(-1, 2, 3)
+    unit = np.array([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
+    return unit @ transforms[:, :, :2].transpose(0, 2, 1) + transforms[:, None, :, 2]
+
+
+def roi_trajectories(rois: dict, title: str = "RoI corners over time"):
+    """The paper's Fig. 4: each RoI's top-left and bottom-right corner (x and y) against the frame.
+
+    ``rois`` maps a name to (T,2,3) crop transforms (``lm3d.model.crop`` convention), or to None for a
+    frame range where that detector found nothing (missing frames are NaN and left as gaps).
+    """
+    figure, axes = plt.subplots(2, 2, figsize=(11, 5.5), sharex=True)
+    labels = [("top-left x", 0, 0), ("top-left y", 0, 1), ("bottom-right x", 2, 0), ("bottom-right y", 2, 1)]
+    for axis, (label, corner, coordinate) in zip(axes.flat, labels):
+        for name, transforms in rois.items():
+            corners = _roi_corners(transforms)
+            axis.plot(corners[:, corner, coordinate], lw=1.4 if name != "truth" else 1.0,
+                      ls="--" if name == "truth" else "-", color=ROI_COLOURS.get(name), label=name)
+        axis.set_ylabel(f"{label} (px)")
+    for axis in axes[1]:
+        axis.set_xlabel("frame")
+    axes[0, 0].legend(fontsize=8)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def roi_frames(images, rois: dict, frames, title: str = "RoIs on frames"):
+    """Frames of a clip (T,3,H,W uint8) with every RoI drawn on them, one panel per chosen frame."""
+    frames = list(frames)
+    figure, axes = plt.subplots(1, len(frames), figsize=(3 * len(frames), 3.2))
+    for axis, frame in zip(np.atleast_1d(axes), frames):
+        axis.imshow(_numpy(images[frame]).transpose(1, 2, 0))
+        for name, transforms in rois.items():
+            corners = _roi_corners(transforms)[frame]
+            closed = np.vstack([corners, corners[:1]])
+            axis.plot(closed[:, 0], closed[:, 1], color=ROI_COLOURS.get(name), lw=1.2, ls="--" if name == "truth" else "-",
+                      label=name)
+        axis.set_title(f"frame {frame}")
+        axis.set_axis_off()
+    np.atleast_1d(axes)[0].legend(fontsize=7, loc="lower left")
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure

@@ -73,12 +73,11 @@ def evaluate_with_boxes(preset_name: str, seed: int, runs: Path, boxes: str, lab
 def flatten(result: dict) -> dict:
     """The numbers of one evaluation that go into the table, as name -> float."""
     row = {}
+    for source, rate in result.get("found", {}).items():
+        if rate < 100.0:
+            row[f"faces found {source} (%)"] = rate
     for source, subsets in result["sources"].items():
-        if subsets.get("found", 100.0) < 100.0:
-            row[f"faces found {source} (%)"] = subsets["found"]
         for subset, values in subsets.items():
-            if not isinstance(values, dict):
-                continue
             suffix = "" if subset == "all" else f" ({subset})"
             row[f"NME {source}{suffix}"] = values["nme"]
             if subset == "all":
@@ -112,6 +111,50 @@ def markdown(table: dict, preset_name: str, seeds: list[int]) -> str:
              "| metric | mean | std | per seed |", "| --- | --- | --- | --- |"]
     for key, row in table.items():
         lines.append(f"| {key} | {row['mean']:.3f} | {row['std']:.3f} | {', '.join(f'{v:.3f}' for v in row['values'])} |")
+    return "\n".join(lines) + "\n"
+
+
+# The rows of the spatial transformer's table (issue 10): (label, variant, face boxes of a box model)
+LADDER = (("baseline, simulated detector box", "baseline", "simulated"),
+          ("baseline, MTCNN box", "baseline", "mtcnn"),
+          ("baseline, LBP detector box", "baseline", "lbp"),
+          ("S similarity", "s-similarity", None),
+          ("S affine", "s-affine", None))
+
+
+def ladder(preset_name: str, seeds: list[int], runs: Path, mtcnn_boxes: Path | None) -> dict:
+    """Every row of LADDER over ``seeds``: aggregated tables, same budget (the preset) for every model."""
+    rows = {}
+    for label, variant, boxes in LADDER:
+        if boxes == "mtcnn" and (mtcnn_boxes is None or not mtcnn_boxes.exists()):
+            print(f"skipping '{label}': no MTCNN boxes (make peers && benchmarks/detector_boxes.py)")
+            continue
+        if boxes in (None, "simulated"):
+            results = [run_seed(preset_name, seed, runs, variant) for seed in seeds]
+        else:
+            kind = f"file:{mtcnn_boxes}" if boxes == "mtcnn" else boxes
+            results = [evaluate_with_boxes(preset_name, seed, runs, kind, boxes) for seed in seeds]
+        rows[label] = aggregate(results)
+    return rows
+
+
+def ladder_markdown(rows: dict, preset_name: str, seeds: list[int]) -> str:
+    def cell(table, key, digits=2):
+        row = table.get(key)
+        return f"{row['mean']:.{digits}f} ± {row['std']:.{digits}f}" if row else "-"
+
+    lines = [f"Preset `{preset_name}`, seeds {seeds}: mean ± standard deviation over seeds, all in % of the inter-ocular "
+             "distance except RoI jitter (% of the crop size). Jitter on the synth300w test clips (lm3d.stability). "
+             "A detector row counts only the faces (and clips) its detector found.", "",
+             "| model | faces found | synth300w NME (common / challenging) | synthwflw | synthmpie | hmc | "
+             "static / motion jitter | video NME | RoI jitter |", "|---|---|---|---|---|---|---|---|---|"]
+    for label, table in rows.items():
+        found = cell(table, "faces found synth300w (%)", 1) if "faces found synth300w (%)" in table else "100"
+        lines.append(f"| {label} | {found} | {cell(table, 'NME synth300w')} ({cell(table, 'NME synth300w (common)')} / "
+                     f"{cell(table, 'NME synth300w (challenging)')}) | {cell(table, 'NME synthwflw')} | "
+                     f"{cell(table, 'NME synthmpie')} | {cell(table, 'NME hmc')} | "
+                     f"{cell(table, 'static jitter synth300w')} / {cell(table, 'motion jitter synth300w')} | "
+                     f"{cell(table, 'video nme synth300w')} | {cell(table, 'roi jitter synth300w')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -174,6 +217,9 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--runs", type=Path, default=Path("runs"))
     parser.add_argument("--out", type=Path, default=Path("reports"))
+    parser.add_argument("--ladder", action="store_true",
+                        help="instead: the spatial transformer's table (baseline with simulated, MTCNN and LBP boxes; S)")
+    parser.add_argument("--mtcnn-boxes", type=Path, default=Path("reports/mtcnn_boxes.json"))
     parser.add_argument("--interruption-check", type=int, metavar="STEP", default=None,
                         help="instead: kill -9 a training of the first seed after its checkpoint at STEP, resume, compare")
     args = parser.parse_args(argv)
@@ -182,6 +228,15 @@ def main(argv=None) -> None:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "interruption_check.json").write_text(json.dumps(report, indent=1) + "\n")
         print(json.dumps(report, indent=1))
+        return
+    if args.ladder:
+        rows = ladder(args.preset, args.seeds, args.runs, args.mtcnn_boxes)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "ladder_results.json").write_text(json.dumps({"preset": args.preset, "seeds": args.seeds,
+                                                                  "rows": rows}, indent=1) + "\n")
+        text = ladder_markdown(rows, args.preset, args.seeds)
+        (args.out / "ladder_results.md").write_text(text)
+        print(text)
         return
     results = [run_seed(args.preset, seed, args.runs) for seed in args.seeds]
     table = aggregate(results)

@@ -226,7 +226,7 @@ def test_s_training_logs_what_s_does_and_resumes_exactly(tmp_path, trained_s):
 
 def test_s_evaluation_has_stability_keys(trained_s):
     results = evaluate_checkpoint(trained_s / train.CHECKPOINT_NAME, count=4, eval_sources=("synth300w",))
-    assert results["boxes"] == "S" and results["sources"]["synth300w"]["found"] == 100.0
+    assert results["boxes"] == "S" and results["found"]["synth300w"] == 100.0
     stability = results["stability"]["synth300w"]
     assert {"static_jitter", "motion_jitter", "video_nme", "roi_jitter"} <= set(stability)
     assert all(np.isfinite(v) and v >= 0 for v in stability.values())

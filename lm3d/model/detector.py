@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from . import crop as crops
-from .features import FeatureExtractor
+from .features import POOLINGS, FeatureExtractor
 from .predictor import LandmarkPredictor2D
 from .queries import QueryEncoder
 from .spatial_transformer import FAMILIES, LOCALISERS, SpatialTransformer
@@ -47,6 +47,7 @@ class ModelConfig:
     query_dim: int = 128
     hidden: int = 256
     layers: int = 3
+    pooling: str = "mean"  # how F pools its last map: "mean", or "keypoints" (also where features fire)
     crop: str = "box"  # "box" (an external face box), or S: "similarity", "affine"
     localiser_size: int = 64  # S looks at the whole image downscaled to this many pixels
     localiser_width: int = 16
@@ -64,7 +65,7 @@ class ModelConfig:
                   "localiser_size": self.localiser_size % 16 == 0 and 32 <= self.localiser_size <= 256,
                   "localiser_width": 4 <= self.localiser_width <= 128, "localiser": self.localiser in LOCALISERS,
                   "second_pass": not self.second_pass or self.crop != "box",
-                  "s_learns_from": self.s_learns_from in ("all", "template")}
+                  "s_learns_from": self.s_learns_from in ("all", "template"), "pooling": self.pooling in POOLINGS}
         check_ranges("model", self, checks)
         return self
 
@@ -118,7 +119,7 @@ class ContinuousLandmarkModel(nn.Module):
         self.spatial_transformer = (SpatialTransformer(c.crop, c.localiser_size, c.localiser_width, localiser=c.localiser)
                                     if c.crop != "box" else None)
         self.template = Template() if c.crop != "box" else None
-        self.features = FeatureExtractor(c.width, c.feature_dim)
+        self.features = FeatureExtractor(c.width, c.feature_dim, pooling=c.pooling)
         self.queries = QueryEncoder(c.query_frequencies, c.query_dim)
         self.predictor = LandmarkPredictor2D(c.feature_dim, c.query_dim, c.hidden, c.layers)
 

@@ -5,11 +5,20 @@ halves the resolution), widths w, 2w, 4w, 8w, then global average pooling and a 
 to a feature vector f. GroupNorm instead of BatchNorm: statistics do not depend on the batch,
 so a model behaves the same at batch size 1 (inference) as in training, and data-parallel
 training matches single-process training exactly.
+
+``pooling="mean"`` averages the last feature map (the CVPR 2023 baseline's choice). An average forgets
+*where* things are, which matters once the face is not centred in the crop (a spatial transformer's crop
+is never as tight as a box around the true face): ``pooling="keypoints"`` adds, per channel, the expected
+(x, y) position under a softmax over the map (a spatial soft-argmax, Levine et al. 2016), so F can say
+where each feature fires.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+
+POOLINGS = ("mean", "keypoints")
 
 
 def _norm(channels: int) -> nn.GroupNorm:
@@ -34,11 +43,14 @@ class ResidualBlock(nn.Module):
 class FeatureExtractor(nn.Module):
     """(B,3,S,S) normalised images -> (B,feature_dim) features."""
 
-    def __init__(self, width: int = 32, feature_dim: int = 256, blocks_per_stage: int = 2):
+    def __init__(self, width: int = 32, feature_dim: int = 256, blocks_per_stage: int = 2, pooling: str = "mean"):
         super().__init__()
         if width < 8 or feature_dim < 1 or blocks_per_stage < 1:
             raise ValueError(f"width must be >= 8, feature_dim and blocks_per_stage >= 1; got {width}, "
                              f"{feature_dim}, {blocks_per_stage}")
+        if pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {pooling!r}; known: {', '.join(POOLINGS)}")
+        self.pooling = pooling
         self.stem = nn.Sequential(nn.Conv2d(3, width, 3, 2, 1, bias=False), _norm(width), nn.ReLU())
         stages, channels = [], width
         for stage in range(4):
@@ -47,8 +59,20 @@ class FeatureExtractor(nn.Module):
                 stages.append(ResidualBlock(channels, out, 2 if block == 0 and stage > 0 else 1))
                 channels = out
         self.stages = nn.Sequential(*stages)
-        self.head = nn.Linear(channels, feature_dim)
+        self.head = nn.Linear(channels * (3 if pooling == "keypoints" else 1), feature_dim)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = self.stages(self.stem(images))
-        return self.head(x.mean(dim=(2, 3)))
+        pooled = x.mean(dim=(2, 3))
+        if self.pooling == "keypoints":
+            pooled = torch.cat([pooled, spatial_soft_argmax(x)], 1)
+        return self.head(pooled)
+
+
+def spatial_soft_argmax(x: torch.Tensor) -> torch.Tensor:
+    """(B,C,H,W) -> (B,2C): each channel's expected (x, y) in [-1, 1] under a softmax over its map."""
+    b, c, h, w = x.shape
+    weights = x.flatten(2).softmax(-1).reshape(b, c, h, w)
+    xs = torch.linspace(-1 + 1 / w, 1 - 1 / w, w, device=x.device, dtype=x.dtype)
+    ys = torch.linspace(-1 + 1 / h, 1 - 1 / h, h, device=x.device, dtype=x.dtype)
+    return torch.cat([(weights.sum(2) * xs).sum(-1), (weights.sum(3) * ys).sum(-1)], 1)
