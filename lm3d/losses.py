@@ -9,12 +9,14 @@
   affine S the distance of its matrix from a similarity.
 * ``face_loss``: binary cross-entropy of S's face logit against "this image holds a face" (background-only
   frames are the negatives).
+* ``crop_diagnostics``: what S does, for the training log (crop size and offset against the true face's).
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
+from .model import crop
 from .model.spatial_transformer import corner_excess, non_similarity, scale_outside
 
 
@@ -38,3 +40,20 @@ def spatial_transformer_penalties(outputs: dict, image_size: tuple[int, int], sc
 
 def face_loss(face_logit: torch.Tensor, is_face: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(face_logit.float(), is_face.float())
+
+
+def crop_diagnostics(outputs: dict, local: dict, terms: dict, world: int) -> dict:
+    """What S is doing, for the log: its crop size against the face's, where it looks, its penalties.
+
+    Shrinking onto nothing or drifting off the face is the known failure of a spatial transformer;
+    these numbers show it long before the landmark loss does. Faces only (negatives have no face).
+    """
+    faces = local["is_face"] > 0
+    transform = outputs["transform"].detach().float()[faces]
+    box = crop.box_to_transform(local["boxes"][faces].float(), 0.0)  # the tight face box, for comparison only
+    face_half = box[:, 0, 0]
+    offset = (transform[:, :, 2] - box[:, :, 2]).norm(dim=-1) / face_half
+    return {"crop_over_face": (transform[:, :, :2].det().abs().sqrt() / face_half).median().item(),
+            "crop_offset_over_face": offset.median().item(),
+            **{f"penalty_{k}": v.item() / (world if k == "landmarks" else 1) for k, v in terms.items()
+               if k != "landmarks"}}

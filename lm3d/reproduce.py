@@ -19,12 +19,11 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from . import checkpoint
 from .evaluate import evaluate_checkpoint
-from .train import CHECKPOINT_NAME, preset, train
+from .train import CHECKPOINT_NAME, configure, preset, train
 
 
 def run_name(preset_name: str, variant: str, seed: int, tag: str | None = None) -> str:
@@ -48,14 +47,6 @@ def run_seed(preset_name: str, seed: int, runs: Path, variant: str = "baseline",
     results["train_minutes"] = minutes
     metrics_file.write_text(json.dumps(results, indent=1) + "\n")
     return results
-
-
-def configure(preset_name: str, variant: str, seed: int, overrides: dict | None = None):
-    """The training config of a run; ``overrides`` may set training fields and ``model.<field>`` fields."""
-    overrides = dict(overrides or {})
-    model_fields = {k[6:]: overrides.pop(k) for k in list(overrides) if k.startswith("model.")}
-    config = preset(preset_name, variant, seed=seed, **overrides)
-    return replace(config, model=replace(config.model, **model_fields)).validate() if model_fields else config
 
 
 def evaluate_with_boxes(preset_name: str, seed: int, runs: Path, boxes: str, label: str) -> dict:

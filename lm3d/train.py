@@ -31,7 +31,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from . import checkpoint
-from .losses import face_loss, landmark_loss, spatial_transformer_penalties
+from .losses import crop_diagnostics, face_loss, landmark_loss, spatial_transformer_penalties
 from .model import ContinuousLandmarkModel, ModelConfig, crop
 from .model.detector import VARIANTS, check_ranges, variant_config
 from .runtime import default_device, fast_mode
@@ -131,6 +131,17 @@ def preset(name: str, variant: str = "baseline", **overrides) -> TrainConfig:
         raise ValueError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
     config = replace(PRESETS[name], **overrides)
     return replace(config, variant=variant, model=variant_config(variant, config.model)).validate()
+
+
+def configure(preset_name: str, variant: str = "baseline", seed: int = 0, settings: dict | None = None) -> TrainConfig:
+    """A preset as a variant, with ``settings`` overriding training fields and ``model.<field>`` model fields."""
+    settings = dict(settings or {})
+    model_fields = {k[6:]: settings.pop(k) for k in list(settings) if k.startswith("model.")}
+    unknown = set(settings) - {f.name for f in fields(TrainConfig)} | set(model_fields) - {f.name for f in fields(ModelConfig)}
+    if unknown:
+        raise ValueError(f"unknown setting(s) {sorted(unknown)}; use TrainConfig fields or model.<ModelConfig field>")
+    config = preset(preset_name, variant, seed=seed, **settings)
+    return replace(config, model=replace(config.model, **model_fields)).validate() if model_fields else config
 
 
 def learning_rate_factor(step: int, config: TrainConfig) -> float:
@@ -254,7 +265,7 @@ def train(config: TrainConfig, out_dir: str | Path, progress: bool = True, stop_
             entry = {"step": step + 1, "loss": terms["landmarks"].item() / world, "lr": scheduler.get_last_lr()[0],
                      "images_per_s": seen / (now - last_time)}
             if with_s:
-                entry.update(_crop_diagnostics(outputs, local, terms, world))
+                entry.update(crop_diagnostics(outputs, local, terms, world))
             last_time, seen = now, 0
             with open(log, "a") as handle:
                 handle.write(json.dumps(entry) + "\n")
@@ -267,23 +278,6 @@ def train(config: TrainConfig, out_dir: str | Path, progress: bool = True, stop_
     if dist.is_initialized():
         dist.barrier()
     return {"steps_done": step + 1, "out_dir": str(out_dir), "rank": rank, "world": world}
-
-
-def _crop_diagnostics(outputs: dict, local: dict, terms: dict, world: int) -> dict:
-    """What S is doing, for the log: its crop size against the face's, where it looks, its penalties.
-
-    Shrinking onto nothing or drifting off the face is the known failure of a spatial transformer;
-    these numbers show it long before the landmark loss does. Faces only (negatives have no face).
-    """
-    faces = local["is_face"] > 0
-    transform = outputs["transform"].detach().float()[faces]
-    box = crop.box_to_transform(local["boxes"][faces].float(), 0.0)  # the tight face box, for comparison only
-    face_half = box[:, 0, 0]
-    offset = (transform[:, :, 2] - box[:, :, 2]).norm(dim=-1) / face_half
-    return {"crop_over_face": (transform[:, :, :2].det().abs().sqrt() / face_half).median().item(),
-            "crop_offset_over_face": offset.median().item(),
-            **{f"penalty_{k}": v.item() / (world if k == "landmarks" else 1) for k, v in terms.items()
-               if k != "landmarks"}}
 
 
 def _truncate_log(log: Path, step: int) -> None:
@@ -329,10 +323,12 @@ def main(argv=None) -> None:
                         help="baseline: external face box; s-similarity / s-affine: the spatial transformer finds the face")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a config field, e.g. --set template_weight=0 --set model.localiser=regression")
     parser.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
     args = parser.parse_args(argv)
-    overrides = {"seed": args.seed} | ({"steps": args.steps} if args.steps else {})
-    config = preset(args.preset, args.variant, **overrides)
+    settings = ({"steps": args.steps} if args.steps else {}) | dict(_setting(s) for s in args.set)
+    config = configure(args.preset, args.variant, args.seed, settings)
     summary = train(config, args.out)
     if summary["rank"] == 0 and not args.no_eval:
         from .evaluate import evaluate_checkpoint
@@ -342,6 +338,17 @@ def main(argv=None) -> None:
         print(json.dumps(results["summary"], indent=1))
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def _setting(text: str) -> tuple[str, object]:
+    """FIELD=VALUE with VALUE read as JSON when it parses (numbers, true/false), else as a string."""
+    if "=" not in text:
+        raise SystemExit(f"--set takes FIELD=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 if __name__ == "__main__":

@@ -292,3 +292,13 @@ def test_s_under_two_gloo_processes_matches_one_process(tmp_path):
     ddp, single = _weights(tmp_path / "ddp" / train.CHECKPOINT_NAME), _weights(tmp_path / "single" / train.CHECKPOINT_NAME)
     for name in single:
         torch.testing.assert_close(ddp[name], single[name], atol=1e-5, rtol=1e-4)
+
+
+def test_settings_override_training_and_model_fields():
+    config = train.configure("fast", "s-affine", 3, {"template_weight": 0.0, "model.localiser": "regression"})
+    assert config.seed == 3 and config.template_weight == 0.0 and config.model.localiser == "regression"
+    assert config.model.crop == "affine"
+    with pytest.raises(ValueError, match="unknown setting"):
+        train.configure("fast", "baseline", 0, {"model.wings": 2})
+    assert train._setting("model.second_pass=true") == ("model.second_pass", True)
+    assert train._setting("model.localiser=regression") == ("model.localiser", "regression")
