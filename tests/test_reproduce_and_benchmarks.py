@@ -40,3 +40,12 @@ def test_benchmark_scripts_print_figures():
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_synth.py"), "--sizes", "64",
                           "--batch", "4", "--batches", "1"], capture_output=True, text=True, check=True).stdout
     assert "images/s" in out and out.strip().splitlines()[-1].split()[0] == "cpu"
+
+
+def test_the_s_ladder_end_to_end(tmp_path):
+    reproduce.main(["--ladder", "--preset", "fast", "--seeds", "0", "--runs", str(tmp_path / "runs"),
+                    "--out", str(tmp_path / "reports"), "--mtcnn-boxes", str(tmp_path / "none.json")])
+    rows = json.loads((tmp_path / "reports" / "ladder_results.json").read_text())["rows"]
+    assert list(rows) == ["baseline, simulated detector box", "baseline, LBP detector box", "S similarity", "S affine"]
+    assert "motion jitter synth300w" in rows["S similarity"] and "roi jitter synth300w" in rows["S affine"]
+    assert "| S affine | 100 |" in (tmp_path / "reports" / "ladder_results.md").read_text()
