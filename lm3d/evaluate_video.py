@@ -14,6 +14,7 @@ import torch
 
 from . import stability
 from .detectors import BOX_SEED, face_boxes
+from .evaluate import predict_batches
 from .face import CanonicalFace, layouts
 from .synth import sources
 from .synth.video import make_clip
@@ -39,13 +40,6 @@ def clip_boxes(kind: str, clip: dict, key: str, seed: int) -> torch.Tensor | Non
     return boxes
 
 
-def track(model, clip: dict, boxes: torch.Tensor | None, queries: torch.Tensor) -> dict:
-    """Predictions and crop transforms for every frame of one clip."""
-    from .evaluate import predict_batches
-
-    return predict_batches(model, clip["image"], boxes, queries)
-
-
 def evaluate_stability(model, source: str, image_size: int, boxes: str = "simulated", clips: int = CLIPS,
                        length: int = LENGTH) -> dict:
     """static_jitter, motion_jitter, video_nme, roi_jitter (moving clips), roi_jitter_static, in percent."""
@@ -59,7 +53,7 @@ def evaluate_stability(model, source: str, image_size: int, boxes: str = "simula
                 chosen = clip_boxes(boxes, clip, f"{source}/{kind}/{index}", BOX_SEED + 1000 * index + (kind == "moving"))
                 if chosen is None:
                     continue
-            kept.append((clip, track(model, clip, chosen, queries)))
+            kept.append((clip, predict_batches(model, clip["image"], chosen, queries)))
         runs[kind] = kept
     out = {"clips_used": 100 * sum(len(v) for v in runs.values()) / (2 * clips)}
     if runs["static"]:

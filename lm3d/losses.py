@@ -42,7 +42,7 @@ def face_loss(face_logit: torch.Tensor, is_face: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(face_logit.float(), is_face.float())
 
 
-def crop_diagnostics(outputs: dict, local: dict, terms: dict, world: int) -> dict:
+def crop_diagnostics(outputs: dict, local: dict, terms: dict) -> dict:
     """What S is doing, for the log: its crop size against the face's, where it looks, its penalties.
 
     Shrinking onto nothing or drifting off the face is the known failure of a spatial transformer;
@@ -55,5 +55,4 @@ def crop_diagnostics(outputs: dict, local: dict, terms: dict, world: int) -> dic
     offset = (transform[:, :, 2] - box[:, :, 2]).norm(dim=-1) / face_half
     return {"crop_over_face": (transform[:, :, :2].det().abs().sqrt() / face_half).median().item(),
             "crop_offset_over_face": offset.median().item(),
-            **{f"penalty_{k}": v.item() / (world if k == "landmarks" else 1) for k, v in terms.items()
-               if k != "landmarks"}}
+            **{f"penalty_{k}": v.item() for k, v in terms.items() if k != "landmarks"}}

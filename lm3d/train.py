@@ -265,7 +265,7 @@ def train(config: TrainConfig, out_dir: str | Path, progress: bool = True, stop_
             entry = {"step": step + 1, "loss": terms["landmarks"].item() / world, "lr": scheduler.get_last_lr()[0],
                      "images_per_s": seen / (now - last_time)}
             if with_s:
-                entry.update(crop_diagnostics(outputs, local, terms, world))
+                entry.update(crop_diagnostics(outputs, local, terms))
             last_time, seen = now, 0
             with open(log, "a") as handle:
                 handle.write(json.dumps(entry) + "\n")

@@ -55,13 +55,19 @@ def to_crop(points: torch.Tensor, transform: torch.Tensor) -> torch.Tensor:
     return (points - transform[:, None, :, 2]) @ inverse.transpose(1, 2)
 
 
+def pixels_to_normalised(transform: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """A transform into pixels of an HxW image, followed by pixels -> normalised coordinates u = 2x / W - 1
+    (``grid_sample``'s frame with ``align_corners=False``, and the frame of a crop of that size)."""
+    scale = torch.tensor([2.0 / width, 2.0 / height], device=transform.device, dtype=transform.dtype)
+    normalised = transform * scale[:, None]
+    normalised[..., 2] -= 1
+    return normalised
+
+
 def crop(images: torch.Tensor, transform: torch.Tensor, size: int) -> torch.Tensor:
     """Resample (B,C,H,W) float images into (B,C,size,size) crops (bilinear, zeros outside)."""
     height, width = images.shape[-2:]
-    # image pixels -> grid_sample's normalised image coordinates: u = 2x / W - 1
-    to_normalised = torch.tensor([[2.0 / width, 0.0, -1.0], [0.0, 2.0 / height, -1.0]], device=images.device)
-    theta = to_normalised[:, :2] @ transform
-    theta[:, :, 2] += to_normalised[:, 2]
+    theta = pixels_to_normalised(transform, height, width)
     grid = F.affine_grid(theta.to(images.dtype), [images.shape[0], images.shape[1], size, size], align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 

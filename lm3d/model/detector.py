@@ -82,9 +82,7 @@ def variant_config(variant: str, config: ModelConfig) -> ModelConfig:
 
 def compose(outer: torch.Tensor, inner: torch.Tensor, size: int) -> torch.Tensor:
     """The crop transform of a crop (``inner``, in the pixels of a ``size`` crop) taken inside the crop ``outer``."""
-    to_normalised = torch.tensor([[2.0 / size, 0.0, -1.0], [0.0, 2.0 / size, -1.0]], device=inner.device)
-    inner_normalised = to_normalised[:, :2] @ inner
-    inner_normalised[:, :, 2] += to_normalised[:, 2]
+    inner_normalised = crops.pixels_to_normalised(inner, size, size)
     return torch.cat([outer[:, :, :2] @ inner_normalised[:, :, :2],
                       (outer[:, :, :2] @ inner_normalised[:, :, 2:] + outer[:, :, 2:])], -1)
 

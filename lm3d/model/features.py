@@ -21,7 +21,8 @@ from torch import nn
 POOLINGS = ("mean", "keypoints")
 
 
-def _norm(channels: int) -> nn.GroupNorm:
+def group_norm(channels: int) -> nn.GroupNorm:
+    """GroupNorm with up to 8 groups: batch-independent, shared by every CNN of the model (F and S)."""
     return nn.GroupNorm(min(8, channels), channels)
 
 
@@ -29,11 +30,11 @@ class ResidualBlock(nn.Module):
     def __init__(self, inputs: int, outputs: int, stride: int):
         super().__init__()
         self.conv1 = nn.Conv2d(inputs, outputs, 3, stride, 1, bias=False)
-        self.norm1 = _norm(outputs)
+        self.norm1 = group_norm(outputs)
         self.conv2 = nn.Conv2d(outputs, outputs, 3, 1, 1, bias=False)
-        self.norm2 = _norm(outputs)
+        self.norm2 = group_norm(outputs)
         self.skip = nn.Identity() if stride == 1 and inputs == outputs else nn.Sequential(
-            nn.Conv2d(inputs, outputs, 1, stride, bias=False), _norm(outputs))
+            nn.Conv2d(inputs, outputs, 1, stride, bias=False), group_norm(outputs))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = torch.relu(self.norm1(self.conv1(x)))
@@ -51,7 +52,7 @@ class FeatureExtractor(nn.Module):
         if pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {pooling!r}; known: {', '.join(POOLINGS)}")
         self.pooling = pooling
-        self.stem = nn.Sequential(nn.Conv2d(3, width, 3, 2, 1, bias=False), _norm(width), nn.ReLU())
+        self.stem = nn.Sequential(nn.Conv2d(3, width, 3, 2, 1, bias=False), group_norm(width), nn.ReLU())
         stages, channels = [], width
         for stage in range(4):
             out = width * 2 ** stage

@@ -30,13 +30,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .features import group_norm
+
 FAMILIES = ("similarity", "affine")
 PARAMETERS = {"similarity": 4, "affine": 6}
 IDENTITY = {"similarity": (1.0, 0.0, 0.0, 0.0), "affine": (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)}  # shape first, then t
-
-
-def _norm(channels: int) -> nn.GroupNorm:
-    return nn.GroupNorm(min(8, channels), channels)
 
 
 LOCALISERS = ("attention", "regression")
@@ -50,7 +48,7 @@ class RegressionLocaliser(nn.Module):
         super().__init__()
         layers, channels = [], 3
         for out in (width, 2 * width, 4 * width, 4 * width):
-            layers += [nn.Conv2d(channels, out, 3, 2, 1, bias=False), _norm(out), nn.ReLU()]
+            layers += [nn.Conv2d(channels, out, 3, 2, 1, bias=False), group_norm(out), nn.ReLU()]
             channels = out
         self.convolutions = nn.Sequential(*layers)
         self.fc = nn.Sequential(nn.Linear(channels * (input_size // 16) ** 2, hidden), nn.ReLU())
@@ -74,17 +72,16 @@ class AttentionLocaliser(nn.Module):
         super().__init__()
         c = 4 * width
         self.convolutions = nn.Sequential(
-            nn.Conv2d(3, width, 3, 2, 1, bias=False), _norm(width), nn.ReLU(),
-            nn.Conv2d(width, 2 * width, 3, 2, 1, bias=False), _norm(2 * width), nn.ReLU(),
-            nn.Conv2d(2 * width, c, 3, 1, 1, bias=False), _norm(c), nn.ReLU(),
-            nn.Conv2d(c, c, 3, 1, 2, dilation=2, bias=False), _norm(c), nn.ReLU(),
-            nn.Conv2d(c, c, 3, 1, 4, dilation=4, bias=False), _norm(c), nn.ReLU())
+            nn.Conv2d(3, width, 3, 2, 1, bias=False), group_norm(width), nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 3, 2, 1, bias=False), group_norm(2 * width), nn.ReLU(),
+            nn.Conv2d(2 * width, c, 3, 1, 1, bias=False), group_norm(c), nn.ReLU(),
+            nn.Conv2d(c, c, 3, 1, 2, dilation=2, bias=False), group_norm(c), nn.ReLU(),
+            nn.Conv2d(c, c, 3, 1, 4, dilation=4, bias=False), group_norm(c), nn.ReLU())
         self.score = nn.Conv2d(c, 1, 1)
         nn.init.zeros_(self.score.weight), nn.init.zeros_(self.score.bias)
         self.mlp = nn.Sequential(nn.Linear(c, hidden), nn.ReLU())
         self.head = _identity_head(hidden, family, PARAMETERS[family] - 2)  # the shape of the crop; t comes from attention
         self.face = nn.Linear(hidden + 1, 1)
-        self.family = family
 
     def forward(self, small: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.convolutions(small)  # (B,C,h,w)
