@@ -5,8 +5,8 @@ import torch
 from lm3d.losses import landmark_loss
 from lm3d.model import crop
 from lm3d.model.detector import ContinuousLandmarkModel, ModelConfig, compose
-from lm3d.model.spatial_transformer import (SpatialTransformer, corner_excess, non_similarity, parameters_to_matrix,
-                                            scale, scale_outside, to_pixels)
+from lm3d.model.spatial_transformer import (SpatialTransformer, corner_excess, from_pixels, non_similarity,
+                                            parameters_to_matrix, scale, scale_outside, to_pixels)
 
 SMALL = dict(crop_size=32, width=8, feature_dim=16, query_dim=16, hidden=16, layers=2, localiser_size=32,
              localiser_width=4)
@@ -37,6 +37,8 @@ def test_similarity_parameters_are_a_scaled_rotation():
     # pixels: the crop centre is the image centre moved by L * t, L = max(W, H) / 2
     transform = to_pixels(matrix, shift, 100, 200)
     torch.testing.assert_close(transform[0, :, 2], torch.tensor([100 + 100 * 0.1, 50 - 100 * 0.2]))
+    back = from_pixels(transform, 100, 200)  # and back: the frame the penalties judge
+    torch.testing.assert_close(back[0], matrix), torch.testing.assert_close(back[1], shift)
 
 
 def test_non_similarity_measures_shear_and_squash():
@@ -68,14 +70,21 @@ def test_compose_places_a_crop_inside_a_crop():
     torch.testing.assert_close(crop.to_image(points, compose(outer, left_half, 32)), expected)
 
 
-def test_s_learns_only_from_the_landmarks_in_image_pixels():
-    model = ContinuousLandmarkModel(ModelConfig(crop="similarity", **SMALL))
-    images = torch.randint(0, 255, (2, 3, 64, 64), dtype=torch.uint8)
-    out = model(images, None, torch.randn(5, 3))
-    targets = torch.rand(2, 5, 2) * 64
-    landmark_loss(out["landmarks2d"], targets, torch.ones(2, 5, dtype=torch.bool), torch.full((2,), 20.0), 10).backward()
-    gradients = [p.grad for p in model.spatial_transformer.parameters() if p.grad is not None]
-    assert gradients and any(g.abs().sum() > 0 for g in gradients)
+def _s_gradient(model: ContinuousLandmarkModel, key: str) -> float:
+    images = torch.randint(0, 255, (2, 3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    out = model(images, None, torch.randn(5, 3, generator=torch.Generator().manual_seed(1)))
+    targets = torch.rand(2, 5, 2, generator=torch.Generator().manual_seed(2)) * 64
+    landmark_loss(out[key], targets, torch.ones(2, 5, dtype=torch.bool), torch.full((2,), 20.0), 10).backward()
+    return sum(p.grad.abs().sum().item() for p in model.spatial_transformer.parameters() if p.grad is not None)
+
+
+@pytest.mark.parametrize("learns_from", ["all", "template"])
+def test_s_learns_only_from_the_landmarks_in_image_pixels(learns_from):
+    """S moves with its template's landmark loss; with s_learns_from="all" also with P's, else not at all."""
+    model = lambda: ContinuousLandmarkModel(ModelConfig(crop="similarity", s_learns_from=learns_from, **SMALL))
+    assert _s_gradient(model(), "template2d") > 0
+    from_predictor = _s_gradient(model(), "landmarks2d")
+    assert from_predictor > 0 if learns_from == "all" else from_predictor == 0
 
 
 def test_a_box_model_needs_boxes_and_an_s_model_does_not():
@@ -85,6 +94,8 @@ def test_a_box_model_needs_boxes_and_an_s_model_does_not():
     out = ContinuousLandmarkModel(ModelConfig(crop="affine", second_pass=True, **SMALL))(images, None, torch.randn(5, 3))
     assert out["landmarks2d"].shape == (2, 5, 2) and out["face_logit"].shape == (2,)
     assert "first_transform" in out
+    # the penalties see the composed crop of the image, not the inner crop inside the first one
+    torch.testing.assert_close(to_pixels(out["matrix"], out["shift"], 64, 64), out["transform"])
 
 
 @pytest.mark.parametrize("change, message", [
@@ -94,3 +105,38 @@ def test_a_box_model_needs_boxes_and_an_s_model_does_not():
 def test_bad_s_configs_are_named(change, message):
     with pytest.raises(ValueError, match=message):
         ModelConfig(**{**SMALL, **change}).validate()
+
+
+@pytest.mark.parametrize("pooling", ["mean", "keypoints", "grid"])
+def test_every_pooling_of_f_gives_one_feature_vector_per_image(pooling):
+    from lm3d.model.features import FeatureExtractor
+
+    extractor = FeatureExtractor(8, 16, pooling=pooling)
+    assert extractor(torch.randn(2, 3, 64, 64)).shape == (2, 16)
+    with pytest.raises(ValueError, match="pooling"):
+        FeatureExtractor(8, 16, pooling="max")
+
+
+def test_spatial_soft_argmax_finds_a_single_peak():
+    from lm3d.model.features import spatial_soft_argmax
+
+    maps = torch.zeros(1, 2, 4, 8)
+    maps[0, 0, 1, 6] = 50.0  # row 1 of 4, column 6 of 8
+    maps[0, 1, 3, 0] = 50.0
+    x, y = spatial_soft_argmax(maps).reshape(2, 2)  # (x of both channels), (y of both channels)
+    torch.testing.assert_close(x, torch.tensor([(6.5 / 8) * 2 - 1, (0.5 / 8) * 2 - 1]))
+    torch.testing.assert_close(y, torch.tensor([(1.5 / 4) * 2 - 1, (3.5 / 4) * 2 - 1]))
+
+
+def test_grid_pooling_keeps_where_the_face_is():
+    """Mean pooling cannot tell an image from its mirror; the 4x4 grid can (with the same weights)."""
+    from lm3d.model.features import FeatureExtractor
+
+    torch.manual_seed(0)
+    image = torch.zeros(1, 3, 64, 64)
+    image[..., 8:24, 8:24] = 1.0  # a bright square in the top-left corner
+    mirrored = image.flip(-1).flip(-2)
+    mean, grid = FeatureExtractor(8, 16, pooling="mean"), FeatureExtractor(8, 16, pooling="grid")
+    grid.stem, grid.stages = mean.stem, mean.stages
+    gap = lambda f: (f(image) - f(mirrored)).norm() / f(image).norm()
+    assert gap(grid) > 5 * gap(mean)

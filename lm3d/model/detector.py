@@ -23,7 +23,7 @@ from . import crop as crops
 from .features import POOLINGS, FeatureExtractor
 from .predictor import LandmarkPredictor2D
 from .queries import QueryEncoder
-from .spatial_transformer import FAMILIES, LOCALISERS, SpatialTransformer
+from .spatial_transformer import FAMILIES, LOCALISERS, SpatialTransformer, from_pixels
 
 CROPS = ("box",) + FAMILIES
 TEMPLATE_SCALE_CM = 11.0  # a frontal face's half-width in a box crop, in canonical cm (see Template)
@@ -47,13 +47,13 @@ class ModelConfig:
     query_dim: int = 128
     hidden: int = 256
     layers: int = 3
-    pooling: str = "mean"  # how F pools its last map: "mean", or "keypoints" (also where features fire)
+    pooling: str = "mean"  # how F pools its last map: "mean", "keypoints" (also where features fire) or "grid" (a 4x4 grid)
     crop: str = "box"  # "box" (an external face box), or S: "similarity", "affine"
     localiser_size: int = 64  # S looks at the whole image downscaled to this many pixels
     localiser_width: int = 16
     localiser: str = "attention"  # or "regression": how S finds the face (lm3d.model.spatial_transformer)
     second_pass: bool = False  # apply S again to its own crop
-    s_learns_from: str = "all"  # "all": every landmark loss moves S; "template": only its template's (see Template)
+    s_learns_from: str = "template"  # "template": only its template's loss moves S (see Template); "all": every landmark loss
 
     def validate(self) -> "ModelConfig":
         if self.crop not in CROPS:
@@ -135,8 +135,11 @@ class ContinuousLandmarkModel(nn.Module):
         if self.config.second_pass:
             first = crops.crop(images, located["transform"], self.config.crop_size)
             again = self.spatial_transformer(first)
+            transform = compose(located["transform"], again["transform"], self.config.crop_size)
+            # the penalties judge the crop of the image (the composed one), not the inner crop within the first
+            matrix, shift = from_pixels(transform, *images.shape[-2:])
             located = {**again, "first_transform": located["transform"], "face_logit": located["face_logit"],
-                       "transform": compose(located["transform"], again["transform"], self.config.crop_size)}
+                       "transform": transform, "matrix": matrix, "shift": shift}
         return located
 
     def forward(self, images: torch.Tensor, boxes: torch.Tensor | None, queries: torch.Tensor) -> dict:

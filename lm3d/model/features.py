@@ -10,7 +10,8 @@ training matches single-process training exactly.
 *where* things are, which matters once the face is not centred in the crop (a spatial transformer's crop
 is never as tight as a box around the true face): ``pooling="keypoints"`` adds, per channel, the expected
 (x, y) position under a softmax over the map (a spatial soft-argmax, Levine et al. 2016), so F can say
-where each feature fires.
+where each feature fires. ``pooling="grid"`` keeps a coarse 4x4 grid of the map (averaged within each cell)
+and flattens it, so the linear layer sees the layout of the face directly.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import torch
 from torch import nn
 
 
-POOLINGS = ("mean", "keypoints")
+POOLINGS = ("mean", "keypoints", "grid")
+GRID = 4  # cells per side of pooling="grid"
 
 
 def group_norm(channels: int) -> nn.GroupNorm:
@@ -60,10 +62,12 @@ class FeatureExtractor(nn.Module):
                 stages.append(ResidualBlock(channels, out, 2 if block == 0 and stage > 0 else 1))
                 channels = out
         self.stages = nn.Sequential(*stages)
-        self.head = nn.Linear(channels * (3 if pooling == "keypoints" else 1), feature_dim)
+        self.head = nn.Linear(channels * {"mean": 1, "keypoints": 3, "grid": GRID * GRID}[pooling], feature_dim)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = self.stages(self.stem(images))
+        if self.pooling == "grid":
+            return self.head(nn.functional.adaptive_avg_pool2d(x, GRID).flatten(1))
         pooled = x.mean(dim=(2, 3))
         if self.pooling == "keypoints":
             pooled = torch.cat([pooled, spatial_soft_argmax(x)], 1)

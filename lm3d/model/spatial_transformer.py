@@ -149,6 +149,13 @@ def to_pixels(matrix: torch.Tensor, shift: torch.Tensor, height: int, width: int
     return torch.cat([half * matrix, (centre + half * shift)[..., None]], -1)
 
 
+def from_pixels(transform: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(M, t) in the centred, L-scaled image frame of a (B,2,3) pixel crop transform (inverse of :func:`to_pixels`)."""
+    half = 0.5 * max(height, width)
+    centre = torch.tensor([0.5 * width, 0.5 * height], device=transform.device, dtype=transform.dtype)
+    return transform[:, :, :2] / half, (transform[:, :, 2] - centre) / half
+
+
 def scale(matrix: torch.Tensor) -> torch.Tensor:
     """(B,) crop half-size in units of L: sqrt |det M| (s for a similarity)."""
     return torch.linalg.det(matrix).abs().clamp_min(1e-12).sqrt()
