@@ -27,7 +27,10 @@ from .spatial_transformer import FAMILIES, LOCALISERS, SpatialTransformer, from_
 
 CROPS = ("box",) + FAMILIES
 TEMPLATE_SCALE_CM = 11.0  # a frontal face's half-width in a box crop, in canonical cm (see Template)
-VARIANTS = {"baseline": {"crop": "box"}, "s-similarity": {"crop": "similarity"}, "s-affine": {"crop": "affine"}}
+# S's crops are never as tight as a box around the true face, so its F keeps a coarse grid of where things are
+# (pooling="grid"; training loss 0.47 against 0.70 with mean pooling, seed 0, README "The spatial transformer")
+VARIANTS = {"baseline": {"crop": "box"}, "s-similarity": {"crop": "similarity", "pooling": "grid"},
+            "s-affine": {"crop": "affine", "pooling": "grid"}}
 
 
 def check_ranges(kind: str, config, checks: dict[str, bool]) -> None:
