@@ -60,7 +60,7 @@ class TrainConfig:
     eval_count: int = 500
     cache_dir: str | None = "data/synthfaces"
     variant: str = "baseline"
-    # S only (variants without a face box). Not settled yet: see the README's S section for what was measured
+    # S only (variants without a face box); what each one changed is measured in the README's S section
     localiser_lr_scale: float = 1.0  # the localiser's learning rate relative to the rest
     localiser_warmup_steps: int = 0  # S frozen (whole-frame crop) for this many steps
     scale_weight: float = 1.0  # hinge on the crop scale outside the training faces' range
