@@ -304,7 +304,8 @@ def _resume(path: Path, config: TrainConfig, model, optimizer, scheduler) -> int
     data = checkpoint.load(path, kind=checkpoint.DETECTOR_KINDS)
     saved = TrainConfig.from_dict(data["train_config"])
     # the step count may grow (train longer) and the cache folder may move; everything else must match
-    if replace(saved, steps=config.steps, cache_dir=None) != replace(config, cache_dir=None):
+    if (replace(saved, steps=config.steps, cache_dir=None, model=saved.model.what_matters())
+            != replace(config, cache_dir=None, model=config.model.what_matters())):
         raise ValueError(f"{path} was written by a run with another config; use a new --out folder or delete it")
     if data.get("synth_version") != SYNTH_VERSION:  # the same config would now render other images
         raise ValueError(f"{path} was trained on SynthFaces renderer v{data.get('synth_version', '2 or older')}, "

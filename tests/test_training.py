@@ -61,6 +61,15 @@ def test_resume_refuses_a_different_config(tmp_path, trained):
         train.train(replace(TINY, lr=1e-4), tmp_path, progress=False)
 
 
+def test_a_baseline_resumes_whatever_the_s_settings_it_never_used(tmp_path, trained):
+    data = checkpoint.load(trained / train.CHECKPOINT_NAME)
+    data["train_config"]["model"]["s_learns_from"] = "all"  # as written before that default changed
+    checkpoint.save(tmp_path / train.CHECKPOINT_NAME, data)
+    assert train.train(TINY, tmp_path, progress=False)["steps_done"] == TINY.steps
+    s_model = replace(TINY.model, crop="similarity")
+    assert s_model.what_matters() == s_model and replace(s_model, s_learns_from="all").what_matters() != s_model
+
+
 def test_resume_refuses_a_checkpoint_of_another_renderer_version(tmp_path, trained):
     data = checkpoint.load(trained / train.CHECKPOINT_NAME)
     data["synth_version"] -= 1

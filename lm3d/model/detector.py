@@ -75,6 +75,17 @@ class ModelConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def what_matters(self) -> "ModelConfig":
+        """This config with the fields its crop does not use at their defaults: a box model has no S, so S's
+        settings (and a change of their defaults) must not stop a baseline checkpoint from resuming."""
+        if self.crop != "box":
+            return self
+        defaults = ModelConfig()
+        return replace(self, **{name: getattr(defaults, name) for name in S_FIELDS})
+
+
+S_FIELDS = ("localiser_size", "localiser_width", "localiser", "second_pass", "s_learns_from")
+
 
 def variant_config(variant: str, config: ModelConfig) -> ModelConfig:
     """``config`` turned into the named variant (its sizes kept)."""
