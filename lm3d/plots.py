@@ -168,7 +168,7 @@ ROI_COLOURS = {"truth": "#333333", "simulated detector": "#1f77b4", "MTCNN": "#f
                "S similarity": "#d62728", "S affine": "#2ca02c"}
 
 
-def _roi_corners(transforms) -> np.ndarray:
+def roi_corners(transforms) -> np.ndarray:
     """(T,4,2) image positions of the crop corners (top-left, top-right, bottom-right, bottom-left)."""
     transforms = _numpy(transforms).reshape(-1, 2, 3)
     unit = np.array([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
@@ -185,7 +185,7 @@ def roi_trajectories(rois: dict, title: str = "RoI corners over time"):
     labels = [("top-left x", 0, 0), ("top-left y", 0, 1), ("bottom-right x", 2, 0), ("bottom-right y", 2, 1)]
     for axis, (label, corner, coordinate) in zip(axes.flat, labels):
         for name, transforms in rois.items():
-            corners = _roi_corners(transforms)
+            corners = roi_corners(transforms)
             axis.plot(corners[:, corner, coordinate], lw=1.4 if name != "truth" else 1.0,
                       ls="--" if name == "truth" else "-", color=ROI_COLOURS.get(name), label=name)
         axis.set_ylabel(f"{label} (px)")
@@ -204,7 +204,7 @@ def roi_frames(images, rois: dict, frames, title: str = "RoIs on frames"):
     for axis, frame in zip(np.atleast_1d(axes), frames):
         axis.imshow(_numpy(images[frame]).transpose(1, 2, 0))
         for name, transforms in rois.items():
-            corners = _roi_corners(transforms)[frame]
+            corners = roi_corners(transforms)[frame]
             closed = np.vstack([corners, corners[:1]])
             axis.plot(closed[:, 0], closed[:, 1], color=ROI_COLOURS.get(name), lw=1.2, ls="--" if name == "truth" else "-",
                       label=name)
