@@ -12,7 +12,8 @@ With a real detector, faces it misses are left out and ``found`` says how many i
 Targets are each source's own annotations (convention and annotation noise included), as a real test set
 would give them. The "any landmark" test asks for the ``heldout`` surface points, never used in training,
 on the ``synth300w`` test faces, and compares their NME with the NME of the ibug68 points on the same
-faces, both against exact (noise-free) truth. ``stability`` holds the jitter of ``lm3d.stability``,
+faces, both against exact (noise-free) truth. A model with a 3D head adds ``pose`` (``lm3d.evaluate_pose``:
+rotation, focal, 3D and visibility errors against the exact truth). ``stability`` holds the jitter of ``lm3d.stability``,
 measured on fixed test clips (``lm3d.evaluate_video``).
 """
 from __future__ import annotations
@@ -41,24 +42,33 @@ def load_model(path: str | Path, device=None) -> ContinuousLandmarkModel:
         model.load_state_dict(data["model"])
     except (RuntimeError, TypeError, ValueError) as error:
         raise checkpoint.CheckpointError(f"{path}: weights do not fit the model config ({str(error)[:200]})") from None
+    if model.camera_head is not None:
+        try:
+            model.camera_head.check()
+        except ValueError as error:
+            raise checkpoint.CheckpointError(f"{path}: the camera head's rotation is broken ({error})") from None
     return model.to(device or default_device()).eval()
+
+
+POSE_KEYS = ("landmarks3d", "rotation", "translation", "intrinsics")  # a 3D head's outputs
 
 
 @torch.no_grad()
 def predict_batches(model, images, boxes, queries, batch_size: int = 64) -> dict:
-    """Landmarks (N,K,2), crop transforms (N,2,3) and, with S, face scores (N,) of N images.
+    """Landmarks (N,K,2), crop transforms (N,2,3), with S face scores (N,), with a 3D head its ``POSE_KEYS``.
 
     ``boxes`` (N,4) is needed by a model that crops around a face box and ignored by one with S.
     """
     device = next(model.parameters()).device
-    out = {"landmarks2d": [], "transform": [], "face_score": []}
+    out = {key: [] for key in ("landmarks2d", "transform", "face_score") + POSE_KEYS}
     for s in range(0, len(images), batch_size):
         chosen = None if not model.needs_box else boxes[s:s + batch_size].to(device)
         result = model(images[s:s + batch_size].to(device), chosen, queries.to(device))
-        out["landmarks2d"].append(result["landmarks2d"].float().cpu())
-        out["transform"].append(result["transform"].float().cpu())
         if "face_logit" in result:
-            out["face_score"].append(torch.sigmoid(result["face_logit"].float()).cpu())
+            result["face_score"] = torch.sigmoid(result["face_logit"].float())
+        for key in out:
+            if key in result:
+                out[key].append(result[key].float().cpu())
     return {k: torch.cat(v) if v else None for k, v in out.items()}
 
 
@@ -116,6 +126,7 @@ def evaluate_heldout(model, count: int, image_size: int, seed: int = 0) -> dict:
 
 def evaluate_checkpoint(path: str | Path, count: int = 500, image_size: int | None = None,
                         eval_sources=EVAL_SOURCES, boxes: str = "simulated", stability: bool = True) -> dict:
+    from .evaluate_pose import evaluate_pose
     from .evaluate_video import evaluate_stability
 
     data = checkpoint.load(path, kind=checkpoint.DETECTOR_KINDS)
@@ -129,6 +140,10 @@ def evaluate_checkpoint(path: str | Path, count: int = 500, image_size: int | No
                "sources": per_source, "found": {name: rate for name, (_, rate) in evaluated.items()}, "heldout": heldout,
                "summary": {**{f"nme_{name}": r["all"]["nme"] for name, r in per_source.items() if "all" in r},
                            "heldout_over_layout_nme": heldout["ratio"]}}
+    if model.camera_head is not None:
+        results["pose"] = {name: evaluate_pose(model, name, count, size, boxes=boxes) for name in eval_sources}
+        results["summary"].update({f"{key}_{name}": r[key] for name, r in results["pose"].items()
+                                   for key in ("rotation_deg", "focal_log_error", "nme3d", "visibility_f1") if key in r})
     if stability:
         results["stability"] = {name: evaluate_stability(model, name, size, boxes=boxes) for name in eval_sources}
         results["summary"].update({f"{key}_{name}": value for name, r in results["stability"].items()

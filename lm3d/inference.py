@@ -15,6 +15,14 @@ A box model needs a face box; without one it runs ``box_detector`` if one was gi
 no box and reports ``face_score``: below ``min_face_score`` the image is taken to hold no face, its
 landmarks are NaN (never confident answers about a face that is not there) and ``message`` says why.
 ``message`` also warns when S's crop is smaller or larger than any face it was trained on.
+
+A model with a 3D head (variants ``crop-3d``, ``s-3d``) also reports, in the conventions of
+``lm3d.model.camera_head`` (OpenCV camera axes, R maps canonical points into the camera, cm, image pixels):
+
+    >>> result.landmarks3d        # (K,3) canonical cm: the face's shape at the queried points
+    >>> result.rotation, result.translation, result.intrinsics   # (3,3) proper rotation, (3,) cm, (fx, fy, cx, cy) px
+    >>> result.euler              # {"yaw", "pitch", "roll"} degrees, R = Rz(roll) Ry(yaw) Rx(pitch) (lm3d.face.camera)
+    >>> result.visible            # (K,) bool: not hidden by the predicted face itself (lm3d.visibility)
 """
 from __future__ import annotations
 
@@ -27,8 +35,9 @@ import torch
 
 from . import checkpoint
 from .evaluate import load_model
-from .face import CanonicalFace, layouts
+from .face import CanonicalFace, camera, layouts
 from .model.spatial_transformer import scale as crop_scale
+from .visibility import visible_points
 
 MAX_PIXELS = 100_000_000  # larger images are refused: downscale them first (S only ever needs a small copy)
 
@@ -41,6 +50,13 @@ class Prediction:
     face_score: torch.Tensor | None = None  # () or (B,) probability that the image holds a face (models with S)
     transform: torch.Tensor | None = None  # (2,3) or (B,2,3) the crop, mapping [-1,1]^2 to image pixels
     message: str | list[str] | None = None  # why landmarks are NaN or may be unreliable, else None
+    # a 3D head's outputs (None for a 2D head); NaN (visible False) where no face was found
+    landmarks3d: torch.Tensor | None = None  # (K,3) or (B,K,3) canonical cm
+    rotation: torch.Tensor | None = None  # (3,3) or (B,3,3) head pose: camera-frame point = R diag(1,-1,-1) X + t
+    translation: torch.Tensor | None = None  # (3,) or (B,3) cm, the canonical origin in the camera frame
+    intrinsics: torch.Tensor | None = None  # (4,) or (B,4) fx, fy, cx, cy in pixels of the input image
+    euler: dict | None = None  # {"yaw", "pitch", "roll"}: () or (B,) degrees, lm3d.face.camera's convention
+    visible: torch.Tensor | None = None  # (K,) or (B,K) bool, self-occlusion by the predicted dense face
 
 
 def _read_image(image) -> np.ndarray:
@@ -104,13 +120,15 @@ class Detector:
             raise ValueError("pass exactly one of layout= (a layout name) or queries= (triangle, barycentric)")
         if layout is not None:
             chosen = layouts.get(layout)
-            return chosen.points(self.face), chosen.names
-        return self.face.points(*queries), None
+            return chosen.points(self.face), chosen.names, (chosen.triangle, chosen.barycentric)
+        surface = self.face.check_surface_points(*queries)
+        return self.face.points(*surface), None, surface
 
     @torch.no_grad()
     def predict(self, image, box=None, layout: str | None = "ibug68", queries=None) -> Prediction:
         layout = None if queries is not None else layout
-        points, names = self._queries(layout, queries)
+        points, names, surface = self._queries(layout, queries)
+        has_3d = self.model.camera_head is not None
         batched = isinstance(image, (list, tuple)) or (isinstance(image, np.ndarray) and image.ndim == 4)
         arrays = [_read_image(i) for i in image] if batched else [_read_image(image)]
         shapes = {a.shape for a in arrays}
@@ -119,19 +137,40 @@ class Detector:
         boxes = self._boxes(arrays, box, batched) if self.model.needs_box else self._no_box(box)
         device = next(self.model.parameters()).device
         images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).to(device)
-        out = self.model(images, None if boxes is None else boxes.to(device), points.to(device))
+        asked = torch.cat([points, self.face.vertices]) if has_3d else points  # + the dense face, for visibility
+        out = self.model(images, None if boxes is None else boxes.to(device), asked.to(device))
+        out["landmarks2d"] = out["landmarks2d"][:, :len(points)]
         landmarks, transform = out["landmarks2d"].float().cpu(), out["transform"].float().cpu()
+        pose = self._pose(out, len(points), surface, images.shape[-2:]) if has_3d else {}
         score, messages = None, [None] * len(arrays)
         if "face_logit" in out:
             score = torch.sigmoid(out["face_logit"].float()).cpu()
             messages = self._messages(score, out["matrix"].float().cpu())
-            landmarks[score < self.min_face_score] = float("nan")
+            missing = score < self.min_face_score
+            landmarks[missing] = float("nan")
+            for key, value in pose.items():
+                if key == "euler":
+                    for angle in value.values():
+                        angle[missing] = float("nan")
+                else:
+                    value[missing] = False if value.dtype == torch.bool else float("nan")
             for text in filter(None, messages):
                 warnings.warn(text, stacklevel=2)
         if not batched:
+            pose = {k: ({a: x[0] for a, x in v.items()} if k == "euler" else v[0]) for k, v in pose.items()}
             return Prediction(landmarks[0], None if boxes is None else boxes[0], names,
-                              None if score is None else score[0], transform[0], messages[0])
-        return Prediction(landmarks, boxes, names, score, transform, messages if any(messages) else None)
+                              None if score is None else score[0], transform[0], messages[0], **pose)
+        return Prediction(landmarks, boxes, names, score, transform, messages if any(messages) else None, **pose)
+
+    def _pose(self, out: dict, count: int, surface, image_size) -> dict:
+        """The 3D head's outputs for the ``count`` asked points (the rest of ``out`` is the dense face)."""
+        pose = {key: out[key].float().cpu() for key in ("rotation", "translation", "intrinsics")}
+        dense = out["landmarks3d"][:, count:].float().cpu()
+        pose["visible"] = visible_points(dense, pose["rotation"], pose["translation"], pose["intrinsics"],
+                                         tuple(image_size), *surface, self.face)
+        pose["landmarks3d"] = out["landmarks3d"][:, :count].float().cpu()
+        pose["euler"] = dict(zip(("yaw", "pitch", "roll"), camera.rotation_to_euler(pose["rotation"])))
+        return pose
 
     def _messages(self, score: torch.Tensor, matrix: torch.Tensor) -> list[str | None]:
         messages = []

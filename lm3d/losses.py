@@ -9,6 +9,8 @@
   affine S the distance of its matrix from a similarity.
 * ``face_loss``: binary cross-entropy of S's face logit against "this image holds a face" (background-only
   frames are the negatives).
+* ``head_3d_penalties``: the 3D head's priors: its points near the template (an L2 on the offsets, in cm), no
+  drift of their overall size (else depth and size trade off freely), and a weak log-normal prior on f_c.
 * ``crop_diagnostics``: what S does, for the training log (crop size and offset against the true face's).
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from .model import crop
+from .model.camera_head import FOCAL_PRIOR
 from .model.spatial_transformer import corner_excess, non_similarity, scale_outside
 
 
@@ -38,21 +41,50 @@ def spatial_transformer_penalties(outputs: dict, image_size: tuple[int, int], sc
     return terms
 
 
+FOCAL_PRIOR_SD = 1.0  # in log f_c: weak, a factor e either way costs as much as a 1 % IOD error at weight 0.01
+
+
+def head_3d_penalties(outputs: dict, queries: torch.Tensor, mask: torch.Tensor, weights: dict) -> dict:
+    """The 3D head's priors (already weighted), over annotated points of faces (mask (B,K))."""
+    faces = mask.any(1)
+    if not faces.any():
+        return {}
+    points, mask = outputs["landmarks3d"].float()[faces], mask[faces].float()
+    template = (queries.expand(len(mask), -1, -1) if queries.ndim == 2 else queries[faces]).to(points)
+    count = mask.sum(1).clamp_min(1)
+    offset = (((points - template) ** 2).sum(-1) * mask).sum(1) / count
+
+    def radius(x):
+        centre = (x * mask[..., None]).sum(1) / count[:, None]
+        return ((((x - centre[:, None]) ** 2).sum(-1) * mask).sum(1) / count).clamp_min(1e-6).sqrt()
+
+    drift = torch.log(radius(points) / radius(template)) ** 2
+    focal = ((outputs["crop_camera"]["intrinsics"][faces, 0].log() - torch.log(torch.tensor(FOCAL_PRIOR))) /
+             FOCAL_PRIOR_SD) ** 2
+    return {"offset": weights["offset"] * offset.mean(), "scale_drift": weights["scale_drift"] * drift.mean(),
+            "focal_prior": weights["focal_prior"] * focal.mean()}
+
+
 def face_loss(face_logit: torch.Tensor, is_face: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(face_logit.float(), is_face.float())
 
 
-def crop_diagnostics(outputs: dict, local: dict, terms: dict) -> dict:
+def crop_diagnostics(outputs: dict, local: dict, terms: dict, with_s: bool = True) -> dict:
     """What S is doing, for the log: its crop size against the face's, where it looks, its penalties.
 
     Shrinking onto nothing or drifting off the face is the known failure of a spatial transformer;
     these numbers show it long before the landmark loss does. Faces only (negatives have no face).
     """
-    faces = local["is_face"] > 0
+    penalties = {f"penalty_{k}": v.item() for k, v in terms.items() if k != "landmarks"}
+    faces = local["is_face"] > 0 if "is_face" in local else torch.ones(len(local["image"]), dtype=torch.bool)
+    if "crop_camera" in outputs:  # the 3D head's camera: focal in crop half-widths, depth in cm
+        penalties["crop_focal"] = outputs["crop_camera"]["intrinsics"][faces, 0].median().item()
+        penalties["depth_cm"] = outputs["translation"][faces, 2].median().item()
+    if not with_s:
+        return penalties
     transform = outputs["transform"].detach().float()[faces]
     box = crop.box_to_transform(local["boxes"][faces].float(), 0.0)  # the tight face box, for comparison only
     face_half = box[:, 0, 0]
     offset = (transform[:, :, 2] - box[:, :, 2]).norm(dim=-1) / face_half
     return {"crop_over_face": (transform[:, :, :2].det().abs().sqrt() / face_half).median().item(),
-            "crop_offset_over_face": offset.median().item(),
-            **{f"penalty_{k}": v.item() for k, v in terms.items() if k != "landmarks"}}
+            "crop_offset_over_face": offset.median().item(), **penalties}

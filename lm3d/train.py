@@ -31,7 +31,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from . import checkpoint
-from .losses import crop_diagnostics, face_loss, landmark_loss, spatial_transformer_penalties
+from .losses import crop_diagnostics, face_loss, head_3d_penalties, landmark_loss, spatial_transformer_penalties
 from .model import ContinuousLandmarkModel, ModelConfig, crop
 from .model.detector import VARIANTS, check_ranges, variant_config
 from .runtime import default_device, fast_mode
@@ -71,6 +71,10 @@ class TrainConfig:
     template_weight: float = 1.0  # S's own landmark loss: the template's points through its crop
     negative_fraction: float = 0.125  # share of each batch that is background-only frames
     negative_count: int = 1000  # background-only frames rendered for training
+    # 3D head only (lm3d.losses.head_3d_penalties): points near the template, their size, a weak focal prior
+    offset_weight: float = 0.01
+    scale_drift_weight: float = 1.0
+    focal_prior_weight: float = 0.01
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def validate(self) -> "TrainConfig":
@@ -89,7 +93,8 @@ class TrainConfig:
                   "corner_margin": 0 <= self.corner_margin <= 2, "affine_weight": self.affine_weight >= 0,
                   "face_weight": self.face_weight >= 0, "template_weight": self.template_weight >= 0,
                   "negative_fraction": 0 <= self.negative_fraction < 1,
-                  "negative_count": self.negative_count >= 0}
+                  "negative_count": self.negative_count >= 0, "offset_weight": self.offset_weight >= 0,
+                  "scale_drift_weight": self.scale_drift_weight >= 0, "focal_prior_weight": self.focal_prior_weight >= 0}
         check_ranges("training", self, checks)
         if self.model.crop != VARIANTS[self.variant]["crop"]:
             raise ValueError(f"variant {self.variant!r} needs model crop {VARIANTS[self.variant]['crop']!r}, "
@@ -227,6 +232,8 @@ def train(config: TrainConfig, out_dir: str | Path, progress: bool = True, stop_
         scale_range = crop_scale_range(pool, config)
         weights = {"scale": config.scale_weight, "corners": config.corner_weight,
                    "affine": config.affine_weight if config.model.crop == "affine" else 0.0}
+    weights_3d = {"offset": config.offset_weight, "scale_drift": config.scale_drift_weight,
+                  "focal_prior": config.focal_prior_weight}
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
     if config.batch_size % world:
         raise ValueError(f"batch_size {config.batch_size} must be divisible by the {world} processes")
@@ -254,6 +261,8 @@ def train(config: TrainConfig, out_dir: str | Path, progress: bool = True, stop_
             if config.template_weight > 0:
                 terms["template"] = config.template_weight * world * landmark_loss(
                     outputs["template2d"].float(), local["targets"], local["mask"], local["iod"], normaliser)
+        if model.camera_head is not None:
+            terms.update(head_3d_penalties(outputs, local["queries"], local["mask"], weights_3d))
         loss = sum(terms.values())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -264,8 +273,8 @@ def train(config: TrainConfig, out_dir: str | Path, progress: bool = True, stop_
             now = time.perf_counter()
             entry = {"step": step + 1, "loss": terms["landmarks"].item() / world, "lr": scheduler.get_last_lr()[0],
                      "images_per_s": seen / (now - last_time)}
-            if with_s:
-                entry.update(crop_diagnostics(outputs, local, terms))
+            if with_s or model.camera_head is not None:
+                entry.update(crop_diagnostics(outputs, local, terms, with_s))
             last_time, seen = now, 0
             with open(log, "a") as handle:
                 handle.write(json.dumps(entry) + "\n")
@@ -321,7 +330,8 @@ def main(argv=None) -> None:
     parser.add_argument("--preset", default="fast" if fast_mode() else "standard", choices=sorted(PRESETS))
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--variant", default="baseline", choices=sorted(VARIANTS),
-                        help="baseline: external face box; s-similarity / s-affine: the spatial transformer finds the face")
+                        help="baseline: external face box; s-similarity / s-affine: the spatial transformer finds the "
+                             "face; crop-3d / s-3d: a 3D head (canonical points, pose, camera) on the box crop / on S")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",

@@ -88,9 +88,28 @@ def rotation_geodesic_degrees(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.rad2deg(torch.acos(((trace - 1) / 2).clamp(-1.0, 1.0)))
 
 
+def check_rotation(rotation: torch.Tensor, tolerance: float = 1e-3, what: str = "rotation") -> torch.Tensor:
+    """``rotation`` (...,3,3) if every matrix is a proper rotation (R^T R = I, det R = +1), else a ValueError.
+
+    A reflection (det -1), a scaled or sheared matrix, or NaN would silently mirror or distort a head pose.
+    """
+    rotation = torch.as_tensor(rotation)
+    if rotation.shape[-2:] != (3, 3):
+        raise ValueError(f"{what} must have shape (...,3,3), got {tuple(rotation.shape)}")
+    r = rotation.double()
+    if not torch.isfinite(r).all():
+        raise ValueError(f"{what} holds NaN or infinite values")
+    orthogonality = (r.transpose(-1, -2) @ r - torch.eye(3, dtype=r.dtype)).abs().amax().item()
+    det = torch.linalg.det(r)
+    if orthogonality > tolerance or (det - 1).abs().amax().item() > tolerance:
+        raise ValueError(f"{what} is not a rotation: |R^T R - I| reaches {orthogonality:.3g} and det R is "
+                         f"{det.flatten()[(det - 1).abs().flatten().argmax()].item():.3g} (a rotation has 0 and +1)")
+    return rotation
+
+
 def fov_from_focal(focal: torch.Tensor, image_size: int) -> torch.Tensor:
     return torch.rad2deg(2 * torch.atan(image_size / (2 * focal)))
 
 
 __all__ = ["CANONICAL_TO_CAMERA", "intrinsics_from_fov", "project", "unproject", "to_camera",
-           "euler_to_rotation", "rotation_to_euler", "rotation_geodesic_degrees", "fov_from_focal"]
+           "euler_to_rotation", "rotation_to_euler", "rotation_geodesic_degrees", "check_rotation", "fov_from_focal"]

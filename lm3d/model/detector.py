@@ -4,13 +4,15 @@
     I'  ->  F (lm3d.model.features)  ->  f
     query p (canonical 3D point)  ->  Q (lm3d.model.queries)  ->  q
     P([f, q]) (lm3d.model.predictor)  ->  point in the crop's normalised frame  ->  A  ->  image pixels
+    3D head:  P -> canonical 3D point X;  γ(f) (lm3d.model.camera_head) -> pose and camera;  X -> crop -> A -> image
 
 The model never sees a layout: it sees 3D query points, one set per image (or one set shared by
 the batch), so any layout, dense set or held-out point can be asked for. Every prediction is mapped
 back to image pixels through the crop, so the loss (and S's only training signal) lives in the image.
 
 Variants (``VARIANTS``, chosen with ``--variant`` in training) differ only in their ``ModelConfig``:
-``baseline`` crops around a given face box; ``s-similarity`` and ``s-affine`` find the face with S.
+``baseline`` crops around a given face box; ``s-similarity`` and ``s-affine`` find the face with S;
+``crop-3d`` (the box crop) and ``s-3d`` (a similarity S) predict canonical 3D points, head pose and camera.
 """
 from __future__ import annotations
 
@@ -20,17 +22,20 @@ import torch
 from torch import nn
 
 from . import crop as crops
+from . import camera_head
+from .camera_head import PRINCIPALS, TEMPLATE_SCALE_CM, CameraHead
 from .features import POOLINGS, FeatureExtractor
-from .predictor import LandmarkPredictor2D
+from .predictor import LandmarkPredictor2D, LandmarkPredictor3D
 from .queries import QueryEncoder
 from .spatial_transformer import FAMILIES, LOCALISERS, SpatialTransformer, from_pixels
 
 CROPS = ("box",) + FAMILIES
-TEMPLATE_SCALE_CM = 11.0  # a frontal face's half-width in a box crop, in canonical cm (see Template)
+HEADS = ("2d", "3d")
 # S's crops are never as tight as a box around the true face, so its F keeps a coarse grid of where things are
 # (pooling="grid"; training loss 0.47 against 0.70 with mean pooling, seed 0, README "The spatial transformer")
 VARIANTS = {"baseline": {"crop": "box"}, "s-similarity": {"crop": "similarity", "pooling": "grid"},
-            "s-affine": {"crop": "affine", "pooling": "grid"}}
+            "s-affine": {"crop": "affine", "pooling": "grid"}, "crop-3d": {"crop": "box", "head": "3d"},
+            "s-3d": {"crop": "similarity", "pooling": "grid", "head": "3d"}}
 
 
 def check_ranges(kind: str, config, checks: dict[str, bool]) -> None:
@@ -57,6 +62,8 @@ class ModelConfig:
     localiser: str = "attention"  # or "regression": how S finds the face (lm3d.model.spatial_transformer)
     second_pass: bool = False  # apply S again to its own crop
     s_learns_from: str = "template"  # "template": only its template's loss moves S (see Template); "all": every landmark loss
+    head: str = "2d"  # "2d": P gives crop points; "3d": P gives canonical 3D points, γ the pose and camera
+    principal: str = "image"  # 3D head: the principal point at the image's centre or the crop's (camera_head)
 
     def validate(self) -> "ModelConfig":
         if self.crop not in CROPS:
@@ -68,7 +75,8 @@ class ModelConfig:
                   "localiser_size": self.localiser_size % 16 == 0 and 32 <= self.localiser_size <= 256,
                   "localiser_width": 4 <= self.localiser_width <= 128, "localiser": self.localiser in LOCALISERS,
                   "second_pass": not self.second_pass or self.crop != "box",
-                  "s_learns_from": self.s_learns_from in ("all", "template"), "pooling": self.pooling in POOLINGS}
+                  "s_learns_from": self.s_learns_from in ("all", "template"), "pooling": self.pooling in POOLINGS,
+                  "head": self.head in HEADS, "principal": self.principal in PRINCIPALS}
         check_ranges("model", self, checks)
         return self
 
@@ -76,15 +84,15 @@ class ModelConfig:
         return asdict(self)
 
     def what_matters(self) -> "ModelConfig":
-        """This config with the fields its crop does not use at their defaults: a box model has no S, so S's
-        settings (and a change of their defaults) must not stop a baseline checkpoint from resuming."""
-        if self.crop != "box":
-            return self
+        """This config with the fields its model does not use at their defaults: a box model has no S, a 2D head
+        no camera, so their settings (and a change of their defaults) must not stop a checkpoint from resuming."""
+        unused = (S_FIELDS if self.crop == "box" else ()) + (HEAD_3D_FIELDS if self.head == "2d" else ())
         defaults = ModelConfig()
-        return replace(self, **{name: getattr(defaults, name) for name in S_FIELDS})
+        return replace(self, **{name: getattr(defaults, name) for name in unused})
 
 
 S_FIELDS = ("localiser_size", "localiser_width", "localiser", "second_pass", "s_learns_from")
+HEAD_3D_FIELDS = ("principal",)
 
 
 def variant_config(variant: str, config: ModelConfig) -> ModelConfig:
@@ -122,7 +130,7 @@ class Template(nn.Module):
 
 
 class ContinuousLandmarkModel(nn.Module):
-    """External crop or S, then F + Q + P with a 2D head."""
+    """External crop or S, then F + Q + P with a 2D head, or P and γ with a 3D head."""
 
     def __init__(self, config: ModelConfig | None = None):
         super().__init__()
@@ -133,7 +141,9 @@ class ContinuousLandmarkModel(nn.Module):
         self.template = Template() if c.crop != "box" else None
         self.features = FeatureExtractor(c.width, c.feature_dim, pooling=c.pooling)
         self.queries = QueryEncoder(c.query_frequencies, c.query_dim)
-        self.predictor = LandmarkPredictor2D(c.feature_dim, c.query_dim, c.hidden, c.layers)
+        predictor = LandmarkPredictor3D if c.head == "3d" else LandmarkPredictor2D
+        self.predictor = predictor(c.feature_dim, c.query_dim, c.hidden, c.layers)
+        self.camera_head = CameraHead(c.feature_dim) if c.head == "3d" else None
 
     @property
     def needs_box(self) -> bool:
@@ -161,7 +171,9 @@ class ContinuousLandmarkModel(nn.Module):
 
         Returns ``landmarks2d`` (B,K,2) image pixels, ``crop_points`` (B,K,2) normalised crop
         coordinates, the crop ``transform`` (B,2,3), and with S its ``face_logit`` (B,), parameters and
-        ``template2d`` (B,K,2): the template's points through S's crop (see :class:`Template`).
+        ``template2d`` (B,K,2): the template's points through S's crop (see :class:`Template`). A 3D head adds
+        ``landmarks3d`` (B,K,3) canonical cm, the pose and camera in the image (``rotation`` (B,3,3),
+        ``translation`` (B,3) cm, ``intrinsics`` (B,4) fx, fy, cx, cy px), and ``crop_camera`` (the same in the crop).
         """
         images = crops.normalise_images(images)
         located = self.locate(images, boxes)
@@ -171,8 +183,16 @@ class ContinuousLandmarkModel(nn.Module):
         face = crops.crop(images, used, self.config.crop_size)
         features = self.features(face)
         queries = queries.to(features)
-        crop_points = self.predictor(features, self.queries(queries))
-        out = {**located, "landmarks2d": crops.to_image(crop_points, used), "crop_points": crop_points}
+        out = dict(located)
+        if self.camera_head is None:
+            crop_points = self.predictor(features, self.queries(queries))
+        else:
+            points3d = self.predictor(features, self.queries(queries), queries)
+            in_crop = camera_head.crop_camera(self.camera_head(features), used, tuple(images.shape[-2:]),
+                                              self.config.principal)
+            crop_points = camera_head.project_to_crop(points3d.float(), in_crop)
+            out.update(camera_head.image_camera(in_crop, used), landmarks3d=points3d, crop_camera=in_crop)
+        out.update(landmarks2d=crops.to_image(crop_points, used), crop_points=crop_points)
         if self.template is not None:
             template = self.template(queries)
             out["template2d"] = crops.to_image(template if template.ndim == 3 else template.expand(len(images), -1, -1),

@@ -192,7 +192,8 @@ def render_scenes(scenes, spec, queries, layout_name, image_size, device="cpu", 
     truth = project_queries(geometry, queries[0].to(device), queries[1].to(device))
     occluded = torch.stack([_occluded(occluders.get(i), image_size, p)
                             for i, p in enumerate(truth["landmarks2d"].cpu())]).to(device)
-    visible = _visible(truth, covered, image_size) & ~occluded
+    self_visible = _visible(truth, covered, image_size)  # hidden by no part of the face or head (occluders aside)
+    visible = self_visible & ~occluded
     noise = stack(scenes, "annotation_noise").to(device) * spec.annotation_noise_iod * iod[:, None, None]
     expression = stack(scenes, "expression")
     # like 300-W's challenging subset: large yaw, heavy occlusion, a wide-open mouth or a strong mix of expressions
@@ -204,7 +205,7 @@ def render_scenes(scenes, spec, queries, layout_name, image_size, device="cpu", 
         extra = {"depth_buffer": fragments.depth, "triangle_buffer": fragments.triangle}
     return {
         **extra, "image": images, "landmarks2d": truth["landmarks2d"] + noise, "annotation_noise": noise,
-        "visible": visible, "rotation": geometry["rotation"], "translation": geometry["translation"],
+        "visible": visible, "self_visible": self_visible, "rotation": geometry["rotation"], "translation": geometry["translation"],
         "intrinsics": geometry["intrinsics"], "points3d": truth["points3d"],
         "points_canonical": face.points(*queries)[None].expand(len(scenes), -1, -1).to(device),
         "iod": iod, "bbox": box, "identity": stack(scenes, "identity").to(device), "expression": expression.to(device),

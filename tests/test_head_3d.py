@@ -1,0 +1,93 @@
+"""The 3D head end to end: training with --variant crop-3d / s-3d, the pose keys of evaluation, Detector's outputs."""
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+import lm3d
+from lm3d import checkpoint, train
+from lm3d.evaluate import evaluate_checkpoint
+from lm3d.face import camera
+
+POSE_KEYS = {"rotation_deg", "focal_log_error", "nme3d", "visibility_f1", "yaw_mae", "translation_cm", "ordinal_depth"}
+
+
+def tiny(variant):
+    return replace(train.preset("fast", variant), steps=6, checkpoint_every=3, log_every=2, eval_count=8,
+                   negative_count=8)
+
+
+@pytest.fixture(scope="module")
+def trained_3d(tmp_path_factory):
+    runs = {}
+    for variant in ("crop-3d", "s-3d"):
+        runs[variant] = tmp_path_factory.mktemp(variant)
+        train.train(tiny(variant), runs[variant], progress=False)
+    return runs
+
+
+def test_the_cli_trains_the_3d_variants(tmp_path):
+    train.main(["--preset", "fast", "--variant", "s-3d", "--steps", "2", "--out", str(tmp_path), "--no-eval"])
+    data = checkpoint.load(tmp_path / train.CHECKPOINT_NAME, kind="detector")
+    assert data["model_config"]["head"] == "3d" and data["train_config"]["variant"] == "s-3d"
+    assert train.preset("fast", "crop-3d").model.crop == "box"
+
+
+def test_3d_training_logs_its_priors_and_resumes_exactly(tmp_path, trained_3d):
+    log = [json.loads(line) for line in (trained_3d["crop-3d"] / "log.jsonl").read_text().splitlines()]
+    assert {"penalty_offset", "penalty_scale_drift", "penalty_focal_prior", "crop_focal", "depth_cm"} <= set(log[-1])
+    train.train(tiny("crop-3d"), tmp_path, progress=False, stop_after=3)
+    train.train(tiny("crop-3d"), tmp_path, progress=False)
+    resumed = checkpoint.load(tmp_path / train.CHECKPOINT_NAME)["model"]
+    straight = checkpoint.load(trained_3d["crop-3d"] / train.CHECKPOINT_NAME)["model"]
+    assert all(torch.equal(resumed[k], straight[k]) for k in straight)
+
+
+@pytest.mark.parametrize("variant", ["crop-3d", "s-3d"])
+def test_evaluation_adds_the_pose_keys(trained_3d, variant):
+    results = evaluate_checkpoint(trained_3d[variant] / train.CHECKPOINT_NAME, count=6, eval_sources=("synth300w",),
+                                  stability=False)
+    pose = results["pose"]["synth300w"]
+    assert POSE_KEYS <= set(pose) and pose["faces"] == 6
+    assert all(np.isfinite(pose[k]) and pose[k] >= 0 for k in POSE_KEYS)
+    assert 0 <= pose["visibility_f1"] <= 100 and {"rotation_deg_synth300w", "nme3d_synth300w"} <= set(results["summary"])
+    json.dumps(results)
+
+
+def test_a_2d_head_has_no_pose_keys():
+    model = lm3d.evaluate.ContinuousLandmarkModel(train.preset("fast").model)
+    from lm3d.evaluate_pose import evaluate_pose
+    with pytest.raises(ValueError, match="needs a model with a 3D head"):
+        evaluate_pose(model, "synth300w", 2, 64)
+
+
+def test_the_detector_reports_3d_pose_camera_and_visibility(trained_3d):
+    detector = lm3d.Detector.from_checkpoint(trained_3d["s-3d"] / train.CHECKPOINT_NAME, device="cpu",
+                                             min_face_score=0.0)
+    image = lm3d.synth.SynthFaces("synth300w", "test", 1, image_size=80)[0]["image"].permute(1, 2, 0).numpy()
+    result = detector.predict(image, layout="ibug68")
+    assert result.landmarks3d.shape == (68, 3) and result.translation.shape == (3,)
+    camera.check_rotation(result.rotation)
+    fx, fy, cx, cy = result.intrinsics.tolist()
+    assert fx == fy > 0 and (cx, cy) == (40.0, 40.0)  # the principal point at the image's centre
+    assert set(result.euler) == {"yaw", "pitch", "roll"} and result.euler["yaw"].ndim == 0
+    assert result.visible.dtype == torch.bool and result.visible.shape == (68,)
+    # the 2D landmarks are the 3D points through the reported camera
+    posed = camera.to_camera(result.landmarks3d[None], result.rotation[None], result.translation[None])
+    torch.testing.assert_close(camera.project(posed, result.intrinsics[None])[0], result.landmarks2d, atol=1e-3, rtol=1e-4)
+    batch = detector.predict([image, image[:, ::-1]], layout="five")
+    assert batch.landmarks3d.shape == (2, 5, 3) and batch.rotation.shape == (2, 3, 3) and batch.visible.shape == (2, 5)
+    detector.min_face_score = 1.0
+    with pytest.warns(UserWarning, match="no face found"):
+        missing = detector.predict(np.zeros((64, 64, 3), np.uint8))
+    assert torch.isnan(missing.rotation).all() and torch.isnan(missing.euler["roll"]) and not missing.visible.any()
+
+
+def test_a_checkpoint_whose_camera_rotation_is_broken_is_refused(tmp_path, trained_3d):
+    data = checkpoint.load(trained_3d["crop-3d"] / train.CHECKPOINT_NAME)
+    data["model"]["camera_head.mlp.2.bias"][:6] = 0.0  # a 6D rotation of two zero vectors
+    checkpoint.save(tmp_path / "broken.pt", {k: v for k, v in data.items() if k != "format"})
+    with pytest.raises(checkpoint.CheckpointError, match="camera head's rotation"):
+        lm3d.Detector.from_checkpoint(tmp_path / "broken.pt")
