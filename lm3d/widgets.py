@@ -2,7 +2,9 @@
 
 ``describe_point`` does the work (where a surface point is, and the nearest layout points) and is
 tested; ``QueryPicker`` wires it to a plotly ``FigureWidget`` click handler and an ipywidgets panel.
-The browser test (``make test-browser``) clicks the picker in a real JupyterLab.
+``pose_frames`` and ``describe_pose`` do the work of ``PoseExplorer``, which steps through images or the
+frames of a clip and draws the 3D head's answer with ``lm3d.plots_3d``. The browser test
+(``make test-browser``) clicks both in a real JupyterLab.
 """
 from __future__ import annotations
 
@@ -13,12 +15,26 @@ from pathlib import Path
 
 import torch
 
-from . import plots
+from . import plots, plots_3d
 from .face import CanonicalFace
 from .face import layouts as layout_registry
 
 PICK_SEGMENTS = 4  # each mesh edge cut in 4: picks land within about 0.2 cm of the click (mean edge 0.9 cm)
 PANEL_HEIGHT = "9em"  # the query list scrolls past about five queries
+
+
+def reporting_errors(status, function):
+    """``function`` wrapped so that an error shows in the ``status`` HTML panel (a widget callback's traceback
+    reaches no cell, so without this a failing widget would fail silently)."""
+    def run(*args):
+        try:
+            return function(*args)
+        except Exception as error:  # noqa: BLE001 - every failure must be visible in the widget
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            status.value = (f'<span style="color:#b00020"><b>{type(error).__name__}</b>: '
+                            f"{html.escape(str(error))} (in {html.escape(Path(where.filename).name)}, "
+                            f"line {where.lineno})</span>")
+    return run
 
 
 def describe_point(face: CanonicalFace, point=None, layout_names=("ibug68", "wflw98"), surface=None) -> dict:
@@ -155,16 +171,7 @@ class QueryPicker:
                              f"<code>layout=\"{html.escape(self.name.value)}\"</code>.")
 
     def _reporting_errors(self, function):
-        """Run a handler; show its error in the panel (a widget callback's traceback reaches no cell)."""
-        def run(*args):
-            try:
-                return function(*args)
-            except Exception as error:  # noqa: BLE001 - every failure must be visible in the widget
-                where = traceback.extract_tb(error.__traceback__)[-1]
-                self.status.value = (f'<span style="color:#b00020"><b>{type(error).__name__}</b>: '
-                                     f"{html.escape(str(error))} (in {html.escape(Path(where.filename).name)}, "
-                                     f"line {where.lineno})</span>")
-        return run
+        return reporting_errors(self.status, function)
 
     def _append(self, info: dict) -> dict:
         self.picked.append(info)
@@ -182,3 +189,91 @@ class QueryPicker:
         # construction; keep it current so that a reloaded view shows the same queries as the panel.
         self.figure._widget_data = deepcopy(self.figure._data)
         self.log.value = "<br>".join(format_description(i, p) for i, p in enumerate(self.picked)) or "No queries yet."
+
+
+# --- the 3D head: pose, camera and shape, frame by frame ---------------------------------------------------
+def pose_frames(detector, images, layout: str = "ibug68") -> list[dict]:
+    """Per image: the layout's 2D and 3D landmarks, visibility, pose, camera and Euler angles, plus the dense
+    predicted face (every mesh vertex: ``dense3d`` canonical cm, ``dense2d`` pixels) for the 3D view."""
+    if detector.model.camera_head is None:
+        raise ValueError("this detector has a 2D head: train --variant crop-3d or s-3d for pose and 3D")
+    images = list(images)
+    face = detector.face
+    asked = detector.predict(images, layout=layout)
+    dense = detector.predict(images, queries=face.surface_coordinates(face.vertices))
+    keys = ("landmarks2d", "landmarks3d", "visible", "rotation", "translation", "intrinsics")
+    return [{**{k: getattr(asked, k)[i] for k in keys}, "euler": {a: v[i] for a, v in asked.euler.items()},
+             "dense3d": dense.landmarks3d[i], "dense2d": dense.landmarks2d[i]} for i in range(len(images))]
+
+
+def describe_pose(index: int, pose: dict, truth: dict | None = None) -> str:
+    """One line of HTML: the frame, its yaw/pitch/roll (and the truth's), focal and distance."""
+    from .face import camera
+
+    angles = ", ".join(f"{a} {float(pose['euler'][a]):+.1f}" for a in ("yaw", "pitch", "roll"))
+    text = (f"<b>frame {index}</b>: {angles} deg; focal {float(pose['intrinsics'][0]):.0f} px; distance "
+            f"{float(pose['translation'].norm()):.0f} cm; {int(pose['visible'].sum())}/{len(pose['visible'])} visible")
+    if truth is not None:
+        true_angles = camera.rotation_to_euler(torch.as_tensor(truth["rotation"])[None])
+        error = camera.rotation_geodesic_degrees(pose["rotation"][None], torch.as_tensor(truth["rotation"])[None])
+        text += (" | truth " + ", ".join(f"{a} {float(v[0]):+.1f}" for a, v in zip(("yaw", "pitch", "roll"), true_angles))
+                 + f"; rotation error {float(error[0]):.1f} deg")
+    return text
+
+
+class PoseExplorer:
+    """Step through images, or the frames of a clip, and see the 3D head's answer for each.
+
+    Left, the image with its landmarks (hidden ones red) and the predicted mesh; right, the predicted dense face,
+    its landmarks, the head-pose axes (the true pose dashed, when ``truth`` is given) and the camera's frustum in
+    the camera frame; below, yaw, pitch and roll over the frames against the truth. ``truth``: per-frame
+    ``rotation`` (N,3,3) and ``translation`` (N,3), e.g. from SynthFaces. Display it with ``explorer.widget``.
+    """
+
+    def __init__(self, detector, images, truth: dict | None = None, layout: str = "ibug68"):
+        import ipywidgets
+        import plotly.graph_objects as go
+
+        self.images = [plots._numpy(i) for i in images]
+        self.face, self.truth = detector.face, truth
+        self.poses = pose_frames(detector, self.images, layout)
+        self.figure = go.FigureWidget(self._view(0))
+        predicted = {a: torch.stack([p["euler"][a] for p in self.poses]) for a in ("yaw", "pitch", "roll")}
+        true_euler = None
+        if truth is not None:
+            from .face import camera
+            true_euler = dict(zip(("yaw", "pitch", "roll"), camera.rotation_to_euler(torch.as_tensor(truth["rotation"]))))
+        self.timeline = go.FigureWidget(plots_3d.pose_over_time(predicted, true_euler, frame=0))
+        self.slider = ipywidgets.IntSlider(0, 0, len(self.images) - 1, description="frame",
+                                           continuous_update=False)
+        previous = ipywidgets.Button(description="◀ previous")
+        following = ipywidgets.Button(description="next ▶")
+        self.status = ipywidgets.HTML(describe_pose(0, self.poses[0], self._truth(0)))
+        self.slider.observe(reporting_errors(self.status, lambda change: self.show(change["new"])), names="value")
+        previous.on_click(reporting_errors(self.status, lambda _: self.step(-1)))
+        following.on_click(reporting_errors(self.status, lambda _: self.step(+1)))
+        self.buttons = {"previous": previous, "next": following}
+        self.widget = ipywidgets.VBox([ipywidgets.HBox([previous, self.slider, following]), self.status, self.figure,
+                                       self.timeline])
+
+    def _truth(self, index: int):
+        return None if self.truth is None else {k: self.truth[k][index] for k in ("rotation", "translation")}
+
+    def _view(self, index: int):
+        return plots_3d.pose_view(self.images[index], self.poses[index], self.face, self._truth(index))
+
+    def step(self, delta: int) -> None:
+        self.slider.value = (self.slider.value + delta) % len(self.images)  # the slider's observer redraws
+
+    def show(self, index: int) -> None:
+        """Draw frame ``index`` (the traces keep their number and kinds, so each is updated in place)."""
+        fresh = self._view(index)
+        with self.figure.batch_update():
+            for old, new in zip(self.figure.data, fresh.data):
+                values = new.to_plotly_json()
+                values.pop("type", None), values.pop("uid", None)
+                old.update(values)
+        with self.timeline.batch_update():
+            self.timeline.layout.shapes[0].update(x0=index, x1=index)
+        self.figure._widget_data = deepcopy(self.figure._data)  # a reloaded page shows this frame too
+        self.status.value = describe_pose(index, self.poses[index], self._truth(index))
