@@ -3,6 +3,8 @@
     python -m lm3d.reproduce --out reports                # standard preset, seeds 0 1 2
     python -m lm3d.reproduce --preset fast --seeds 0 1    # a quick check of the whole path
     python -m lm3d.reproduce --seeds 0 --interruption-check 1000   # kill -9 at step 1000, resume, compare
+    python -m lm3d.reproduce --ladder --out reports       # the spatial transformer's table (issue 10)
+    python -m lm3d.reproduce --head-3d --out reports      # the 3D head's table (issue 11)
 
 Each seed trains into ``runs/<preset>_seed<k>`` (resuming if interrupted; a finished run with
 its metrics is not retrained) and is evaluated on the SynthFaces test sets. The mean and
@@ -81,9 +83,20 @@ def flatten(result: dict) -> dict:
         for key in ("static_jitter", "motion_jitter", "video_nme", "roi_jitter", "roi_jitter_static"):
             if key in values:
                 row[f"{key.replace('_', ' ')} {source}"] = values[key]
+    for source, values in result.get("pose", {}).items():
+        for key in POSE_COLUMNS:
+            if key in values:
+                row[f"{key} {source}"] = values[key]
+        for bin_ in values.get("focal_by_distance", []):
+            if bin_["mean"] is not None:
+                row[f"focal_log_error {source} at {bin_['from']:g}-{bin_['to']:g} cm"] = bin_["mean"]
     if "train_minutes" in result:
         row["training minutes"] = result["train_minutes"]
     return row
+
+
+POSE_COLUMNS = ("rotation_deg", "yaw_mae", "pitch_mae", "roll_mae", "translation_cm", "focal_log_error", "nme3d",
+                "ordinal_depth", "visibility_f1")
 
 
 def aggregate(results: list[dict]) -> dict:
@@ -149,6 +162,61 @@ def ladder_markdown(rows: dict, preset_name: str, seeds: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The 3D head's table (issue 11): 2D against 3D head, on the box crop and on S, same budget and seeds
+HEAD_3D = (("2D head, box crop (baseline)", "baseline", None), ("3D head, box crop (crop-3d)", "crop-3d", None),
+           ("2D head, S similarity (s-similarity)", "s-similarity", None), ("3D head, S similarity (s-3d)", "s-3d", None))
+PRINCIPAL_AT_CROP = {"model.principal": "crop"}  # the alternative principal point, seed 0 only (a decision's evidence)
+
+
+def untrained_3d(preset_name: str, runs: Path) -> dict:
+    """A crop-3d model at its initial weights, evaluated: γ answers with its priors (frontal, prior focal, template)."""
+    from .model import ContinuousLandmarkModel
+    from .train import save_checkpoint
+
+    out = runs / run_name(preset_name, "crop-3d", 0, "crop-3d-untrained")
+    metrics_file = out / "metrics.json"
+    if not metrics_file.exists():
+        config = configure(preset_name, "crop-3d", 0)
+        save_checkpoint(out / CHECKPOINT_NAME, ContinuousLandmarkModel(config.model), config)
+        results = evaluate_checkpoint(out / CHECKPOINT_NAME, count=config.eval_count)
+        metrics_file.write_text(json.dumps(results, indent=1) + "\n")
+    return json.loads(metrics_file.read_text())
+
+
+def head_3d(preset_name: str, seeds: list[int], runs: Path) -> dict:
+    rows = {label: aggregate([run_seed(preset_name, seed, runs, variant) for seed in seeds])
+            for label, variant, _ in HEAD_3D}
+    rows["3D head, box crop, principal point at the crop centre (seed 0)"] = aggregate(
+        [run_seed(preset_name, seeds[0], runs, "crop-3d", PRINCIPAL_AT_CROP, tag="crop-3d-principal-crop")])
+    rows["3D head untrained: its priors only"] = aggregate([untrained_3d(preset_name, runs)])
+    return rows
+
+
+def head_3d_markdown(rows: dict, preset_name: str, seeds: list[int]) -> str:
+    """The ladder's NME and jitter table for these rows, then the pose table and the focal error by distance."""
+    def cell(table, key, digits=2):
+        row = table.get(key)
+        return f"{row['mean']:.{digits}f} ± {row['std']:.{digits}f}" if row else "-"
+
+    text = ladder_markdown(rows, preset_name, seeds) + "\n"
+    for source in ("synth300w", "hmc"):
+        text += (f"\nPose, camera, 3D shape and visibility against the exact truth, {source} test faces (lm3d.evaluate_pose): "
+                 "rotation and Euler errors in degrees, translation in cm, focal |log f_pred - log f_true|, 3D NME in % of "
+                 "the 3D inter-ocular distance after similarity Procrustes, ordinal depth (Z_8) and visibility F1 in %.\n\n"
+                 "| model | " + " | ".join(POSE_COLUMNS) + " |\n|---|" + "---|" * len(POSE_COLUMNS) + "\n")
+        for label, table in rows.items():
+            if f"rotation_deg {source}" in table:
+                text += f"| {label} | " + " | ".join(cell(table, f"{k} {source}") for k in POSE_COLUMNS) + " |\n"
+    bins = sorted({k.split(" at ")[1] for table in rows.values() for k in table if k.startswith("focal_log_error synth300w at")},
+                  key=lambda b: float(b.split("-")[0]))
+    text += ("\nFocal error |log f_pred - log f_true| by the true distance of the face (synth300w test faces):\n\n"
+             "| model | " + " | ".join(bins) + " |\n|---|" + "---|" * len(bins) + "\n")
+    for label, table in rows.items():
+        if "rotation_deg synth300w" in table:
+            text += f"| {label} | " + " | ".join(cell(table, f"focal_log_error synth300w at {b}") for b in bins) + " |\n"
+    return text
+
+
 def plot_learning_curves(runs: Path, preset_name: str, seeds: list[int], path: Path) -> None:
     """Training loss against step for every seed, one figure."""
     import matplotlib
@@ -210,6 +278,8 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=Path("reports"))
     parser.add_argument("--ladder", action="store_true",
                         help="instead: the spatial transformer's table (baseline with simulated, MTCNN and LBP boxes; S)")
+    parser.add_argument("--head-3d", action="store_true",
+                        help="instead: the 3D head's table (2D against 3D head, on the box crop and on S)")
     parser.add_argument("--mtcnn-boxes", type=Path, default=Path("reports/mtcnn_boxes.json"))
     parser.add_argument("--interruption-check", type=int, metavar="STEP", default=None,
                         help="instead: kill -9 a training of the first seed after its checkpoint at STEP, resume, compare")
@@ -219,6 +289,15 @@ def main(argv=None) -> None:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "interruption_check.json").write_text(json.dumps(report, indent=1) + "\n")
         print(json.dumps(report, indent=1))
+        return
+    if args.head_3d:
+        rows = head_3d(args.preset, args.seeds, args.runs)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "head_3d_results.json").write_text(json.dumps({"preset": args.preset, "seeds": args.seeds,
+                                                                   "rows": rows}, indent=1) + "\n")
+        text = head_3d_markdown(rows, args.preset, args.seeds)
+        (args.out / "head_3d_results.md").write_text(text)
+        print(text)
         return
     if args.ladder:
         rows = ladder(args.preset, args.seeds, args.runs, args.mtcnn_boxes)

@@ -6,6 +6,7 @@ resume, automatic device and mixed precision, and data-parallel training through
     python -m lm3d.train --preset standard --variant s-similarity --out runs/s1   # S finds the face itself
     torchrun --nproc_per_node 2 -m lm3d.train --preset paper --out runs/paper
 
+The configs (``TrainConfig``, the presets, ``configure``) live in ``lm3d.train_config``.
 ``--variant`` picks the rung of the ablation ladder (``lm3d.model.detector.VARIANTS``) beside the size
 preset. Variants with a spatial transformer S get no face box: S learns the crop from the landmark loss
 alone, under the penalties of ``lm3d.losses``, and a face score from background-only frames.
@@ -23,7 +24,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -32,121 +33,14 @@ from tqdm import tqdm
 
 from . import checkpoint
 from .losses import crop_diagnostics, face_loss, head_3d_penalties, landmark_loss, spatial_transformer_penalties
-from .model import ContinuousLandmarkModel, ModelConfig, crop
-from .model.detector import VARIANTS, check_ranges, variant_config
+from .model import ContinuousLandmarkModel, crop
+from .model.detector import VARIANTS
 from .runtime import default_device, fast_mode
 from .synth import SYNTH_VERSION
+from .train_config import PRESETS, TrainConfig, configure, preset  # noqa: F401 (lm3d.train's public names)
 from .training_data import MixedPool, render_negatives, render_pool, with_negatives
 
 CHECKPOINT_NAME = "checkpoint.pt"
-
-
-@dataclass
-class TrainConfig:
-    sources: tuple[str, ...] = ("synth300w", "synthwflw", "synthmpie", "synthdense")
-    source_weights: tuple[float, ...] = (0.4, 0.25, 0.25, 0.1)
-    train_counts: tuple[int, ...] = (4000, 2000, 2000, 800)
-    image_size: int = 128
-    steps: int = 3000
-    batch_size: int = 32
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    warmup_steps: int = 100
-    max_queries: int = 98
-    seed: int = 0
-    data_seed: int = 0
-    checkpoint_every: int = 250
-    log_every: int = 25
-    eval_count: int = 500
-    cache_dir: str | None = "data/synthfaces"
-    variant: str = "baseline"
-    # S only (variants without a face box); what each one changed is measured in the README's S section
-    localiser_lr_scale: float = 1.0  # the localiser's learning rate relative to the rest
-    localiser_warmup_steps: int = 0  # S frozen (whole-frame crop) for this many steps
-    scale_weight: float = 1.0  # hinge on the crop scale outside the training faces' range
-    corner_weight: float = 1.0  # hinge on crop corners beyond corner_margin outside the image
-    corner_margin: float = 0.25
-    affine_weight: float = 1.0  # distance of an affine S from a similarity
-    face_weight: float = 0.1  # face score (binary cross-entropy)
-    template_weight: float = 1.0  # S's own landmark loss: the template's points through its crop
-    negative_fraction: float = 0.125  # share of each batch that is background-only frames
-    negative_count: int = 1000  # background-only frames rendered for training
-    # 3D head only (lm3d.losses.head_3d_penalties): points near the template, their size, a weak focal prior
-    offset_weight: float = 0.01
-    scale_drift_weight: float = 1.0
-    focal_prior_weight: float = 0.01
-    model: ModelConfig = field(default_factory=ModelConfig)
-
-    def validate(self) -> "TrainConfig":
-        n = len(self.sources)
-        if not (len(self.source_weights) == len(self.train_counts) == n and n > 0):
-            raise ValueError(f"sources, source_weights and train_counts need the same length, got "
-                             f"{n}, {len(self.source_weights)}, {len(self.train_counts)}")
-        checks = {"image_size": 32 <= self.image_size <= 1024, "steps": self.steps >= 1, "batch_size": self.batch_size >= 1,
-                  "lr": 0 < self.lr < 1, "weight_decay": 0 <= self.weight_decay < 1, "warmup_steps": self.warmup_steps >= 0,
-                  "max_queries": self.max_queries >= 1, "checkpoint_every": self.checkpoint_every >= 1,
-                  "log_every": self.log_every >= 1, "eval_count": self.eval_count >= 0,
-                  "train_counts": all(c >= 1 for c in self.train_counts), "seed": self.seed >= 0,
-                  "variant": self.variant in VARIANTS, "localiser_lr_scale": 0 <= self.localiser_lr_scale <= 10,
-                  "localiser_warmup_steps": self.localiser_warmup_steps >= 0,
-                  "scale_weight": self.scale_weight >= 0, "corner_weight": self.corner_weight >= 0,
-                  "corner_margin": 0 <= self.corner_margin <= 2, "affine_weight": self.affine_weight >= 0,
-                  "face_weight": self.face_weight >= 0, "template_weight": self.template_weight >= 0,
-                  "negative_fraction": 0 <= self.negative_fraction < 1,
-                  "negative_count": self.negative_count >= 0, "offset_weight": self.offset_weight >= 0,
-                  "scale_drift_weight": self.scale_drift_weight >= 0, "focal_prior_weight": self.focal_prior_weight >= 0}
-        check_ranges("training", self, checks)
-        if self.model.crop != VARIANTS[self.variant]["crop"]:
-            raise ValueError(f"variant {self.variant!r} needs model crop {VARIANTS[self.variant]['crop']!r}, "
-                             f"the model config has {self.model.crop!r}")
-        self.model.validate()
-        return self
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
-        values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
-        values["model"] = ModelConfig(**data.get("model", {}))
-        for key in ("sources", "source_weights", "train_counts"):
-            if key in values:
-                values[key] = tuple(values[key])
-        return cls(**values)
-
-
-PRESETS = {
-    # CI: a few seconds on a 2-core CPU; proves the loop, not the accuracy
-    "fast": TrainConfig(sources=("synth300w", "synthwflw", "synthdense"), source_weights=(0.5, 0.3, 0.2),
-                        train_counts=(48, 32, 16), image_size=64, steps=12, batch_size=8, warmup_steps=2,
-                        checkpoint_every=6, log_every=4, eval_count=16, cache_dir=None,
-                        model=ModelConfig(crop_size=48, width=8, feature_dim=32, query_dim=32, hidden=32, layers=2)),
-    # a 2-core CPU in under 30 minutes
-    "standard": TrainConfig(model=ModelConfig(crop_size=96, width=16, feature_dim=192, query_dim=96, hidden=192)),
-    # one GPU: larger images, model and schedule
-    "paper": TrainConfig(train_counts=(40000, 20000, 20000, 8000), image_size=256, steps=40000, batch_size=128,
-                         lr=1e-3, warmup_steps=1000, checkpoint_every=2000, log_every=100, eval_count=2000,
-                         model=ModelConfig(crop_size=160, width=48, feature_dim=384, query_dim=128, hidden=384)),
-}
-
-
-def preset(name: str, variant: str = "baseline", **overrides) -> TrainConfig:
-    """The size preset ``name`` as the model ``variant``, with any field overridden."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
-    config = replace(PRESETS[name], **overrides)
-    return replace(config, variant=variant, model=variant_config(variant, config.model)).validate()
-
-
-def configure(preset_name: str, variant: str = "baseline", seed: int = 0, settings: dict | None = None) -> TrainConfig:
-    """A preset as a variant, with ``settings`` overriding training fields and ``model.<field>`` model fields."""
-    settings = dict(settings or {})
-    model_fields = {k[6:]: settings.pop(k) for k in list(settings) if k.startswith("model.")}
-    unknown = set(settings) - {f.name for f in fields(TrainConfig)} | set(model_fields) - {f.name for f in fields(ModelConfig)}
-    if unknown:
-        raise ValueError(f"unknown setting(s) {sorted(unknown)}; use TrainConfig fields or model.<ModelConfig field>")
-    config = preset(preset_name, variant, seed=seed, **settings)
-    return replace(config, model=replace(config.model, **model_fields)).validate() if model_fields else config
 
 
 def learning_rate_factor(step: int, config: TrainConfig) -> float:

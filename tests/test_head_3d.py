@@ -91,3 +91,64 @@ def test_a_checkpoint_whose_camera_rotation_is_broken_is_refused(tmp_path, train
     checkpoint.save(tmp_path / "broken.pt", {k: v for k, v in data.items() if k != "format"})
     with pytest.raises(checkpoint.CheckpointError, match="camera head's rotation"):
         lm3d.Detector.from_checkpoint(tmp_path / "broken.pt")
+
+
+# --- figures and the explorer widget (thin wrappers over lm3d.plots_3d) ---------------------------------------
+@pytest.fixture(scope="module")
+def frames(trained_3d):
+    detector = lm3d.Detector.from_checkpoint(trained_3d["s-3d"] / train.CHECKPOINT_NAME, device="cpu",
+                                             min_face_score=0.0)
+    rendered = lm3d.synth.SynthFaces("synth300w", "test", 3, image_size=64).render([0, 1, 2])
+    images = [i.permute(1, 2, 0).numpy() for i in rendered["image"]]
+    return detector, images, rendered
+
+
+def test_pose_frames_hold_the_dense_face_and_the_layout(frames):
+    from lm3d import widgets
+    detector, images, _ = frames
+    poses = widgets.pose_frames(detector, images, layout="five")
+    assert len(poses) == 3 and poses[0]["landmarks2d"].shape == (5, 2) and poses[0]["dense3d"].shape == (468, 3)
+    assert poses[0]["dense2d"].shape == (468, 2) and set(poses[0]["euler"]) == {"yaw", "pitch", "roll"}
+    two_d = lm3d.Detector(lm3d.evaluate.ContinuousLandmarkModel(train.preset("fast").model))
+    with pytest.raises(ValueError, match="2D head"):
+        widgets.pose_frames(two_d, images)
+
+
+def test_pose_figures_have_their_parts(frames):
+    import matplotlib.pyplot as plt
+    from lm3d import plots_3d, widgets
+    detector, images, rendered = frames
+    pose = widgets.pose_frames(detector, images)[0]
+    truth = {"rotation": rendered["rotation"][0], "translation": rendered["translation"][0]}
+    figure = plots_3d.pose_view(images[0], pose, detector.face, truth)
+    kinds = [type(t).__name__ for t in figure.data]
+    assert kinds.count("Mesh3d") == 1 and kinds.count("Image") == 1 and len(figure.data) == 12
+    assert {"true pose x", "head pose x", "camera", "predicted mesh"} <= {t.name for t in figure.data}
+    timeline = plots_3d.pose_over_time({"yaw": torch.zeros(4), "pitch": torch.ones(4), "roll": torch.zeros(4)},
+                                       {"yaw": torch.zeros(4), "pitch": torch.zeros(4), "roll": torch.zeros(4)}, frame=2)
+    assert len(timeline.data) == 6 and timeline.layout.shapes[0].x0 == 2
+    fig, ax = plt.subplots()
+    plots_3d.mesh_overlay(ax, images[0], pose["dense2d"], detector.face)
+    assert len(ax.lines) >= 1
+    plt.close(fig)
+    triangles = detector.face.triangles.tolist()
+    by_hand = {frozenset(pair) for a, b, c in triangles for pair in ((a, b), (b, c), (c, a))}
+    edges = plots_3d.mesh_edges(detector.face.triangles)
+    assert len(edges) == len(by_hand) and {frozenset(e) for e in edges.tolist()} == by_hand
+
+
+def test_the_pose_explorer_steps_through_frames(frames):
+    from lm3d import widgets
+    detector, images, rendered = frames
+    explorer = widgets.PoseExplorer(detector, images, truth={"rotation": rendered["rotation"],
+                                                             "translation": rendered["translation"]})
+    first = explorer.figure.data[-2].x
+    explorer.buttons["next"].click()
+    assert "frame 1" in explorer.status.value and "rotation error" in explorer.status.value
+    assert explorer.timeline.layout.shapes[0].x0 == 1 and explorer.figure.data[-2].x != first
+    explorer.buttons["previous"].click()
+    explorer.buttons["previous"].click()
+    assert "frame 2" in explorer.status.value  # wraps around
+    explorer.poses[0] = {}  # a broken frame: the error shows in the widget's own panel
+    explorer.slider.value = 0
+    assert "KeyError" in explorer.status.value

@@ -49,3 +49,14 @@ def test_the_s_ladder_end_to_end(tmp_path):
     assert list(rows) == ["baseline, simulated detector box", "baseline, LBP detector box", "S similarity", "S affine"]
     assert "motion jitter synth300w" in rows["S similarity"] and "roi jitter synth300w" in rows["S affine"]
     assert "| S affine | 100 |" in (tmp_path / "reports" / "ladder_results.md").read_text()
+
+
+def test_the_3d_head_table_end_to_end(tmp_path):
+    reproduce.main(["--head-3d", "--preset", "fast", "--seeds", "0", "--runs", str(tmp_path / "runs"),
+                    "--out", str(tmp_path / "reports")])
+    rows = json.loads((tmp_path / "reports" / "head_3d_results.json").read_text())["rows"]
+    assert len(rows) == 6 and "rotation_deg synth300w" in rows["3D head, S similarity (s-3d)"]
+    assert "rotation_deg synth300w" not in rows["2D head, box crop (baseline)"]
+    text = (tmp_path / "reports" / "head_3d_results.md").read_text()
+    assert "| 3D head untrained: its priors only |" in text and "Focal error" in text
+    assert (tmp_path / "runs" / "fast_crop-3d-principal-crop_seed0" / "metrics.json").exists()
