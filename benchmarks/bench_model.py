@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/bench_model.py                    # the standard preset's model, CPU (+ CUDA)
     .venv/bin/python benchmarks/bench_model.py --preset paper
 
-The last table times one image end to end at 256 and 1024 px (a SynthFaces face, upscaled): the S variant
+A table times ``Detector.predict`` on one image, the user's whole path (array in; landmarks, and for a 3D head
+the pose, camera, 3D points and visibility out), for the 2D and 3D heads on the box crop and on S, side by
+side in one run. The last table times one image end to end at 256 and 1024 px (a SynthFaces face, upscaled): the S variant
 (S looks at a small copy, then crops from the full image) beside the baseline behind scikit-image's LBP
 face detector (which scans the whole image at every scale). Untrained weights: speed does not depend on them.
 
@@ -95,6 +97,22 @@ def latency_comparison(preset_name: str, sizes=(256, 1024), repeats: int = 5) ->
     return out
 
 
+def detector_latency(preset_name: str, repeats: int = 10) -> dict:
+    """ms per ``Detector.predict`` call on one image of the preset's size, for each head and crop (CPU)."""
+    import lm3d
+    from lm3d.synth import SynthFaces
+
+    sample = SynthFaces("synth300w", "test", 1, image_size=preset(preset_name).image_size).render([0])
+    image, box = sample["image"][0].permute(1, 2, 0).numpy(), sample["bbox"][0].tolist()
+    out = {}
+    for variant in ("baseline", "crop-3d", "s-similarity", "s-3d"):
+        model = ContinuousLandmarkModel(preset(preset_name, variant).model)
+        detector = lm3d.Detector(model, min_face_score=0.0)
+        kwargs = {"box": box} if model.needs_box else {}
+        out[variant] = 1000 * _timed(lambda: detector.predict(image, layout="ibug68", **kwargs), repeats, "cpu")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="standard")
@@ -109,6 +127,10 @@ def main() -> None:
     for device in devices:
         for name, value in measure(config, device, batch, args.repeats).items():
             print(f"{device.type:5s} {name:26s} {value:10.1f}")
+    print(f"Detector.predict, one {config.image_size} px image, 68 points, CPU ms (3D heads: + pose, camera, "
+          "3D points, visibility)")
+    for variant, ms in detector_latency(args.preset, args.repeats * 2).items():
+        print(f"  {variant:14s} {ms:8.1f}")
     latency = latency_comparison(args.preset, repeats=args.repeats)
     print("single-image latency ms, CPU  " + "".join(f"{size:>9d} px" for size in latency))
     for name in next(iter(latency.values())):

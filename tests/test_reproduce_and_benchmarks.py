@@ -36,7 +36,7 @@ def test_aggregate_mean_and_spread():
 def test_benchmark_scripts_print_figures():
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_model.py"), "--preset", "fast",
                           "--repeats", "1", "--batch", "4"], capture_output=True, text=True, check=True).stdout
-    assert "train images/s" in out and "single-image latency ms" in out
+    assert "train images/s" in out and "single-image latency ms" in out and "s-3d" in out
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_synth.py"), "--sizes", "64",
                           "--batch", "4", "--batches", "1"], capture_output=True, text=True, check=True).stdout
     assert "images/s" in out and out.strip().splitlines()[-1].split()[0] == "cpu"

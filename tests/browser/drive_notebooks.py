@@ -11,7 +11,9 @@ What it does, so that a broken widget cannot hide behind a green ``make test``:
 3. notebook 01: clicks the face in the QueryPicker and checks that a query was added, that it is a
    surface point (barycentric weights that are not a vertex's), that the handler reported no error, and
    that after saving and reloading the page the figure and the panel still show the same queries;
-4. stops the browser and the server it started, by PID, and checks that they are gone.
+4. notebook 05: checks that the PoseExplorer drew its 3D scene, clicks its "next" button, and checks that the
+   panel and the figure (its 2D landmarks, as the browser holds them) moved to frame 1 without an error;
+5. stops the browser and the server it started, by PID, and checks that they are gone.
 
 Exit status 0 when every check passed. On failure it prints what it saw and leaves a screenshot and the
 server log in the temporary folder (their paths are printed).
@@ -73,6 +75,11 @@ node.scrollIntoView({block: 'start'});
 return node;
 """
 JS_PLOTLY_TRACES = "return Array.from(arguments[0].data || []).map(t => (t.x || []).length);"
+# the x values of the 2D landmarks trace (named "landmarks 2D") of a pose view, as the browser draws them
+JS_LANDMARKS_X = """
+const trace = Array.from(arguments[0].data || []).find(t => t.name === 'landmarks 2D');
+return trace ? Array.from(trace.x).map(Number) : null;
+"""
 
 
 def free_port() -> int:
@@ -243,7 +250,26 @@ def check_query_picker(session: Session, notebook: str) -> None:
     print("after saving and reloading the page, the figure and the panel both show 2 queries")
 
 
-CHECKS = {"01_canonical_face_and_queries.ipynb": check_query_picker}
+def check_pose_explorer(session: Session, notebook: str) -> None:
+    """Notebook 05: the PoseExplorer draws its 3D scene, and its "next" button moves it to frame 1."""
+    cell = session.cell_node("explorer = widgets.PoseExplorer(detector, images")
+    wait_for("the explorer's WebGL scene", lambda: cell.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .gl-container canvas"), 60)
+    graph = cell.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")[0]
+    before = wait_for("the landmarks of frame 0 in the figure", lambda: session.driver.execute_script(JS_LANDMARKS_X, graph), 30)
+    texts = lambda: [n.text for n in cell.find_elements(By.CSS_SELECTOR, ".widget-html-content")]  # noqa: E731
+    assert any("frame 0" in t for t in texts()), f"the explorer's panel does not show frame 0: {texts()}"
+    button = next(b for b in cell.find_elements(By.CSS_SELECTOR, "button") if "next" in b.text)
+    button.click()
+    shown = wait_for("the panel to show frame 1", lambda: (lambda t: t if any("frame 1" in x for x in t) else None)(texts()), 30)
+    assert not any("Error" in t for t in shown) and any("rotation error" in t for t in shown), f"the panel says {shown}"
+    after = wait_for("the figure to draw frame 1",
+                     lambda: (lambda x: x if x and x != before else None)(session.driver.execute_script(JS_LANDMARKS_X, graph)), 30)
+    assert len(after) == len(before) == 68, f"frame 1 shows {len(after)} landmarks"
+    assert not session.state()["widgetErrors"], session.state()["widgetErrors"]
+    print("the pose explorer drew its 3D scene and moved to frame 1 (panel and figure) on a click of 'next'")
+
+
+CHECKS = {"01_canonical_face_and_queries.ipynb": check_query_picker, "05_3d_head_pose_camera.ipynb": check_pose_explorer}
 
 
 def main() -> int:
