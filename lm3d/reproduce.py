@@ -42,13 +42,22 @@ def run_seed(preset_name: str, seed: int, runs: Path, variant: str = "baseline",
     config = configure(preset_name, variant, seed, overrides)
     if metrics_file.exists():
         return json.loads(metrics_file.read_text())
-    start = time.perf_counter()
     train(config, out)
-    minutes = (time.perf_counter() - start) / 60
     results = evaluate_checkpoint(out / CHECKPOINT_NAME, count=config.eval_count)
-    results["train_minutes"] = minutes
+    results["train_minutes"] = training_minutes(out / "log.jsonl", config.batch_size)
     metrics_file.write_text(json.dumps(results, indent=1) + "\n")
     return results
+
+
+def training_minutes(log: Path, batch_size: int) -> float:
+    """Minutes spent in training steps, from the log's throughput (so a run resumed, or trained elsewhere, counts
+    each step once, and no time spent evaluating or waiting)."""
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line]
+    seconds, previous = 0.0, 0
+    for entry in entries:
+        seconds += (entry["step"] - previous) * batch_size / entry["images_per_s"]
+        previous = entry["step"]
+    return seconds / 60
 
 
 def evaluate_with_boxes(preset_name: str, seed: int, runs: Path, boxes: str, label: str) -> dict:

@@ -60,3 +60,9 @@ def test_the_3d_head_table_end_to_end(tmp_path):
     text = (tmp_path / "reports" / "head_3d_results.md").read_text()
     assert "| 3D head untrained: its priors only |" in text and "Focal error" in text
     assert (tmp_path / "runs" / "fast_crop-3d-principal-crop_seed0" / "metrics.json").exists()
+
+
+def test_training_minutes_come_from_the_log(tmp_path):
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"step": 10, "images_per_s": 32.0}\n{"step": 30, "images_per_s": 16.0}\n')
+    assert reproduce.training_minutes(log, batch_size=32) == (10 * 32 / 32 + 20 * 32 / 16) / 60
