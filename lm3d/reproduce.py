@@ -171,10 +171,11 @@ def ladder_markdown(rows: dict, preset_name: str, seeds: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
-# The 3D head's table (issue 11): 2D against 3D head, on the box crop and on S, same budget and seeds
+# The 3D head's table (issue 11): 2D against 3D head, on the box crop and on S, same budget and seeds; the
+# principal point's other choice (lm3d.model.camera_head) and the untrained head (its priors) as reference rows
 HEAD_3D = (("2D head, box crop (baseline)", "baseline", None), ("3D head, box crop (crop-3d)", "crop-3d", None),
            ("2D head, S similarity (s-similarity)", "s-similarity", None), ("3D head, S similarity (s-3d)", "s-3d", None))
-PRINCIPAL_AT_CROP = {"model.principal": "crop"}  # the alternative principal point, seed 0 only (a decision's evidence)
+PRINCIPAL_AT_IMAGE = {"model.principal": "image"}  # the alternative principal point, seed 0 only (a decision's evidence)
 
 
 def untrained_3d(preset_name: str, runs: Path) -> dict:
@@ -195,8 +196,8 @@ def untrained_3d(preset_name: str, runs: Path) -> dict:
 def head_3d(preset_name: str, seeds: list[int], runs: Path) -> dict:
     rows = {label: aggregate([run_seed(preset_name, seed, runs, variant) for seed in seeds])
             for label, variant, _ in HEAD_3D}
-    rows["3D head, box crop, principal point at the crop centre (seed 0)"] = aggregate(
-        [run_seed(preset_name, seeds[0], runs, "crop-3d", PRINCIPAL_AT_CROP, tag="crop-3d-principal-crop")])
+    rows["3D head, box crop, principal point at the image centre (seed 0)"] = aggregate(
+        [run_seed(preset_name, seeds[0], runs, "crop-3d", PRINCIPAL_AT_IMAGE, tag="crop-3d-principal-image")])
     rows["3D head untrained: its priors only"] = aggregate([untrained_3d(preset_name, runs)])
     return rows
 
@@ -299,24 +300,18 @@ def main(argv=None) -> None:
         (args.out / "interruption_check.json").write_text(json.dumps(report, indent=1) + "\n")
         print(json.dumps(report, indent=1))
         return
-    if args.head_3d:
-        rows = head_3d(args.preset, args.seeds, args.runs)
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "head_3d_results.json").write_text(json.dumps({"preset": args.preset, "seeds": args.seeds,
-                                                                   "rows": rows}, indent=1) + "\n")
-        text = head_3d_markdown(rows, args.preset, args.seeds)
-        (args.out / "head_3d_results.md").write_text(text)
-        print(text)
-        return
-    if args.ladder:
-        rows = ladder(args.preset, args.seeds, args.runs, args.mtcnn_boxes)
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "ladder_results.json").write_text(json.dumps({"preset": args.preset, "seeds": args.seeds,
-                                                                  "rows": rows}, indent=1) + "\n")
-        text = ladder_markdown(rows, args.preset, args.seeds)
-        (args.out / "ladder_results.md").write_text(text)
-        print(text)
-        return
+    for wanted, name, build, write in ((args.head_3d, "head_3d", head_3d, head_3d_markdown),
+                                       (args.ladder, "ladder", ladder, ladder_markdown)):
+        if wanted:
+            extra = (args.mtcnn_boxes,) if name == "ladder" else ()
+            rows = build(args.preset, args.seeds, args.runs, *extra)
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / f"{name}_results.json").write_text(json.dumps({"preset": args.preset, "seeds": args.seeds,
+                                                                       "rows": rows}, indent=1) + "\n")
+            text = write(rows, args.preset, args.seeds)
+            (args.out / f"{name}_results.md").write_text(text)
+            print(text)
+            return
     results = [run_seed(args.preset, seed, args.runs) for seed in args.seeds]
     table = aggregate(results)
     args.out.mkdir(parents=True, exist_ok=True)

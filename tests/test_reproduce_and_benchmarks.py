@@ -59,7 +59,7 @@ def test_the_3d_head_table_end_to_end(tmp_path):
     assert "rotation_deg synth300w" not in rows["2D head, box crop (baseline)"]
     text = (tmp_path / "reports" / "head_3d_results.md").read_text()
     assert "| 3D head untrained: its priors only |" in text and "Focal error" in text
-    assert (tmp_path / "runs" / "fast_crop-3d-principal-crop_seed0" / "metrics.json").exists()
+    assert (tmp_path / "runs" / "fast_crop-3d-principal-image_seed0" / "metrics.json").exists()
 
 
 def test_training_minutes_come_from_the_log(tmp_path):

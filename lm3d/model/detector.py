@@ -63,7 +63,7 @@ class ModelConfig:
     second_pass: bool = False  # apply S again to its own crop
     s_learns_from: str = "template"  # "template": only its template's loss moves S (see Template); "all": every landmark loss
     head: str = "2d"  # "2d": P gives crop points; "3d": P gives canonical 3D points, γ the pose and camera
-    principal: str = "image"  # 3D head: the principal point at the image's centre or the crop's (camera_head)
+    principal: str = "crop"  # 3D head: the principal point at the crop's centre or the image's (camera_head)
 
     def validate(self) -> "ModelConfig":
         if self.crop not in CROPS:
