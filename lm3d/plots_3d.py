@@ -148,11 +148,11 @@ def pose_over_time(predicted: dict, truth: dict | None = None, frame: int | None
     return fig
 
 
-def mesh_overlay(ax, image, mesh2d, face: CanonicalFace, colour: str = "white", alpha: float = 0.5):
+def mesh_overlay(ax, image, mesh2d, face: CanonicalFace, colour: str = "white", alpha: float = 0.6):
     """The paper's Fig. 5 on a matplotlib axis: the predicted dense face projected onto the image, as a wireframe."""
     m = _np(mesh2d)
     ax.imshow(_np(image))
-    ax.triplot(m[:, 0], m[:, 1], _np(face.triangles), color=colour, lw=0.3, alpha=alpha)
+    ax.triplot(m[:, 0], m[:, 1], _np(face.triangles), color=colour, lw=0.4, alpha=alpha)
     height, width = _np(image).shape[:2]
     ax.set_xlim(0, width)
     ax.set_ylim(height, 0)

@@ -11,7 +11,7 @@ predicted dense face in the camera frame. A query point is visible when
   and left out: on SynthFaces' exact geometry it flags grazing outline points (the jaw of a turned face) that
   the truth calls visible, and lowers agreement with the truth from 99.9 % to 93.7 % (``facing_camera``).
 
-This is self-occlusion only: a hand or a microphone in front of the face is not in the predicted mesh. The
+A point behind the camera (a wild prediction) is not visible. This is self-occlusion only: a hand or a microphone in front of the face is not in the predicted mesh. The
 query's 3D point for the test is its barycentric mix of the predicted vertices, so it lies on the rasterised
 surface exactly.
 """
@@ -49,8 +49,6 @@ def visible_points(vertices: torch.Tensor, rotation: torch.Tensor, translation: 
     if vertices.ndim != 3 or vertices.shape[1] != face.num_vertices:
         raise ValueError(f"expected the predicted mesh as (B,{face.num_vertices},3) vertices, got {tuple(vertices.shape)}")
     posed = camera_space_mesh(vertices, rotation, translation)
-    if not (posed[..., 2] > 0).all():
-        raise ValueError("part of the predicted face lies behind the camera; its visibility is undefined")
     screen = torch.cat([camera.project(posed, intrinsics.float()), posed[..., 2:]], -1)
     height, width = image_size
     depth_buffer = rasterize(screen, triangles, (height, width), cull=FRONT_FACING).depth  # (B,H,W)
@@ -64,4 +62,5 @@ def visible_points(vertices: torch.Tensor, rotation: torch.Tensor, translation: 
     image = torch.arange(len(points), device=points.device)[:, None]
     in_front = depth_buffer[image, row, col]
     z = points[..., 2]
-    return inside & (z <= in_front + visibility_tolerance(z, intrinsics.float()))
+    in_front_of_camera = z > 0  # (the rasterizer skips triangles behind the camera; so do we, for points)
+    return inside & in_front_of_camera & (z <= in_front + visibility_tolerance(z, intrinsics.float()))

@@ -192,15 +192,16 @@ class QueryPicker:
 
 
 # --- the 3D head: pose, camera and shape, frame by frame ---------------------------------------------------
-def pose_frames(detector, images, layout: str = "ibug68") -> list[dict]:
+def pose_frames(detector, images, layout: str = "ibug68", boxes=None) -> list[dict]:
     """Per image: the layout's 2D and 3D landmarks, visibility, pose, camera and Euler angles, plus the dense
-    predicted face (every mesh vertex: ``dense3d`` canonical cm, ``dense2d`` pixels) for the 3D view."""
+    predicted face (every mesh vertex: ``dense3d`` canonical cm, ``dense2d`` pixels) for the 3D view.
+    ``boxes`` (N,4): face boxes for a box model (``crop-3d``) without a ``box_detector``."""
     if detector.model.camera_head is None:
         raise ValueError("this detector has a 2D head: train --variant crop-3d or s-3d for pose and 3D")
     images = list(images)
     face = detector.face
-    asked = detector.predict(images, layout=layout)
-    dense = detector.predict(images, queries=face.surface_coordinates(face.vertices))
+    asked = detector.predict(images, box=boxes, layout=layout)
+    dense = detector.predict(images, box=boxes, queries=face.surface_coordinates(face.vertices))
     keys = ("landmarks2d", "landmarks3d", "visible", "rotation", "translation", "intrinsics")
     return [{**{k: getattr(asked, k)[i] for k in keys}, "euler": {a: v[i] for a, v in asked.euler.items()},
              "dense3d": dense.landmarks3d[i], "dense2d": dense.landmarks2d[i]} for i in range(len(images))]
@@ -227,16 +228,17 @@ class PoseExplorer:
     Left, the image with its landmarks (hidden ones red) and the predicted mesh; right, the predicted dense face,
     its landmarks, the head-pose axes (the true pose dashed, when ``truth`` is given) and the camera's frustum in
     the camera frame; below, yaw, pitch and roll over the frames against the truth. ``truth``: per-frame
-    ``rotation`` (N,3,3) and ``translation`` (N,3), e.g. from SynthFaces. Display it with ``explorer.widget``.
+    ``rotation`` (N,3,3) and ``translation`` (N,3), e.g. from SynthFaces; ``boxes`` (N,4) for a box model.
+    Display it with ``explorer.widget``.
     """
 
-    def __init__(self, detector, images, truth: dict | None = None, layout: str = "ibug68"):
+    def __init__(self, detector, images, truth: dict | None = None, layout: str = "ibug68", boxes=None):
         import ipywidgets
         import plotly.graph_objects as go
 
         self.images = [plots._numpy(i) for i in images]
         self.face, self.truth = detector.face, truth
-        self.poses = pose_frames(detector, self.images, layout)
+        self.poses = pose_frames(detector, self.images, layout, boxes)
         self.figure = go.FigureWidget(self._view(0))
         predicted = {a: torch.stack([p["euler"][a] for p in self.poses]) for a in ("yaw", "pitch", "roll")}
         true_euler = None

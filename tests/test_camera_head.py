@@ -158,3 +158,13 @@ def test_visibility_of_the_true_face_matches_synthfaces_self_occlusion(face):
     assert (~rendered["self_visible"]).sum() > 20  # turned faces hide points: the test can fail
     frontal = visibility.camera_space_mesh(face.vertices[None], torch.eye(3)[None], torch.tensor([[0.0, 0, 50]]))
     assert visibility.facing_camera(frontal, face.triangles).float().mean() > 0.9  # outward normals by the winding
+
+
+def test_points_behind_the_camera_are_not_visible(face):
+    layout = layouts.get("five")
+    vertices = face.vertices[None]
+    intrinsics = torch.tensor([[100.0, 100.0, 32.0, 32.0]])
+    args = (intrinsics, (64, 64), layout.triangle, layout.barycentric, face)
+    seen = visibility.visible_points(vertices, torch.eye(3)[None], torch.tensor([[0.0, 0.0, 60.0]]), *args)
+    behind = visibility.visible_points(vertices, torch.eye(3)[None], torch.tensor([[0.0, 0.0, -60.0]]), *args)
+    assert seen.all() and not behind.any()
