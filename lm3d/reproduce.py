@@ -151,11 +151,15 @@ def ladder(preset_name: str, seeds: list[int], runs: Path, mtcnn_boxes: Path | N
     return rows
 
 
-def ladder_markdown(rows: dict, preset_name: str, seeds: list[int]) -> str:
-    def cell(table, key, digits=2):
-        row = table.get(key)
-        return f"{row['mean']:.{digits}f} ± {row['std']:.{digits}f}" if row else "-"
+def cell(table: dict, key: str, digits: int = 2) -> str:
+    """A table entry: mean ± standard deviation over seeds (the mean alone for a single run), '-' when missing."""
+    row = table.get(key)
+    if not row:
+        return "-"
+    return f"{row['mean']:.{digits}f}" + (f" ± {row['std']:.{digits}f}" if len(row["values"]) > 1 else "")
 
+
+def ladder_markdown(rows: dict, preset_name: str, seeds: list[int]) -> str:
     lines = [f"Preset `{preset_name}`, seeds {seeds}: mean ± standard deviation over seeds, all in % of the inter-ocular "
              "distance except RoI jitter (% of the crop size). Jitter on the synth300w test clips (lm3d.stability). "
              "A detector row counts only the faces (and clips) its detector found.", "",
@@ -204,10 +208,6 @@ def head_3d(preset_name: str, seeds: list[int], runs: Path) -> dict:
 
 def head_3d_markdown(rows: dict, preset_name: str, seeds: list[int]) -> str:
     """The ladder's NME and jitter table for these rows, then the pose table and the focal error by distance."""
-    def cell(table, key, digits=2):
-        row = table.get(key)
-        return f"{row['mean']:.{digits}f} ± {row['std']:.{digits}f}" if row else "-"
-
     text = ladder_markdown(rows, preset_name, seeds) + "\n"
     for source in ("synth300w", "hmc"):
         text += (f"\nPose, camera, 3D shape and visibility against the exact truth, {source} test faces (lm3d.evaluate_pose): "
