@@ -23,6 +23,7 @@ A model with a 3D head (variants ``crop-3d``, ``s-3d``) also reports, in the con
     >>> result.rotation, result.translation, result.intrinsics   # (3,3) proper rotation, (3,) cm, (fx, fy, cx, cy) px
     >>> result.euler              # {"yaw", "pitch", "roll"} degrees, R = Rz(roll) Ry(yaw) Rx(pitch) (lm3d.face.camera)
     >>> result.visible            # (K,) bool: not hidden by the predicted face itself (lm3d.visibility)
+    >>> result.mesh3d             # (468,3) canonical cm: the predicted dense face (the 3D face shape)
 """
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ class Prediction:
     intrinsics: torch.Tensor | None = None  # (4,) or (B,4) fx, fy, cx, cy in pixels of the input image
     euler: dict | None = None  # {"yaw", "pitch", "roll"}: () or (B,) degrees, lm3d.face.camera's convention
     visible: torch.Tensor | None = None  # (K,) or (B,K) bool, self-occlusion by the predicted dense face
+    mesh3d: torch.Tensor | None = None  # (V,3) or (B,V,3) canonical cm: the predicted dense face, every mesh vertex
 
 
 def _read_image(image) -> np.ndarray:
@@ -165,8 +167,8 @@ class Detector:
     def _pose(self, out: dict, count: int, surface, image_size) -> dict:
         """The 3D head's outputs for the ``count`` asked points (the rest of ``out`` is the dense face)."""
         pose = {key: out[key].float().cpu() for key in ("rotation", "translation", "intrinsics")}
-        dense = out["landmarks3d"][:, count:].float().cpu()
-        pose["visible"] = visible_points(dense, pose["rotation"], pose["translation"], pose["intrinsics"],
+        pose["mesh3d"] = out["landmarks3d"][:, count:].float().cpu()
+        pose["visible"] = visible_points(pose["mesh3d"], pose["rotation"], pose["translation"], pose["intrinsics"],
                                          tuple(image_size), *surface, self.face)
         pose["landmarks3d"] = out["landmarks3d"][:, :count].float().cpu()
         pose["euler"] = dict(zip(("yaw", "pitch", "roll"), camera.rotation_to_euler(pose["rotation"])))

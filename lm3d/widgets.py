@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from . import plots, plots_3d
-from .face import CanonicalFace
+from .face import CanonicalFace, camera
 from .face import layouts as layout_registry
 
 PICK_SEGMENTS = 4  # each mesh edge cut in 4: picks land within about 0.2 cm of the click (mean edge 0.9 cm)
@@ -198,19 +198,16 @@ def pose_frames(detector, images, layout: str = "ibug68", boxes=None) -> list[di
     ``boxes`` (N,4): face boxes for a box model (``crop-3d``) without a ``box_detector``."""
     if detector.model.camera_head is None:
         raise ValueError("this detector has a 2D head: train --variant crop-3d or s-3d for pose and 3D")
-    images = list(images)
-    face = detector.face
-    asked = detector.predict(images, box=boxes, layout=layout)
-    dense = detector.predict(images, box=boxes, queries=face.surface_coordinates(face.vertices))
+    asked = detector.predict(list(images), box=boxes, layout=layout)
+    posed = camera.to_camera(asked.mesh3d, asked.rotation, asked.translation)
+    dense2d = camera.project(posed, asked.intrinsics)  # the image camera reproduces the model's 2D points exactly
     keys = ("landmarks2d", "landmarks3d", "visible", "rotation", "translation", "intrinsics")
     return [{**{k: getattr(asked, k)[i] for k in keys}, "euler": {a: v[i] for a, v in asked.euler.items()},
-             "dense3d": dense.landmarks3d[i], "dense2d": dense.landmarks2d[i]} for i in range(len(images))]
+             "dense3d": asked.mesh3d[i], "dense2d": dense2d[i]} for i in range(len(posed))]
 
 
 def describe_pose(index: int, pose: dict, truth: dict | None = None) -> str:
     """One line of HTML: the frame, its yaw/pitch/roll (and the truth's), focal and distance."""
-    from .face import camera
-
     angles = ", ".join(f"{a} {float(pose['euler'][a]):+.1f}" for a in ("yaw", "pitch", "roll"))
     text = (f"<b>frame {index}</b>: {angles} deg; focal {float(pose['intrinsics'][0]):.0f} px; distance "
             f"{float(pose['translation'].norm()):.0f} cm; {int(pose['visible'].sum())}/{len(pose['visible'])} visible")
@@ -243,7 +240,6 @@ class PoseExplorer:
         predicted = {a: torch.stack([p["euler"][a] for p in self.poses]) for a in ("yaw", "pitch", "roll")}
         true_euler = None
         if truth is not None:
-            from .face import camera
             true_euler = dict(zip(("yaw", "pitch", "roll"), camera.rotation_to_euler(torch.as_tensor(truth["rotation"]))))
         self.timeline = go.FigureWidget(plots_3d.pose_over_time(predicted, true_euler, frame=0))
         self.slider = ipywidgets.IntSlider(0, 0, len(self.images) - 1, description="frame",

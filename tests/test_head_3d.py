@@ -74,7 +74,7 @@ def test_the_detector_reports_3d_pose_camera_and_visibility(trained_3d):
     torch.testing.assert_close(torch.tensor([cx, cy]), result.transform[:, 2])  # the principal point: the crop centre
     assert fx == fy > 0
     assert set(result.euler) == {"yaw", "pitch", "roll"} and result.euler["yaw"].ndim == 0
-    assert result.visible.dtype == torch.bool and result.visible.shape == (68,)
+    assert result.visible.dtype == torch.bool and result.visible.shape == (68,) and result.mesh3d.shape == (468, 3)
     # the 2D landmarks are the 3D points through the reported camera
     posed = camera.to_camera(result.landmarks3d[None], result.rotation[None], result.translation[None])
     torch.testing.assert_close(camera.project(posed, result.intrinsics[None])[0], result.landmarks2d, atol=1e-3, rtol=1e-4)
