@@ -54,22 +54,33 @@ POSE_KEYS = ("landmarks3d", "rotation", "translation", "intrinsics")  # a 3D hea
 
 
 @torch.no_grad()
-def predict_batches(model, images, boxes, queries, batch_size: int = 64) -> dict:
+def predict_batches(model, images, boxes, queries, batch_size: int = 64, dataset: str | None = None) -> dict:
     """Landmarks (N,K,2), crop transforms (N,2,3), with S face scores (N,), with a 3D head its ``POSE_KEYS``.
 
-    ``boxes`` (N,4) is needed by a model that crops around a face box and ignored by one with S.
+    ``boxes`` (N,4) is needed by a model that crops around a face box and ignored by one with S. ``dataset``: answer
+    in that dataset's convention (a model with D); None: the canonical semantics.
     """
     device = next(model.parameters()).device
     out = {key: [] for key in ("landmarks2d", "transform", "face_score") + POSE_KEYS}
     for s in range(0, len(images), batch_size):
         chosen = None if not model.needs_box else boxes[s:s + batch_size].to(device)
-        result = model(images[s:s + batch_size].to(device), chosen, queries.to(device))
+        count = len(images[s:s + batch_size])
+        codes = None if dataset is None else dataset_codes(model, dataset, count)
+        result = model(images[s:s + batch_size].to(device), chosen, queries.to(device), codes)
         if "face_logit" in result:
             result["face_score"] = torch.sigmoid(result["face_logit"].float())
         for key in out:
             if key in result:
                 out[key].append(result[key].float().cpu())
     return {k: torch.cat(v) if v else None for k, v in out.items()}
+
+
+def dataset_codes(model, dataset: str, count: int):
+    """D's indices for ``count`` images asked in ``dataset``'s convention; a clear error without D or for a stranger."""
+    if model.deformer is None:
+        raise ValueError(f"this model has no query deformer D (variant full has one): it cannot answer in "
+                         f"{dataset!r}'s convention; use dataset=None")
+    return model.deformer.index([dataset] * count)
 
 
 def render_test_set(source: str, count: int, image_size: int, seed: int = 0) -> dict:
@@ -91,7 +102,10 @@ def evaluate_source(model, source: str, count: int, image_size: int, seed: int =
     result, rate = {}, 100 * found.float().mean().item()
     if len(keep) == 0:
         return result, rate
-    predicted = predict_batches(model, batch["image"][keep], None if chosen is None else chosen[keep], queries)
+    # a model with D answers in the source's own convention when it was trained on that source
+    own = source if model.deformer is not None and source in model.deformer.datasets else None
+    predicted = predict_batches(model, batch["image"][keep], None if chosen is None else chosen[keep], queries,
+                                dataset=own)
     nme = metrics.nme_per_face(predicted["landmarks2d"], batch["landmarks2d"][keep], batch["iod"][keep])
     challenging = batch["challenging"][keep]
     result["all"] = metrics.summarize(nme)
@@ -140,6 +154,9 @@ def evaluate_checkpoint(path: str | Path, count: int = 500, image_size: int | No
                "sources": per_source, "found": {name: rate for name, (_, rate) in evaluated.items()}, "heldout": heldout,
                "summary": {**{f"nme_{name}": r["all"]["nme"] for name, r in per_source.items() if "all" in r},
                            "heldout_over_layout_nme": heldout["ratio"]}}
+    from .evaluate_deformer import evaluate_deformer
+    results["deformer"] = evaluate_deformer(model, count, size, boxes=boxes)
+    results["summary"].update({f"canonical_nme_{name}": v for name, v in results["deformer"]["canonical_nme"].items()})
     if model.camera_head is not None:
         results["pose"] = {name: evaluate_pose(model, name, count, size, boxes=boxes) for name in eval_sources}
         results["summary"].update({f"{key}_{name}": r[key] for name, r in results["pose"].items()

@@ -5,6 +5,7 @@
     >>> result = detector.predict(image, layout="ibug68")   # a model with S finds the face itself
     >>> result.landmarks2d, result.face_score               # (68, 2) pixels, x then y; how sure it is of a face
     >>> detector.predict(image, box=box, queries=(triangle, barycentric))   # any surface points
+    >>> detector.predict(image, layout="ibug68", dataset="synthwflw")   # a model with D: in WFLW's convention
 
 Images: an HxWx3 uint8 RGB array, an HxWx3 float array in [0, 1], an HxW (or HxWx1) grayscale array,
 an HxWx4 RGBA array (alpha is dropped), a file path, or a batch (a list of those, or an NxHxWx3 array
@@ -35,7 +36,7 @@ import numpy as np
 import torch
 
 from . import checkpoint
-from .evaluate import load_model
+from .evaluate import dataset_codes, load_model
 from .face import CanonicalFace, camera, layouts
 from .model.spatial_transformer import scale as crop_scale
 from .visibility import visible_points
@@ -127,7 +128,12 @@ class Detector:
         return self.face.points(*surface), None, surface
 
     @torch.no_grad()
-    def predict(self, image, box=None, layout: str | None = "ibug68", queries=None) -> Prediction:
+    def predict(self, image, box=None, layout: str | None = "ibug68", queries=None, dataset: str | None = None) -> Prediction:
+        """Landmarks (and, with a 3D head, pose, camera, 3D points, visibility) of one image or a batch.
+
+        ``dataset``: answer in that training dataset's annotation convention (a model with D, variant ``full``);
+        None (the default): the canonical semantics of the layout's surface points.
+        """
         layout = None if queries is not None else layout
         points, names, surface = self._queries(layout, queries)
         has_3d = self.model.camera_head is not None
@@ -140,7 +146,8 @@ class Detector:
         device = next(self.model.parameters()).device
         images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).to(device)
         asked = torch.cat([points, self.face.vertices]) if has_3d else points  # + the dense face, for visibility
-        out = self.model(images, None if boxes is None else boxes.to(device), asked.to(device))
+        codes = None if dataset is None else dataset_codes(self.model, dataset, len(arrays))
+        out = self.model(images, None if boxes is None else boxes.to(device), asked.to(device), codes)
         out["landmarks2d"] = out["landmarks2d"][:, :len(points)]
         landmarks, transform = out["landmarks2d"].float().cpu(), out["transform"].float().cpu()
         pose = self._pose(out, len(points), surface, images.shape[-2:]) if has_3d else {}

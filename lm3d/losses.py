@@ -11,6 +11,7 @@
   frames are the negatives).
 * ``head_3d_penalties``: the 3D head's priors: its points near the template (an L2 on the offsets, in cm), no
   drift of their overall size (else depth and size trade off freely), and a weak log-normal prior on f_c.
+* ``offset_penalty``: the small L2 that keeps D's query offsets (``lm3d.model.deformer``) from wandering.
 * ``crop_diagnostics``: what S does, for the training log (crop size and offset against the true face's).
 """
 from __future__ import annotations
@@ -63,6 +64,12 @@ def head_3d_penalties(outputs: dict, queries: torch.Tensor, mask: torch.Tensor, 
              FOCAL_PRIOR_SD) ** 2
     return {"offset": weights["offset"] * offset.mean(), "scale_drift": weights["scale_drift"] * drift.mean(),
             "focal_prior": weights["focal_prior"] * focal.mean()}
+
+
+def offset_penalty(offsets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared length (cm^2) of D's query offsets (B,K,3) over annotated points (mask (B,K))."""
+    mask = mask.float()
+    return ((offsets.float() ** 2).sum(-1) * mask).sum() / mask.sum().clamp_min(1)
 
 
 def face_loss(face_logit: torch.Tensor, is_face: torch.Tensor) -> torch.Tensor:

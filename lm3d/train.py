@@ -32,7 +32,8 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from . import checkpoint
-from .losses import crop_diagnostics, face_loss, head_3d_penalties, landmark_loss, spatial_transformer_penalties
+from .losses import (crop_diagnostics, face_loss, head_3d_penalties, landmark_loss, offset_penalty,
+                     spatial_transformer_penalties)
 from .model import ContinuousLandmarkModel, crop
 from .model.detector import VARIANTS
 from .runtime import default_device, fast_mode
@@ -145,7 +146,8 @@ def train(config: TrainConfig, out_dir: str | Path, progress: bool = True, stop_
         normaliser = max(1.0, float(batch["mask"].sum()))
         local = {k: v[rank * share:(rank + 1) * share].to(device) for k, v in batch.items()}
         with amp:
-            outputs = wrapped(local["image"], None if with_s else local["boxes"], local["queries"])
+            outputs = wrapped(local["image"], None if with_s else local["boxes"], local["queries"],
+                              local["dataset"] if model.deformer is not None else None)
         terms = {"landmarks": landmark_loss(outputs["landmarks2d"].float(), local["targets"], local["mask"],
                                             local["iod"], normaliser) * world}
         if with_s:
@@ -155,8 +157,11 @@ def train(config: TrainConfig, out_dir: str | Path, progress: bool = True, stop_
             if config.template_weight > 0:
                 terms["template"] = config.template_weight * world * landmark_loss(
                     outputs["template2d"].float(), local["targets"], local["mask"], local["iod"], normaliser)
-        if model.camera_head is not None:
-            terms.update(head_3d_penalties(outputs, local["queries"], local["mask"], weights_3d))
+        if model.camera_head is not None:  # (with D, the points stay near the deformed queries)
+            terms.update(head_3d_penalties(outputs, outputs.get("queries_deformed", local["queries"]), local["mask"],
+                                           weights_3d))
+        if model.deformer is not None:
+            terms["deformer"] = config.deformer_weight * offset_penalty(outputs["query_offsets"], local["mask"])
         loss = sum(terms.values())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -225,7 +230,8 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--variant", default="baseline", choices=sorted(VARIANTS),
                         help="baseline: external face box; s-similarity / s-affine: the spatial transformer finds the "
-                             "face; crop-3d / s-3d: a 3D head (canonical points, pose, camera) on the box crop / on S")
+                             "face; crop-3d / s-3d: a 3D head (canonical points, pose, camera) on the box crop / on S; "
+                             "full: S + 3D head + the query deformer D")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",

@@ -46,6 +46,7 @@ class TrainConfig:
     offset_weight: float = 0.01
     scale_drift_weight: float = 1.0
     focal_prior_weight: float = 0.01
+    deformer_weight: float = 0.01  # D only: L2 on its query offsets (cm^2, mean over annotated points)
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def validate(self) -> "TrainConfig":
@@ -65,11 +66,15 @@ class TrainConfig:
                   "face_weight": self.face_weight >= 0, "template_weight": self.template_weight >= 0,
                   "negative_fraction": 0 <= self.negative_fraction < 1,
                   "negative_count": self.negative_count >= 0, "offset_weight": self.offset_weight >= 0,
-                  "scale_drift_weight": self.scale_drift_weight >= 0, "focal_prior_weight": self.focal_prior_weight >= 0}
+                  "scale_drift_weight": self.scale_drift_weight >= 0, "focal_prior_weight": self.focal_prior_weight >= 0,
+                  "deformer_weight": self.deformer_weight >= 0}
         check_ranges("training", self, checks)
         if self.model.crop != VARIANTS[self.variant]["crop"]:
             raise ValueError(f"variant {self.variant!r} needs model crop {VARIANTS[self.variant]['crop']!r}, "
                              f"the model config has {self.model.crop!r}")
+        if self.model.deformer and self.model.datasets != tuple(self.sources):
+            raise ValueError(f"the deformer's datasets {list(self.model.datasets)} must be the training sources "
+                             f"{list(self.sources)}, in order")
         self.model.validate()
         return self
 
@@ -106,7 +111,9 @@ def preset(name: str, variant: str = "baseline", **overrides) -> TrainConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
     config = replace(PRESETS[name], **overrides)
-    return replace(config, variant=variant, model=variant_config(variant, config.model)).validate()
+    # a variant with D knows the datasets it is trained on, named as the sources are
+    model = variant_config(variant, config.model, datasets=tuple(config.sources))
+    return replace(config, variant=variant, model=model).validate()
 
 
 def configure(preset_name: str, variant: str = "baseline", seed: int = 0, settings: dict | None = None) -> TrainConfig:

@@ -87,6 +87,7 @@ class MixedPool:
             out["queries"][r, :len(keep)] = pool.queries[keep]
             out["targets"][r, :len(keep)] = pool.data["landmarks2d"][i][keep]
             out["mask"][r, :len(keep)] = True
+        out["dataset"] = torch.tensor([p + 1 for p, _ in picks])  # D's index: the pool's position + 1 (0: canonical)
         out["image"] = torch.stack([pool.data["image"][i] for pool, i, _ in rows])
         out["iod"] = torch.stack([pool.data["iod"][i] for pool, i, _ in rows])
         boxes = torch.stack([pool.data["bbox"][i] for pool, i, _ in rows])

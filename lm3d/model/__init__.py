@@ -3,8 +3,8 @@
 * ``crop``: crops as affine maps between a normalised face frame and image pixels; the external crop
   around a face box (and the simulated detector's jittered boxes) of the baseline.
 * ``features``: F, the image feature extractor.  ``queries``: Q, the positional encoder of 3D queries.
-* ``predictor``: P, the landmark predictor (2D head).  ``detector``: the assembled model.
-* Planned: ``spatial_transformer`` (S), ``camera_head`` (gamma), ``deformer`` (D).
+* ``predictor``: P, the landmark predictor (2D and 3D heads).  ``detector``: the assembled model.
+* ``spatial_transformer``: S.  ``camera_head``: gamma, head pose and camera.  ``deformer``: D, the query deformer.
 
 Imports: ``lm3d.face`` only; nothing of ``lm3d.synth`` (a model never depends on how its training data
 was made) or the top of the package.

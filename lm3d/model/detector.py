@@ -24,6 +24,7 @@ from torch import nn
 from . import crop as crops
 from . import camera_head
 from .camera_head import PRINCIPALS, TEMPLATE_SCALE_CM, CameraHead
+from .deformer import QueryDeformer
 from .features import POOLINGS, FeatureExtractor
 from .predictor import LandmarkPredictor2D, LandmarkPredictor3D
 from .queries import QueryEncoder
@@ -35,7 +36,8 @@ HEADS = ("2d", "3d")
 # (pooling="grid"; training loss 0.47 against 0.70 with mean pooling, seed 0, README "The spatial transformer")
 VARIANTS = {"baseline": {"crop": "box"}, "s-similarity": {"crop": "similarity", "pooling": "grid"},
             "s-affine": {"crop": "affine", "pooling": "grid"}, "crop-3d": {"crop": "box", "head": "3d"},
-            "s-3d": {"crop": "similarity", "pooling": "grid", "head": "3d"}}
+            "s-3d": {"crop": "similarity", "pooling": "grid", "head": "3d"},
+            "full": {"crop": "similarity", "pooling": "grid", "head": "3d", "deformer": True}}
 
 
 def check_ranges(kind: str, config, checks: dict[str, bool]) -> None:
@@ -64,6 +66,11 @@ class ModelConfig:
     s_learns_from: str = "template"  # "template": only its template's loss moves S (see Template); "all": every landmark loss
     head: str = "2d"  # "2d": P gives crop points; "3d": P gives canonical 3D points, γ the pose and camera
     principal: str = "crop"  # 3D head: the principal point at the crop's centre or the image's (camera_head)
+    deformer: bool = False  # D: move each query by its dataset's convention (lm3d.model.deformer)
+    datasets: tuple[str, ...] = ()  # the datasets D knows, in training order (set from the training sources)
+
+    def __post_init__(self):
+        self.datasets = tuple(self.datasets)  # a checkpoint's JSON gives a list
 
     def validate(self) -> "ModelConfig":
         if self.crop not in CROPS:
@@ -76,7 +83,8 @@ class ModelConfig:
                   "localiser_width": 4 <= self.localiser_width <= 128, "localiser": self.localiser in LOCALISERS,
                   "second_pass": not self.second_pass or self.crop != "box",
                   "s_learns_from": self.s_learns_from in ("all", "template"), "pooling": self.pooling in POOLINGS,
-                  "head": self.head in HEADS, "principal": self.principal in PRINCIPALS}
+                  "head": self.head in HEADS, "principal": self.principal in PRINCIPALS,
+                  "datasets": not self.deformer or (len(self.datasets) > 0 and len(set(self.datasets)) == len(self.datasets))}
         check_ranges("model", self, checks)
         return self
 
@@ -86,20 +94,25 @@ class ModelConfig:
     def what_matters(self) -> "ModelConfig":
         """This config with the fields its model does not use at their defaults: a box model has no S, a 2D head
         no camera, so their settings (and a change of their defaults) must not stop a checkpoint from resuming."""
-        unused = (S_FIELDS if self.crop == "box" else ()) + (HEAD_3D_FIELDS if self.head == "2d" else ())
+        unused = ((S_FIELDS if self.crop == "box" else ()) + (HEAD_3D_FIELDS if self.head == "2d" else ())
+                  + (DEFORMER_FIELDS if not self.deformer else ()))
         defaults = ModelConfig()
         return replace(self, **{name: getattr(defaults, name) for name in unused})
 
 
 S_FIELDS = ("localiser_size", "localiser_width", "localiser", "second_pass", "s_learns_from")
 HEAD_3D_FIELDS = ("principal",)
+DEFORMER_FIELDS = ("datasets",)
 
 
-def variant_config(variant: str, config: ModelConfig) -> ModelConfig:
-    """``config`` turned into the named variant (its sizes kept)."""
+def variant_config(variant: str, config: ModelConfig, datasets: tuple[str, ...] = ()) -> ModelConfig:
+    """``config`` turned into the named variant (its sizes kept); a variant with D knows ``datasets``."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; known variants: {', '.join(VARIANTS)}")
-    return replace(config, **VARIANTS[variant]).validate()
+    changes = dict(VARIANTS[variant])
+    if changes.get("deformer"):
+        changes["datasets"] = tuple(datasets)
+    return replace(config, **changes).validate()
 
 
 def compose(outer: torch.Tensor, inner: torch.Tensor, size: int) -> torch.Tensor:
@@ -144,6 +157,7 @@ class ContinuousLandmarkModel(nn.Module):
         predictor = LandmarkPredictor3D if c.head == "3d" else LandmarkPredictor2D
         self.predictor = predictor(c.feature_dim, c.query_dim, c.hidden, c.layers)
         self.camera_head = CameraHead(c.feature_dim) if c.head == "3d" else None
+        self.deformer = QueryDeformer(c.datasets, c.query_dim) if c.deformer else None
 
     @property
     def needs_box(self) -> bool:
@@ -166,14 +180,17 @@ class ContinuousLandmarkModel(nn.Module):
                        "transform": transform, "matrix": matrix, "shift": shift}
         return located
 
-    def forward(self, images: torch.Tensor, boxes: torch.Tensor | None, queries: torch.Tensor) -> dict:
-        """images (B,3,H,W) uint8 or float in [0,1]; boxes (B,4) pixels (or None with S); queries (K,3) or (B,K,3).
+    def forward(self, images: torch.Tensor, boxes: torch.Tensor | None, queries: torch.Tensor,
+                datasets: torch.Tensor | None = None) -> dict:
+        """images (B,3,H,W) uint8 or float in [0,1]; boxes (B,4) pixels (or None with S); queries (K,3) or (B,K,3);
+        datasets (B,) indices for D (``self.deformer.index(names)``; None: the canonical semantics).
 
         Returns ``landmarks2d`` (B,K,2) image pixels, ``crop_points`` (B,K,2) normalised crop
         coordinates, the crop ``transform`` (B,2,3), and with S its ``face_logit`` (B,), parameters and
         ``template2d`` (B,K,2): the template's points through S's crop (see :class:`Template`). A 3D head adds
         ``landmarks3d`` (B,K,3) canonical cm, the pose and camera in the image (``rotation`` (B,3,3),
         ``translation`` (B,3) cm, ``intrinsics`` (B,4) fx, fy, cx, cy px), and ``crop_camera`` (the same in the crop).
+        D adds ``query_offsets`` (B,K,3) cm and ``queries_deformed`` (B,K,3), the queries P answered.
         """
         images = crops.normalise_images(images)
         located = self.locate(images, boxes)
@@ -184,6 +201,13 @@ class ContinuousLandmarkModel(nn.Module):
         features = self.features(face)
         queries = queries.to(features)
         out = dict(located)
+        if self.deformer is not None and datasets is not None:
+            offsets = self.deformer(queries, self.queries(queries), datasets.to(features.device))
+            queries = (queries if queries.ndim == 3 else queries.expand(len(images), -1, -1)) + offsets
+            out.update(query_offsets=offsets, queries_deformed=queries)
+        elif datasets is not None:
+            raise ValueError("this model has no query deformer D (variant full has one): it cannot answer in a "
+                             "dataset's convention")
         if self.camera_head is None:
             crop_points = self.predictor(features, self.queries(queries))
         else:
