@@ -32,6 +32,8 @@ from .runtime import default_device
 from .synth import SynthFaces, pose_scenes, project_queries, sources
 
 EVAL_SOURCES = ("synth300w", "synthwflw", "synthmpie", "hmc")
+EVALUATION_VERSION = 2  # bumped when the evaluation adds or changes a number (2: deformer.canonical_nme); cached
+#                         metrics of another version are recomputed by lm3d.reproduce
 KEYS = ("image", "landmarks2d", "iod", "bbox", "challenging")
 
 
@@ -149,14 +151,16 @@ def evaluate_checkpoint(path: str | Path, count: int = 500, image_size: int | No
     evaluated = {name: evaluate_source(model, name, count, size, boxes=boxes) for name in eval_sources}
     per_source = {name: subsets for name, (subsets, _) in evaluated.items()}
     heldout = evaluate_heldout(model, min(count, 200), size)
-    results = {"checkpoint": str(path), "step": data["step"], "image_size": size, "faces_per_source": count,
+    results = {"evaluation_version": EVALUATION_VERSION, "checkpoint": str(path), "step": data["step"],
+               "image_size": size, "faces_per_source": count,
                "variant": data["train_config"].get("variant", "baseline"), "boxes": boxes if model.needs_box else "S",
                "sources": per_source, "found": {name: rate for name, (_, rate) in evaluated.items()}, "heldout": heldout,
                "summary": {**{f"nme_{name}": r["all"]["nme"] for name, r in per_source.items() if "all" in r},
                            "heldout_over_layout_nme": heldout["ratio"]}}
     from .evaluate_deformer import evaluate_deformer
     results["deformer"] = evaluate_deformer(model, count, size, boxes=boxes)
-    results["summary"].update({f"canonical_nme_{name}": v for name, v in results["deformer"]["canonical_nme"].items()})
+    results["summary"].update({f"canonical_nme_{name}": v for name, v in results["deformer"]["canonical_nme"].items()
+                               if v is not None})
     if model.camera_head is not None:
         results["pose"] = {name: evaluate_pose(model, name, count, size, boxes=boxes) for name in eval_sources}
         results["summary"].update({f"{key}_{name}": r[key] for name, r in results["pose"].items()

@@ -23,8 +23,10 @@ from .synth import SynthFaces, pose_scenes, project_queries, sources
 CANONICAL_SOURCES = ("synth300w", "synthwflw", "synthmpie")
 
 
-def canonical_nme(model, source: str, count: int, image_size: int, seed: int = 0, boxes: str = "simulated") -> float:
-    """NME of the nominal layout points asked with dataset=None, against their exact projection."""
+def canonical_nme(model, source: str, count: int, image_size: int, seed: int = 0,
+                  boxes: str = "simulated") -> float | None:
+    """NME of the nominal layout points asked with dataset=None, against their exact projection (of the faces a box
+    model's detector found; None when it found none)."""
     data = SynthFaces(source, "test", count, seed=seed, image_size=image_size)
     layout = layouts.get(sources.get(source).layout)
     images, bbox, iod, truth = [], [], [], []
@@ -38,6 +40,8 @@ def canonical_nme(model, source: str, count: int, image_size: int, seed: int = 0
     chosen, found = (face_boxes(boxes, images, bbox, key=f"{source}/test") if model.needs_box
                      else (None, torch.ones(count, dtype=torch.bool)))
     keep = found.nonzero()[:, 0]
+    if len(keep) == 0:
+        return None  # the detector found no face: nothing to measure
     predicted = predict_batches(model, images[keep], None if chosen is None else chosen[keep],
                                 layout.points(CanonicalFace.load()))["landmarks2d"]
     return metrics.nme_per_face(predicted, truth[keep], iod[keep]).mean().item()

@@ -5,6 +5,7 @@
     python -m lm3d.reproduce --seeds 0 --interruption-check 1000   # kill -9 at step 1000, resume, compare
     python -m lm3d.reproduce --ladder --out reports       # the spatial transformer's table (issue 10)
     python -m lm3d.reproduce --head-3d --out reports      # the 3D head's table (issue 11)
+    python -m lm3d.reproduce --deformer --out reports     # the query deformer's table (issue 12)
 
 Each seed trains into ``runs/<preset>_seed<k>`` (resuming if interrupted; a finished run with
 its metrics is not retrained) and is evaluated on the SynthFaces test sets. The mean and
@@ -17,105 +18,16 @@ import argparse
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from . import checkpoint
-from .evaluate import evaluate_checkpoint
-from .train import CHECKPOINT_NAME, configure, preset, train
-
-
-def run_name(preset_name: str, variant: str, seed: int, tag: str | None = None) -> str:
-    """The run folder of one training: ``standard_seed0`` for the baseline (as before variants existed)."""
-    middle = "" if variant == "baseline" and tag is None else f"_{tag or variant}"
-    return f"{preset_name}{middle}_seed{seed}"
-
-
-def run_seed(preset_name: str, seed: int, runs: Path, variant: str = "baseline", overrides: dict | None = None,
-             tag: str | None = None) -> dict:
-    """Train one seed of one variant (unless finished) and evaluate it; the metrics are cached in the run."""
-    out = runs / run_name(preset_name, variant, seed, tag)
-    metrics_file = out / "metrics.json"
-    config = configure(preset_name, variant, seed, overrides)
-    if metrics_file.exists():
-        return json.loads(metrics_file.read_text())
-    train(config, out)
-    results = evaluate_checkpoint(out / CHECKPOINT_NAME, count=config.eval_count)
-    results["train_minutes"] = training_minutes(out / "log.jsonl", config.batch_size)
-    metrics_file.write_text(json.dumps(results, indent=1) + "\n")
-    return results
-
-
-def training_minutes(log: Path, batch_size: int) -> float:
-    """Minutes spent in training steps, from the log's throughput (so a run resumed, or trained elsewhere, counts
-    each step once, and no time spent evaluating or waiting)."""
-    entries = [json.loads(line) for line in log.read_text().splitlines() if line]
-    seconds, previous = 0.0, 0
-    for entry in entries:
-        seconds += (entry["step"] - previous) * batch_size / entry["images_per_s"]
-        previous = entry["step"]
-    return seconds / 60
-
-
-def evaluate_with_boxes(preset_name: str, seed: int, runs: Path, boxes: str, label: str) -> dict:
-    """The baseline of one seed evaluated on another detector's boxes (cached as metrics_<label>.json)."""
-    out = runs / run_name(preset_name, "baseline", seed)
-    cached = out / f"metrics_{label}.json"
-    if cached.exists():
-        return json.loads(cached.read_text())
-    run_seed(preset_name, seed, runs)
-    results = evaluate_checkpoint(out / CHECKPOINT_NAME, count=preset(preset_name).eval_count, boxes=boxes)
-    cached.write_text(json.dumps(results, indent=1) + "\n")
-    return results
-
-
-def flatten(result: dict) -> dict:
-    """The numbers of one evaluation that go into the table, as name -> float."""
-    row = {}
-    for source, rate in result.get("found", {}).items():
-        if rate < 100.0:
-            row[f"faces found {source} (%)"] = rate
-    for source, subsets in result["sources"].items():
-        for subset, values in subsets.items():
-            suffix = "" if subset == "all" else f" ({subset})"
-            row[f"NME {source}{suffix}"] = values["nme"]
-            if subset == "all":
-                row[f"FR@10 {source}"] = values["fr@10"]
-                row[f"AUC@10 {source}"] = values["auc@10"]
-    row["NME held-out points (synth300w test)"] = result["heldout"]["heldout"]["nme"]
-    row["NME ibug68 points, same faces, exact truth"] = result["heldout"]["ibug68"]["nme"]
-    row["held-out / layout NME"] = result["heldout"]["ratio"]
-    for source, values in result.get("stability", {}).items():
-        for key in ("static_jitter", "motion_jitter", "video_nme", "roi_jitter", "roi_jitter_static"):
-            if key in values:
-                row[f"{key.replace('_', ' ')} {source}"] = values[key]
-    for source, values in result.get("pose", {}).items():
-        for key in POSE_COLUMNS:
-            if key in values:
-                row[f"{key} {source}"] = values[key]
-        for bin_ in values.get("focal_by_distance", []):
-            if bin_["mean"] is not None:
-                row[f"focal_log_error {source} at {bin_['from']:g}-{bin_['to']:g} cm"] = bin_["mean"]
-    if "train_minutes" in result:
-        row["training minutes"] = result["train_minutes"]
-    return row
-
-
-POSE_COLUMNS = ("rotation_deg", "yaw_mae", "pitch_mae", "roll_mae", "translation_cm", "focal_log_error", "nme3d",
-                "ordinal_depth", "visibility_f1")
-
-
-def aggregate(results: list[dict]) -> dict:
-    rows = [flatten(r) for r in results]
-    table = {}
-    for key in rows[0]:
-        values = [row[key] for row in rows if key in row]
-        table[key] = {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-                      "values": values}
-    return table
+from .evaluate import EVALUATION_VERSION, evaluate_checkpoint  # noqa: F401 (tests)
+from .seed_runs import (POSE_COLUMNS, aggregate, cell, evaluate_with_boxes, flatten, run_name,  # noqa: F401
+                        run_seed, training_minutes, untrained_3d)
+from .train import CHECKPOINT_NAME, preset
 
 
 def markdown(table: dict, preset_name: str, seeds: list[int]) -> str:
@@ -151,14 +63,6 @@ def ladder(preset_name: str, seeds: list[int], runs: Path, mtcnn_boxes: Path | N
     return rows
 
 
-def cell(table: dict, key: str, digits: int = 2) -> str:
-    """A table entry: mean ± standard deviation over seeds (the mean alone for a single run), '-' when missing."""
-    row = table.get(key)
-    if not row:
-        return "-"
-    return f"{row['mean']:.{digits}f}" + (f" ± {row['std']:.{digits}f}" if len(row["values"]) > 1 else "")
-
-
 def ladder_markdown(rows: dict, preset_name: str, seeds: list[int]) -> str:
     lines = [f"Preset `{preset_name}`, seeds {seeds}: mean ± standard deviation over seeds, all in % of the inter-ocular "
              "distance except RoI jitter (% of the crop size). Jitter on the synth300w test clips (lm3d.stability). "
@@ -180,21 +84,6 @@ def ladder_markdown(rows: dict, preset_name: str, seeds: list[int]) -> str:
 HEAD_3D = (("2D head, box crop (baseline)", "baseline", None), ("3D head, box crop (crop-3d)", "crop-3d", None),
            ("2D head, S similarity (s-similarity)", "s-similarity", None), ("3D head, S similarity (s-3d)", "s-3d", None))
 PRINCIPAL_AT_IMAGE = {"model.principal": "image"}  # the alternative principal point, seed 0 only (a decision's evidence)
-
-
-def untrained_3d(preset_name: str, runs: Path) -> dict:
-    """A crop-3d model at its initial weights, evaluated: γ answers with its priors (frontal, prior focal, template)."""
-    from .model import ContinuousLandmarkModel
-    from .train import save_checkpoint
-
-    out = runs / run_name(preset_name, "crop-3d", 0, "crop-3d-untrained")
-    metrics_file = out / "metrics.json"
-    if not metrics_file.exists():
-        config = configure(preset_name, "crop-3d", 0)
-        save_checkpoint(out / CHECKPOINT_NAME, ContinuousLandmarkModel(config.model), config)
-        results = evaluate_checkpoint(out / CHECKPOINT_NAME, count=config.eval_count)
-        metrics_file.write_text(json.dumps(results, indent=1) + "\n")
-    return json.loads(metrics_file.read_text())
 
 
 def head_3d(preset_name: str, seeds: list[int], runs: Path) -> dict:
@@ -224,6 +113,41 @@ def head_3d_markdown(rows: dict, preset_name: str, seeds: list[int]) -> str:
     for label, table in rows.items():
         if "rotation_deg synth300w" in table:
             text += f"| {label} | " + " | ".join(cell(table, f"focal_log_error synth300w at {b}") for b in bins) + " |\n"
+    return text
+
+
+# The query deformer's table (issue 12): S + 3D head without and with D, same budget and seeds
+DEFORMER_ROWS = (("S + 3D head (s-3d)", "s-3d"), ("S + 3D head + D (full)", "full"))
+CONVENTION_SOURCES = ("synth300w", "synthwflw", "synthmpie")
+
+
+def deformer(preset_name: str, seeds: list[int], runs: Path) -> dict:
+    return {label: aggregate([run_seed(preset_name, seed, runs, variant) for seed in seeds])
+            for label, variant in DEFORMER_ROWS}
+
+
+def deformer_markdown(rows: dict, preset_name: str, seeds: list[int]) -> str:
+    """NME in each source's own convention and against the canonical truth; D's offsets against the true ones."""
+    text = (f"Preset `{preset_name}`, seeds {seeds}: mean ± standard deviation over seeds, NME in % of the inter-ocular "
+            "distance. Own convention: each source's test faces against its own annotations (a model with D asked in "
+            "that source's convention). Canonical: the same faces against the exact nominal surface points, asked with "
+            "dataset=None.\n\n| model | " + " | ".join(f"{s} own" for s in CONVENTION_SOURCES) + " | "
+            + " | ".join(f"{s} canonical" for s in CONVENTION_SOURCES) + " | static / motion jitter |\n|---|"
+            + "---|" * (2 * len(CONVENTION_SOURCES) + 1) + "\n")
+    for label, table in rows.items():
+        text += (f"| {label} | " + " | ".join(cell(table, f"NME {s}") for s in CONVENTION_SOURCES) + " | "
+                 + " | ".join(cell(table, f"canonical NME {s}") for s in CONVENTION_SOURCES)
+                 + f" | {cell(table, 'static jitter synth300w')} / {cell(table, 'motion jitter synth300w')} |\n")
+    learned = {label: t for label, t in rows.items() if any(k.startswith("D offset error") for k in t)}
+    for label, table in learned.items():
+        text += (f"\nD's learned offsets against the true convention offsets, {label} (cm; 'true' is the offsets' "
+                 "own mean length, the error a model without D is left with):\n\n| source | true | D's error | per group |\n"
+                 "|---|---|---|---|\n")
+        for source in CONVENTION_SOURCES:
+            prefix = f"D offset error {source} "
+            groups = ", ".join(f"{k[len(prefix):]} {cell(table, k, 3)}" for k in table if k.startswith(prefix))
+            text += (f"| {source} | {cell(table, f'true offset {source}', 3)} | {cell(table, f'D offset error {source}', 3)}"
+                     f" | {groups} |\n")
     return text
 
 
@@ -290,6 +214,8 @@ def main(argv=None) -> None:
                         help="instead: the spatial transformer's table (baseline with simulated, MTCNN and LBP boxes; S)")
     parser.add_argument("--head-3d", action="store_true",
                         help="instead: the 3D head's table (2D against 3D head, on the box crop and on S)")
+    parser.add_argument("--deformer", action="store_true",
+                        help="instead: the query deformer's table (S + 3D head without and with D)")
     parser.add_argument("--mtcnn-boxes", type=Path, default=Path("reports/mtcnn_boxes.json"))
     parser.add_argument("--interruption-check", type=int, metavar="STEP", default=None,
                         help="instead: kill -9 a training of the first seed after its checkpoint at STEP, resume, compare")
@@ -301,6 +227,7 @@ def main(argv=None) -> None:
         print(json.dumps(report, indent=1))
         return
     for wanted, name, build, write in ((args.head_3d, "head_3d", head_3d, head_3d_markdown),
+                                       (args.deformer, "deformer", deformer, deformer_markdown),
                                        (args.ladder, "ladder", ladder, ladder_markdown)):
         if wanted:
             extra = (args.mtcnn_boxes,) if name == "ladder" else ()

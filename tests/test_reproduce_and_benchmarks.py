@@ -66,3 +66,18 @@ def test_training_minutes_come_from_the_log(tmp_path):
     log = tmp_path / "log.jsonl"
     log.write_text('{"step": 10, "images_per_s": 32.0}\n{"step": 30, "images_per_s": 16.0}\n')
     assert reproduce.training_minutes(log, batch_size=32) == (10 * 32 / 32 + 20 * 32 / 16) / 60
+
+
+def test_the_deformer_table_end_to_end_and_stale_metrics_are_recomputed(tmp_path):
+    runs = tmp_path / "runs"
+    reproduce.main(["--deformer", "--preset", "fast", "--seeds", "0", "--runs", str(runs), "--out", str(tmp_path / "r")])
+    rows = json.loads((tmp_path / "r" / "deformer_results.json").read_text())["rows"]
+    assert "D offset error synthwflw" in rows["S + 3D head + D (full)"]
+    assert "canonical NME synthwflw" in rows["S + 3D head (s-3d)"] and "D offset error synthwflw" not in rows["S + 3D head (s-3d)"]
+    assert "| synthwflw |" in (tmp_path / "r" / "deformer_results.md").read_text()
+    metrics = runs / "fast_s-3d_seed0" / "metrics.json"
+    stale = json.loads(metrics.read_text())
+    stale.pop("evaluation_version"), stale.pop("deformer")
+    metrics.write_text(json.dumps(stale))
+    again = reproduce.run_seed("fast", 0, runs, "s-3d")
+    assert "deformer" in again and json.loads(metrics.read_text())["evaluation_version"] == reproduce.EVALUATION_VERSION

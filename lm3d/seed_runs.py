@@ -1,0 +1,138 @@
+"""Training runs of the seeds tables and their metrics: run folders, train-then-evaluate with a cache, and
+aggregation over seeds (``lm3d.reproduce`` builds its tables from these).
+
+``run_seed`` trains a variant's seed unless it is finished, evaluates it unless its cached metrics are of the
+current ``EVALUATION_VERSION``, and records the training minutes from the run's log. ``flatten`` turns one
+evaluation into the table's named numbers; ``aggregate`` takes mean, standard deviation and values over seeds.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from .evaluate import EVALUATION_VERSION, evaluate_checkpoint
+from .train import CHECKPOINT_NAME, configure, preset, train
+
+
+def run_name(preset_name: str, variant: str, seed: int, tag: str | None = None) -> str:
+    """The run folder of one training: ``standard_seed0`` for the baseline (as before variants existed)."""
+    middle = "" if variant == "baseline" and tag is None else f"_{tag or variant}"
+    return f"{preset_name}{middle}_seed{seed}"
+
+
+def run_seed(preset_name: str, seed: int, runs: Path, variant: str = "baseline", overrides: dict | None = None,
+             tag: str | None = None) -> dict:
+    """Train one seed of one variant (unless finished) and evaluate it; the metrics are cached in the run."""
+    out = runs / run_name(preset_name, variant, seed, tag)
+    metrics_file = out / "metrics.json"
+    config = configure(preset_name, variant, seed, overrides)
+    if metrics_file.exists():
+        cached = json.loads(metrics_file.read_text())
+        if cached.get("evaluation_version") == EVALUATION_VERSION:
+            return cached  # else the evaluation has grown since: evaluate the finished run again
+    train(config, out)
+    results = evaluate_checkpoint(out / CHECKPOINT_NAME, count=config.eval_count)
+    results["train_minutes"] = training_minutes(out / "log.jsonl", config.batch_size)
+    metrics_file.write_text(json.dumps(results, indent=1) + "\n")
+    return results
+
+
+def training_minutes(log: Path, batch_size: int) -> float:
+    """Minutes spent in training steps, from the log's throughput (so a run resumed, or trained elsewhere, counts
+    each step once, and no time spent evaluating or waiting)."""
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line]
+    seconds, previous = 0.0, 0
+    for entry in entries:
+        seconds += (entry["step"] - previous) * batch_size / entry["images_per_s"]
+        previous = entry["step"]
+    return seconds / 60
+
+
+def evaluate_with_boxes(preset_name: str, seed: int, runs: Path, boxes: str, label: str) -> dict:
+    """The baseline of one seed evaluated on another detector's boxes (cached as metrics_<label>.json)."""
+    out = runs / run_name(preset_name, "baseline", seed)
+    cached = out / f"metrics_{label}.json"
+    if cached.exists():
+        return json.loads(cached.read_text())
+    run_seed(preset_name, seed, runs)
+    results = evaluate_checkpoint(out / CHECKPOINT_NAME, count=preset(preset_name).eval_count, boxes=boxes)
+    cached.write_text(json.dumps(results, indent=1) + "\n")
+    return results
+
+
+def flatten(result: dict) -> dict:
+    """The numbers of one evaluation that go into the table, as name -> float."""
+    row = {}
+    for source, rate in result.get("found", {}).items():
+        if rate < 100.0:
+            row[f"faces found {source} (%)"] = rate
+    for source, subsets in result["sources"].items():
+        for subset, values in subsets.items():
+            suffix = "" if subset == "all" else f" ({subset})"
+            row[f"NME {source}{suffix}"] = values["nme"]
+            if subset == "all":
+                row[f"FR@10 {source}"] = values["fr@10"]
+                row[f"AUC@10 {source}"] = values["auc@10"]
+    row["NME held-out points (synth300w test)"] = result["heldout"]["heldout"]["nme"]
+    row["NME ibug68 points, same faces, exact truth"] = result["heldout"]["ibug68"]["nme"]
+    row["held-out / layout NME"] = result["heldout"]["ratio"]
+    for source, values in result.get("stability", {}).items():
+        for key in ("static_jitter", "motion_jitter", "video_nme", "roi_jitter", "roi_jitter_static"):
+            if key in values:
+                row[f"{key.replace('_', ' ')} {source}"] = values[key]
+    for source, values in result.get("pose", {}).items():
+        for key in POSE_COLUMNS:
+            if key in values:
+                row[f"{key} {source}"] = values[key]
+        for bin_ in values.get("focal_by_distance", []):
+            if bin_["mean"] is not None:
+                row[f"focal_log_error {source} at {bin_['from']:g}-{bin_['to']:g} cm"] = bin_["mean"]
+    for source, nme in result.get("deformer", {}).get("canonical_nme", {}).items():
+        if nme is not None:
+            row[f"canonical NME {source}"] = nme
+    for source, values in result.get("deformer", {}).get("learned_vs_true_cm", {}).items():
+        row[f"D offset error {source}"] = values["mean"]
+        row[f"true offset {source}"] = values["true_mean"]
+        for group, error in values["groups"].items():
+            row[f"D offset error {source} {group}"] = error
+    if "train_minutes" in result:
+        row["training minutes"] = result["train_minutes"]
+    return row
+
+
+POSE_COLUMNS = ("rotation_deg", "yaw_mae", "pitch_mae", "roll_mae", "translation_cm", "focal_log_error", "nme3d",
+                "ordinal_depth", "visibility_f1")
+
+
+def aggregate(results: list[dict]) -> dict:
+    rows = [flatten(r) for r in results]
+    table = {}
+    for key in rows[0]:
+        values = [row[key] for row in rows if key in row]
+        table[key] = {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+                      "values": values}
+    return table
+
+
+def cell(table: dict, key: str, digits: int = 2) -> str:
+    """A table entry: mean ± standard deviation over seeds (the mean alone for a single run), '-' when missing."""
+    row = table.get(key)
+    if not row:
+        return "-"
+    return f"{row['mean']:.{digits}f}" + (f" ± {row['std']:.{digits}f}" if len(row["values"]) > 1 else "")
+
+
+def untrained_3d(preset_name: str, runs: Path) -> dict:
+    """A crop-3d model at its initial weights, evaluated: γ answers with its priors (frontal, prior focal, template)."""
+    from .model import ContinuousLandmarkModel
+    from .train import save_checkpoint
+
+    out = runs / run_name(preset_name, "crop-3d", 0, "crop-3d-untrained")
+    metrics_file = out / "metrics.json"
+    if not metrics_file.exists() or json.loads(metrics_file.read_text()).get("evaluation_version") != EVALUATION_VERSION:
+        config = configure(preset_name, "crop-3d", 0)
+        save_checkpoint(out / CHECKPOINT_NAME, ContinuousLandmarkModel(config.model), config)
+        results = evaluate_checkpoint(out / CHECKPOINT_NAME, count=config.eval_count)
+        metrics_file.write_text(json.dumps(results, indent=1) + "\n")
+    return json.loads(metrics_file.read_text())
