@@ -3,6 +3,8 @@
     deformer.canonical_nme.<source>        NME against the exact canonical truth (the layout's nominal surface
                                            points, no convention, no annotation noise), asked with dataset=None;
                                            every model has it, so models with and without D compare directly
+    deformer.residual.<source>             (3D heads) along_cm / across_cm: the 3D error of the points asked in the
+                                           source's own convention, along the surface and across it
     deformer.learned_vs_true_cm.<source>   (models with D) mean distance in cm between D's offset of each layout
                                            point and the source's true convention offset, overall and per landmark
                                            group, beside the true offsets' own mean length (what no D would leave)
@@ -23,28 +25,44 @@ from .synth import SynthFaces, pose_scenes, project_queries, sources
 CANONICAL_SOURCES = ("synth300w", "synthwflw", "synthmpie")
 
 
-def canonical_nme(model, source: str, count: int, image_size: int, seed: int = 0,
-                  boxes: str = "simulated") -> float | None:
-    """NME of the nominal layout points asked with dataset=None, against their exact projection (of the faces a box
-    model's detector found; None when it found none)."""
+def conventions_on_test_faces(model, source: str, count: int, image_size: int, seed: int = 0,
+                              boxes: str = "simulated") -> dict:
+    """On one source's test faces: ``canonical_nme`` (dataset=None against the exact nominal points) and, for a 3D
+    head, ``along_cm`` / ``across_cm``: the 3D residual of the points asked in the source's own convention (a model
+    with D asks with the source's code) against the true convention points on the face, split into its part along
+    the surface and its part along the normal. A convention moves points along the surface, so that is the part
+    D should remove. Only the faces a box model's detector found count; none found: an empty dict."""
     data = SynthFaces(source, "test", count, seed=seed, image_size=image_size)
     layout = layouts.get(sources.get(source).layout)
-    images, bbox, iod, truth = [], [], [], []
+    convention = data.queries  # the surface points this source's annotators label
+    parts = []
     for s in range(0, count, 128):
         indices = list(range(s, min(s + 128, count)))
         rendered = data.render(indices)
-        images.append(rendered["image"]), bbox.append(rendered["bbox"]), iod.append(rendered["iod"])
         geometry = pose_scenes(data.scenes(indices), image_size)
-        truth.append(project_queries(geometry, layout.triangle, layout.barycentric)["landmarks2d"])
-    images, bbox, iod, truth = (torch.cat(x) for x in (images, bbox, iod, truth))
-    chosen, found = (face_boxes(boxes, images, bbox, key=f"{source}/test") if model.needs_box
+        parts.append({"image": rendered["image"], "bbox": rendered["bbox"], "iod": rendered["iod"],
+                      "nominal2d": project_queries(geometry, layout.triangle, layout.barycentric)["landmarks2d"],
+                      "convention3d": project_queries(geometry, *convention)["points_deformed"]})
+    faces = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+    chosen, found = (face_boxes(boxes, faces["image"], faces["bbox"], key=f"{source}/test") if model.needs_box
                      else (None, torch.ones(count, dtype=torch.bool)))
     keep = found.nonzero()[:, 0]
     if len(keep) == 0:
-        return None  # the detector found no face: nothing to measure
-    predicted = predict_batches(model, images[keep], None if chosen is None else chosen[keep],
-                                layout.points(CanonicalFace.load()))["landmarks2d"]
-    return metrics.nme_per_face(predicted, truth[keep], iod[keep]).mean().item()
+        return {}  # the detector found no face: nothing to measure
+    faces = {k: v[keep] for k, v in faces.items()}
+    boxes_kept = None if chosen is None else chosen[keep]
+    face = CanonicalFace.load()
+    canonical = predict_batches(model, faces["image"], boxes_kept, layout.points(face))
+    out = {"canonical_nme": metrics.nme_per_face(canonical["landmarks2d"], faces["nominal2d"], faces["iod"]).mean().item()}
+    if model.camera_head is not None:
+        own = source if model.deformer is not None and source in model.deformer.datasets else None
+        asked = predict_batches(model, faces["image"], boxes_kept, layout.points(face), dataset=own)
+        residual = asked["landmarks3d"] - faces["convention3d"]
+        normal = face.vertex_normals()[torch.cdist(faces["convention3d"].reshape(-1, 3), face.vertices).argmin(-1)]
+        across = (residual.reshape(-1, 3) * normal).sum(-1, keepdim=True)
+        out["along_cm"] = (residual.reshape(-1, 3) - across * normal).norm(dim=-1).mean().item()
+        out["across_cm"] = across.abs().mean().item()
+    return out
 
 
 @torch.no_grad()
@@ -66,7 +84,10 @@ def offset_errors(model, source: str) -> dict:
 
 
 def evaluate_deformer(model, count: int, image_size: int, seed: int = 0, boxes: str = "simulated") -> dict:
-    out = {"canonical_nme": {name: canonical_nme(model, name, count, image_size, seed, boxes) for name in CANONICAL_SOURCES}}
+    per_source = {name: conventions_on_test_faces(model, name, count, image_size, seed, boxes) for name in CANONICAL_SOURCES}
+    out = {"canonical_nme": {name: r.get("canonical_nme") for name, r in per_source.items()}}
+    if model.camera_head is not None:
+        out["residual"] = {name: {k: r[k] for k in ("along_cm", "across_cm")} for name, r in per_source.items() if r}
     if model.deformer is not None:
         out["learned_vs_true_cm"] = {name: offset_errors(model, name) for name in model.deformer.datasets}
     return out

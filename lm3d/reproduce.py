@@ -138,6 +138,12 @@ def deformer_markdown(rows: dict, preset_name: str, seeds: list[int]) -> str:
         text += (f"| {label} | " + " | ".join(cell(table, f"NME {s}") for s in CONVENTION_SOURCES) + " | "
                  + " | ".join(cell(table, f"canonical NME {s}") for s in CONVENTION_SOURCES)
                  + f" | {cell(table, 'static jitter synth300w')} / {cell(table, 'motion jitter synth300w')} |\n")
+    text += ("\nThe 3D error (cm) of the points asked in each source's own convention, against the true convention points on "
+             "the face, along the surface / across it:\n\n| model | " + " | ".join(CONVENTION_SOURCES) + " |\n|---|"
+             + "---|" * len(CONVENTION_SOURCES) + "\n")
+    for label, table in rows.items():
+        text += f"| {label} | " + " | ".join(f"{cell(table, f'residual along {s}', 3)} / {cell(table, f'residual across {s}', 3)}"
+                                            for s in CONVENTION_SOURCES) + " |\n"
     learned = {label: t for label, t in rows.items() if any(k.startswith("D offset error") for k in t)}
     for label, table in learned.items():
         text += (f"\nD's learned offsets against the true convention offsets, {label} (cm; 'true' is the offsets' "

@@ -91,6 +91,8 @@ def flatten(result: dict) -> dict:
     for source, nme in result.get("deformer", {}).get("canonical_nme", {}).items():
         if nme is not None:
             row[f"canonical NME {source}"] = nme
+    for source, values in result.get("deformer", {}).get("residual", {}).items():
+        row[f"residual along {source}"], row[f"residual across {source}"] = values["along_cm"], values["across_cm"]
     for source, values in result.get("deformer", {}).get("learned_vs_true_cm", {}).items():
         row[f"D offset error {source}"] = values["mean"]
         row[f"true offset {source}"] = values["true_mean"]
