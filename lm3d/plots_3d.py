@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from . import plots
 from .face import CanonicalFace, camera
 
 AXIS_COLOURS = ("#d62728", "#2ca02c", "#1f77b4")  # the head's x (its left), y (up), z (out of the face)
@@ -158,3 +159,21 @@ def mesh_overlay(ax, image, mesh2d, face: CanonicalFace, colour: str = "white", 
     ax.set_ylim(height, 0)
     ax.axis("off")
     return ax
+
+
+def offset_arrows(face: CanonicalFace, points, offsets: dict, scale: float = 3.0,
+                  title: str = "query offsets on the canonical face") -> go.Figure:
+    """The canonical face with each query's offset drawn from its point, one colour per set of offsets (e.g. D's
+    learned ones against the true convention), lengthened ``scale`` times so that millimetres show."""
+    fig = go.Figure([plots.mesh_trace(face, opacity=0.35)])
+    p = _np(points)
+    colours = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd")
+    for (name, offset), colour in zip(offsets.items(), colours):
+        xs, ys, zs = _lines(np.stack([p, p + scale * _np(offset)], 1))
+        fig.add_trace(go.Scatter3d(x=xs, y=ys, z=zs, mode="lines", line={"color": colour, "width": 5},
+                                   name=f"{name} (x{scale:g})", hoverinfo="skip"))
+    fig.add_trace(go.Scatter3d(x=p[:, 0], y=p[:, 1], z=p[:, 2], mode="markers", marker={"size": 2, "color": "#333"},
+                               name="queries", hoverinfo="skip"))
+    fig.update_layout(title=title, height=520, margin={"l": 0, "r": 0, "t": 40, "b": 0},
+                      scene={"aspectmode": "data", "camera": {"eye": {"x": 0.0, "y": 0.2, "z": 2.0}}})
+    return fig

@@ -124,4 +124,9 @@ def configure(preset_name: str, variant: str = "baseline", seed: int = 0, settin
     if unknown:
         raise ValueError(f"unknown setting(s) {sorted(unknown)}; use TrainConfig fields or model.<ModelConfig field>")
     config = preset(preset_name, variant, seed=seed, **settings)
-    return replace(config, model=replace(config.model, **model_fields)).validate() if model_fields else config
+    if not model_fields:
+        return config
+    model = replace(config.model, **model_fields)
+    if model.deformer and not model.datasets:  # --set model.deformer=true on another variant: D knows the sources
+        model = replace(model, datasets=tuple(config.sources))
+    return replace(config, model=model).validate()

@@ -123,3 +123,17 @@ def test_a_model_without_d_refuses_a_dataset():
                              min_face_score=0.0)
     with pytest.raises(ValueError, match="no query deformer"):
         detector.predict(np.zeros((64, 64, 3), np.uint8), dataset="synthwflw")
+
+
+def test_the_offset_arrows_figure_draws_each_set(face):
+    from lm3d import plots_3d
+    layout = layouts.get("wflw98")
+    true = sources.convention_points("synthwflw")[1]
+    figure = plots_3d.offset_arrows(face, layout.points(face), {"true": true, "learned": 0.5 * true})
+    assert [t.name for t in figure.data] == ["face", "true (x3)", "learned (x3)", "queries"]
+    assert len(figure.data[1].x) == 3 * len(layout)  # one segment (two ends and a break) per query
+
+
+def test_any_variant_can_take_d_by_a_setting():
+    config = train.configure("fast", "crop-3d", 0, {"model.deformer": True})
+    assert config.model.deformer and config.model.datasets == config.sources
