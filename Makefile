@@ -53,7 +53,8 @@ strip: $(READY)
 # the test images and the spatial transformer's table (reports/ladder_results.*: the baseline with simulated,
 # MTCNN and LBP boxes, S similarity and S affine, three seeds each), the 3D head's table (reports/head_3d_results.*:
 # crop-3d and s-3d beside their 2D heads, three seeds; the principal point at the crop centre, seed 0; the
-# untrained head's priors), the speed benchmarks
+# untrained head's priors), the query deformer's table (reports/deformer_results.*: full against s-3d, three
+# seeds), the speed benchmarks
 # (reports/bench_*.txt), then executed copies of the notebooks and their HTML in reports/ (LM3D_FAST unset:
 # the real experiments; notebook 03 reuses runs/standard_seed0 instead of training it again).
 reproduce: $(READY) $(PEERS_VENV)/.ready
@@ -62,6 +63,7 @@ reproduce: $(READY) $(PEERS_VENV)/.ready
 	$(PY) benchmarks/detector_boxes.py --image-size 128 --count 500 --out reports/mtcnn_boxes.json | tee reports/detector_boxes.txt
 	$(PY) -m lm3d.reproduce --ladder --preset standard --seeds 0 1 2 --runs runs --out reports --mtcnn-boxes reports/mtcnn_boxes.json
 	$(PY) -m lm3d.reproduce --head-3d --preset standard --seeds 0 1 2 --runs runs --out reports
+	$(PY) -m lm3d.reproduce --deformer --preset standard --seeds 0 1 2 --runs runs --out reports
 	$(PY) benchmarks/bench_synth.py | tee reports/bench_synth.txt
 	$(PY) benchmarks/bench_model.py | tee reports/bench_model.txt
 	LM3D_FAST=0 $(VENV)/bin/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=-1 \

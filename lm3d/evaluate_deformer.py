@@ -66,21 +66,38 @@ def conventions_on_test_faces(model, source: str, count: int, image_size: int, s
 
 
 @torch.no_grad()
-def learned_offsets(model, source: str) -> torch.Tensor:
-    """(K,3) D's offsets (cm) of the source's layout points when asked in that source's convention."""
+def learned_offsets(model, source: str, asked_as: str | None = None) -> torch.Tensor:
+    """(K,3) D's offsets (cm) of the source's layout points when asked in ``asked_as``'s convention (default: the
+    source's own)."""
     layout = layouts.get(sources.get(source).layout)
     points = layout.points(CanonicalFace.load()).to(next(model.parameters()).device)
-    codes = model.deformer.index([source])
+    codes = model.deformer.index([asked_as or source])
     return model.deformer(points, model.queries(points), codes)[0].cpu()
 
 
+def reference_dataset(model) -> str | None:
+    """The first of D's datasets whose convention is the reference one (no offsets), e.g. synth300w."""
+    return next((name for name in model.deformer.datasets if not sources.get(name).convention), None)
+
+
 def offset_errors(model, source: str) -> dict:
-    """D's offsets against the true convention offsets of one source, overall and per landmark group."""
+    """D's offsets against the true convention offsets of one source, overall and per landmark group.
+
+    ``relative_mean``: the same for D's offsets *relative to the reference dataset's* at the same points. D also
+    learns what every dataset shares (the training faces' mean shape differs from the template's: expressions),
+    which the absolute offsets mix in; the relative ones isolate the convention.
+    """
     layout = layouts.get(sources.get(source).layout)
     true = sources.convention_points(source)[1]
-    error = (learned_offsets(model, source) - true).norm(dim=-1)
+    learned = learned_offsets(model, source)
+    error = (learned - true).norm(dim=-1)
     groups = {g: error[[i for i, x in enumerate(layout.groups) if x == g]].mean().item() for g in dict.fromkeys(layout.groups)}
-    return {"mean": error.mean().item(), "true_mean": true.norm(dim=-1).mean().item(), "groups": groups}
+    out = {"mean": error.mean().item(), "true_mean": true.norm(dim=-1).mean().item(), "groups": groups}
+    reference = reference_dataset(model)
+    if reference is not None:
+        relative = learned - learned_offsets(model, source, asked_as=reference)
+        out["relative_mean"] = (relative - true).norm(dim=-1).mean().item()
+    return out
 
 
 def evaluate_deformer(model, count: int, image_size: int, seed: int = 0, boxes: str = "simulated") -> dict:

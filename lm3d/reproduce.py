@@ -147,13 +147,15 @@ def deformer_markdown(rows: dict, preset_name: str, seeds: list[int]) -> str:
     learned = {label: t for label, t in rows.items() if any(k.startswith("D offset error") for k in t)}
     for label, table in learned.items():
         text += (f"\nD's learned offsets against the true convention offsets, {label} (cm; 'true' is the offsets' "
-                 "own mean length, the error a model without D is left with):\n\n| source | true | D's error | per group |\n"
-                 "|---|---|---|---|\n")
+                 "own mean length, the error a model without D is left with; relative: D's offsets minus its offsets for the "
+                 "reference dataset at the same points, which isolates the convention):\n\n"
+                 "| source | true | D's error | D's error, relative | per group |\n|---|---|---|---|---|\n")
         for source in CONVENTION_SOURCES:
             prefix = f"D offset error {source} "
-            groups = ", ".join(f"{k[len(prefix):]} {cell(table, k, 3)}" for k in table if k.startswith(prefix))
+            groups = ", ".join(f"{k[len(prefix):]} {cell(table, k, 3)}" for k in table
+                               if k.startswith(prefix) and not k.startswith(f"D offset error relative"))
             text += (f"| {source} | {cell(table, f'true offset {source}', 3)} | {cell(table, f'D offset error {source}', 3)}"
-                     f" | {groups} |\n")
+                     f" | {cell(table, f'D offset error relative {source}', 3)} | {groups} |\n")
     return text
 
 

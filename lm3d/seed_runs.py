@@ -96,6 +96,8 @@ def flatten(result: dict) -> dict:
     for source, values in result.get("deformer", {}).get("learned_vs_true_cm", {}).items():
         row[f"D offset error {source}"] = values["mean"]
         row[f"true offset {source}"] = values["true_mean"]
+        if "relative_mean" in values:
+            row[f"D offset error relative {source}"] = values["relative_mean"]
         for group, error in values["groups"].items():
             row[f"D offset error {source} {group}"] = error
     if "train_minutes" in result:

@@ -100,6 +100,7 @@ def test_evaluation_adds_the_deformer_keys(trained_full):
     learned = results["deformer"]["learned_vs_true_cm"]
     assert set(learned) == set(TINY_FULL.sources) and learned["synth300w"]["true_mean"] == 0
     assert learned["synthwflw"]["true_mean"] > 0 and "jaw" in learned["synthwflw"]["groups"]
+    assert learned["synth300w"]["relative_mean"] == 0  # the reference, relative to itself
     assert set(results["deformer"]["canonical_nme"]) == {"synth300w", "synthwflw", "synthmpie"}
     residual = results["deformer"]["residual"]["synthwflw"]
     assert residual["along_cm"] > 0 and residual["across_cm"] >= 0
