@@ -142,6 +142,7 @@ def evaluate_heldout(model, count: int, image_size: int, seed: int = 0) -> dict:
 
 def evaluate_checkpoint(path: str | Path, count: int = 500, image_size: int | None = None,
                         eval_sources=EVAL_SOURCES, boxes: str = "simulated", stability: bool = True) -> dict:
+    from .evaluate_deformer import evaluate_deformer  # (these import this module: imported here, not at the top)
     from .evaluate_pose import evaluate_pose
     from .evaluate_video import evaluate_stability
 
@@ -157,7 +158,6 @@ def evaluate_checkpoint(path: str | Path, count: int = 500, image_size: int | No
                "sources": per_source, "found": {name: rate for name, (_, rate) in evaluated.items()}, "heldout": heldout,
                "summary": {**{f"nme_{name}": r["all"]["nme"] for name, r in per_source.items() if "all" in r},
                            "heldout_over_layout_nme": heldout["ratio"]}}
-    from .evaluate_deformer import evaluate_deformer
     results["deformer"] = evaluate_deformer(model, count, size, boxes=boxes)
     results["summary"].update({f"canonical_nme_{name}": v for name, v in results["deformer"]["canonical_nme"].items()
                                if v is not None})
