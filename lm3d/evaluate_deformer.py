@@ -20,6 +20,7 @@ from . import metrics
 from .detectors import face_boxes
 from .evaluate import predict_batches
 from .face import CanonicalFace, layouts
+from .model.deformer import nearest_vertex_normals
 from .synth import SynthFaces, pose_scenes, project_queries, sources
 
 CANONICAL_SOURCES = ("synth300w", "synthwflw", "synthmpie")
@@ -58,7 +59,7 @@ def conventions_on_test_faces(model, source: str, count: int, image_size: int, s
         own = source if model.deformer is not None and source in model.deformer.datasets else None
         asked = predict_batches(model, faces["image"], boxes_kept, layout.points(face), dataset=own)
         residual = asked["landmarks3d"] - faces["convention3d"]
-        normal = face.vertex_normals()[torch.cdist(faces["convention3d"].reshape(-1, 3), face.vertices).argmin(-1)]
+        normal = nearest_vertex_normals(faces["convention3d"], face.vertices, face.vertex_normals()).reshape(-1, 3)
         across = (residual.reshape(-1, 3) * normal).sum(-1, keepdim=True)
         out["along_cm"] = (residual.reshape(-1, 3) - across * normal).norm(dim=-1).mean().item()
         out["across_cm"] = across.abs().mean().item()

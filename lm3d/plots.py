@@ -80,14 +80,20 @@ def points_trace(points, names=None, colour: str = "#1f77b4", size: int = 4, nam
                         hovertemplate="%{text}<extra></extra>" if names is not None else None)
 
 
+def polyline(segments) -> tuple[list, list, list]:
+    """(N,2,3) segments as the x, y, z lists of one line trace, each segment followed by a gap (None)."""
+    xyz = [[], [], []]
+    for a, b in _numpy(segments):
+        for axis in range(3):
+            xyz[axis] += [a[axis], b[axis], None]
+    return xyz[0], xyz[1], xyz[2]
+
+
 def edges_trace(points, edges, colour: str = "#333333", name: str = "edges", offset: float = 0.05) -> go.Scatter3d:
     """All ``edges`` (pairs of indices into ``points``) as one line trace, separated by gaps."""
     p = _numpy(points).reshape(-1, 3) + np.array([0.0, 0.0, offset])
-    xyz = [[], [], []]
-    for a, b in edges:
-        for axis in range(3):
-            xyz[axis] += [p[a, axis], p[b, axis], None]
-    return go.Scatter3d(x=xyz[0], y=xyz[1], z=xyz[2], mode="lines", name=name,
+    xs, ys, zs = polyline(p[np.asarray(edges, dtype=np.int64).reshape(-1, 2)])
+    return go.Scatter3d(x=xs, y=ys, z=zs, mode="lines", name=name,
                         line=dict(color=colour, width=2), hoverinfo="skip")
 
 

@@ -21,18 +21,7 @@ VISIBLE, HIDDEN = "#2ca02c", "#d62728"
 SCENE_CAMERA = {"up": {"x": 0, "y": -1, "z": 0}, "eye": {"x": 0.9, "y": -0.7, "z": -1.6}}
 
 
-def _np(x) -> np.ndarray:
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-
-
-def _lines(segments: np.ndarray) -> tuple[list, list, list]:
-    """(N,2,3) segments as one polyline broken by None (one trace for many lines)."""
-    xs, ys, zs = [], [], []
-    for a, b in segments:
-        xs += [a[0], b[0], None]
-        ys += [a[1], b[1], None]
-        zs += [a[2], b[2], None]
-    return xs, ys, zs
+_np = plots._numpy  # (one conversion to numpy for both plot modules)
 
 
 def mesh_edges(triangles) -> np.ndarray:
@@ -60,7 +49,7 @@ def frustum_trace(intrinsics, image_size: tuple[int, int], depth: float, name: s
     corners = torch.tensor([[[0.0, 0.0], [width, 0.0], [width, height], [0.0, height]]])
     far = _np(camera.unproject(corners, torch.full((1, 4), float(depth)), torch.as_tensor(intrinsics)[None].float())[0])
     segments = [(np.zeros(3), c) for c in far] + [(far[i], far[(i + 1) % 4]) for i in range(4)]
-    xs, ys, zs = _lines(np.array(segments))
+    xs, ys, zs = plots.polyline(np.array(segments))
     return go.Scatter3d(x=xs, y=ys, z=zs, mode="lines", line={"color": "#555", "width": 2}, name=name, hoverinfo="skip")
 
 
@@ -104,7 +93,7 @@ def image_traces(image, landmarks2d, visible=None, mesh2d=None, edges=None) -> l
     if mesh2d is not None:
         m = _np(mesh2d)
         segments = np.concatenate([m[edges], np.zeros((len(edges), 2, 1))], -1)
-        xs, ys, _ = _lines(segments)
+        xs, ys, _ = plots.polyline(segments)
         traces.append(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "rgba(255,255,255,0.45)", "width": 1},
                                  name="predicted mesh", hoverinfo="skip"))
     points = _np(landmarks2d)
@@ -169,7 +158,7 @@ def offset_arrows(face: CanonicalFace, points, offsets: dict, scale: float = 3.0
     p = _np(points)
     colours = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd")
     for (name, offset), colour in zip(offsets.items(), colours):
-        xs, ys, zs = _lines(np.stack([p, p + scale * _np(offset)], 1))
+        xs, ys, zs = plots.polyline(np.stack([p, p + scale * _np(offset)], 1))
         fig.add_trace(go.Scatter3d(x=xs, y=ys, z=zs, mode="lines", line={"color": colour, "width": 5},
                                    name=f"{name} (x{scale:g})", hoverinfo="skip"))
     fig.add_trace(go.Scatter3d(x=p[:, 0], y=p[:, 1], z=p[:, 2], mode="markers", marker={"size": 2, "color": "#333"},

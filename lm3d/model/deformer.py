@@ -23,6 +23,13 @@ NORMAL_FRACTION = 0.1
 CANONICAL = 0  # the index of "no dataset": the reference semantics
 
 
+def nearest_vertex_normals(points: torch.Tensor, vertices: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
+    """(…,3) the unit normal (V,3) of each point's nearest vertex (V,3): the face's normal at a point on or near it."""
+    flat = points.reshape(-1, 3)
+    nearest = torch.cdist(flat, vertices.to(flat)).argmin(-1)
+    return normals.to(flat)[nearest].reshape(points.shape)
+
+
 class QueryDeformer(nn.Module):
     """(…,K,3) queries, their (…,K,Q) embeddings and (B,) dataset indices (0: canonical) -> (B,K,3) offsets in cm."""
 
@@ -51,9 +58,7 @@ class QueryDeformer(nn.Module):
 
     def surface_normals(self, points: torch.Tensor) -> torch.Tensor:
         """(…,K,3) unit normals of the canonical face at (near) each point: its nearest vertex's."""
-        flat = points.reshape(-1, 3)
-        nearest = torch.cdist(flat, self.vertices.to(flat)).argmin(-1)
-        return self.normals.to(flat)[nearest].reshape(points.shape)
+        return nearest_vertex_normals(points, self.vertices, self.normals)
 
     def forward(self, points: torch.Tensor, embedded: torch.Tensor, dataset: torch.Tensor) -> torch.Tensor:
         batch = len(dataset)
