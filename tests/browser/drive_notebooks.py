@@ -42,7 +42,10 @@ from selenium.webdriver.common.by import By
 ROOT = Path(__file__).resolve().parents[2]
 JUPYTER = ROOT / ".venv" / "bin" / "jupyter"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-NOTEBOOK_TIMEOUT_S = 150
+# generous: CI's machine may be far busier than a developer's (notebook 05 takes about 20 s here, but once ran
+# past 150 s in CI); a timeout prints each cell's state and the server log, so a slow run can be told from a hang
+NOTEBOOK_TIMEOUT_S = 420
+DEAD_KERNEL = ("dead", "restarting", "autorestarting", "terminating")
 # JupyterLab settings for a quiet, deterministic page: no news or update toasts over the widgets, and every
 # cell kept in the DOM (windowing would detach cells that are scrolled out of view)
 USER_SETTINGS = {
@@ -62,7 +65,7 @@ for (const cell of panel.content.model.cells) {
   cells.push({count: cell.executionCount, state: cell.executionState || 'idle', errors: errors,
               source: cell.sharedModel.getSource().slice(0, 80)});
 }
-return {kernel: kernel ? kernel.status : 'none', cells: cells,
+return {path: panel.context.path, kernel: kernel ? kernel.status : 'none', cells: cells,
         widgetErrors: Array.from(document.querySelectorAll('.jp-OutputArea-output'))
           .map(n => n.innerText).filter(t => /Error displaying widget|Failed to load model class/.test(t))};
 """
@@ -143,30 +146,54 @@ class Session:
             return False
 
     def open(self, notebook: str) -> None:
-        self.driver.get(f"http://127.0.0.1:{self.port}/lab/tree/{notebook}?token={self.token}")
-        wait_for(f"{notebook} and its kernel", lambda: (self.state() or {}).get("kernel") == "idle", 120, 0.5)
+        self.driver.get(f"http://127.0.0.1:{self.port}/lab/tree/{notebook}?reset&token={self.token}")
+        # the page restores the last session's tabs too: wait until this notebook is the current one
+        wait_for(f"{notebook} and its kernel", lambda: self.ready(notebook), 120, 0.5)
+
+    def ready(self, notebook: str) -> bool:
+        state = self.state() or {}
+        return state.get("path") == notebook and state.get("kernel") == "idle"
 
     def state(self):
         return self.driver.execute_script(JS_NOTEBOOK_STATE)
 
-    def command(self, name: str) -> None:
-        self.driver.execute_script(f"return window.jupyterapp.commands.execute('{name}')")
+    def command(self, name: str, wait: bool = True) -> None:
+        """Run a JupyterLab command; with ``wait`` the call returns once its promise settles (at most the
+        script timeout, 30 s), without it at once: run-all can take longer, and ``run_all`` polls for it."""
+        self.driver.execute_script(f"{'return' if wait else ''} window.jupyterapp.commands.execute('{name}'); return null")
 
     def run_all(self, notebook: str) -> None:
         start = time.monotonic()
-        self.command("notebook:run-all-cells")
+        self.command("notebook:run-all-cells", wait=False)
 
         def finished():
             state = self.state()
+            if state is None or state["path"] != notebook:
+                raise AssertionError(f"another tab ({(state or {}).get('path')}) took the place of {notebook}")
             failed = [(i, c["errors"], c["source"]) for i, c in enumerate(state["cells"]) if c["errors"]]
             if failed or state["widgetErrors"]:
                 raise AssertionError(f"{notebook}: cell errors {failed}, widget errors {state['widgetErrors']}")
+            if state["kernel"] in DEAD_KERNEL:
+                raise AssertionError(f"{notebook}: the kernel is {state['kernel']} (out of memory?)")
             cells = state["cells"]
             return state["kernel"] == "idle" and all(c["count"] is not None and c["state"] == "idle" for c in cells)
 
-        wait_for(f"every cell of {notebook} to run", finished, NOTEBOOK_TIMEOUT_S, 0.5)
+        try:
+            wait_for(f"every cell of {notebook} to run", finished, NOTEBOOK_TIMEOUT_S, 0.5)
+        except AssertionError:
+            self.report(notebook)
+            raise
         print(f"{notebook}: {len(self.state()['cells'])} code cells ran without errors in "
               f"{time.monotonic() - start:.0f} s")
+
+    def report(self, notebook: str) -> None:
+        """Print where the notebook stands and the end of the server log: CI keeps only what is printed."""
+        state = self.state() or {"kernel": "no panel", "cells": []}
+        print(f"{notebook}: kernel {state['kernel']}; cells (execution count, state, source):")
+        for i, c in enumerate(state["cells"]):
+            print(f"  {i:2d} {c['count']!s:>4} {c['state']:<7} {c['source'][:60]!r}")
+        log = self.server_log.read_text(errors="replace").splitlines()
+        print("the server log's last lines:\n  " + "\n  ".join(log[-40:]))
 
     def cell_node(self, source_snippet: str):
         return wait_for(f"the cell containing {source_snippet!r}",
@@ -239,7 +266,7 @@ def check_query_picker(session: Session, notebook: str) -> None:
     session.command("docmanager:save")
     time.sleep(1.0)
     session.driver.refresh()
-    wait_for("the reloaded notebook", lambda: (session.state() or {}).get("kernel") == "idle", 120, 0.5)
+    wait_for("the reloaded notebook", lambda: session.ready(notebook), 120, 0.5)
     cell, graph, canvas = picker_parts(session)
     texts = wait_for("the picker panel after the reload",
                      lambda: (lambda t: t if any("query 1" in x for x in t) else None)(picker_texts(cell)), 30)
