@@ -85,16 +85,17 @@ def dataset_codes(model, dataset: str, count: int):
     return model.deformer.index([dataset] * count)
 
 
-def render_test_set(source: str, count: int, image_size: int, seed: int = 0) -> dict:
-    data = SynthFaces(source, "test", count, seed=seed, image_size=image_size)
+def render_test_set(source: str, count: int, image_size: int, seed: int = 0, convention_scale: float = 1.0) -> dict:
+    data = SynthFaces(source, "test", count, seed=seed, image_size=image_size, convention_scale=convention_scale)
     rendered = [data.render(list(range(s, min(s + 128, count)))) for s in range(0, count, 128)]
     return {k: torch.cat([r[k] for r in rendered]) for k in KEYS}
 
 
 def evaluate_source(model, source: str, count: int, image_size: int, seed: int = 0,
-                    boxes: str = "simulated") -> tuple[dict, float]:
-    """NME, FR and AUC per subset (all, common, challenging), and the percentage of faces the boxes found."""
-    batch = render_test_set(source, count, image_size, seed)
+                    boxes: str = "simulated", convention_scale: float = 1.0) -> tuple[dict, float]:
+    """NME, FR and AUC per subset (all, common, challenging), and the percentage of faces the boxes found.
+    ``convention_scale``: the conventions' size the model was trained with (its test sets share it)."""
+    batch = render_test_set(source, count, image_size, seed, convention_scale)
     found = torch.ones(count, dtype=torch.bool)
     chosen = None
     if model.needs_box:
@@ -148,17 +149,19 @@ def evaluate_checkpoint(path: str | Path, count: int = 500, image_size: int | No
 
     data = checkpoint.load(path, kind=checkpoint.DETECTOR_KINDS)
     size = image_size or data["train_config"]["image_size"]
+    scale = data["train_config"].get("convention_scale", 1.0)  # (checkpoints from before the field: 1)
     model = load_model(path)
-    evaluated = {name: evaluate_source(model, name, count, size, boxes=boxes) for name in eval_sources}
+    evaluated = {name: evaluate_source(model, name, count, size, boxes=boxes, convention_scale=scale)
+                 for name in eval_sources}
     per_source = {name: subsets for name, (subsets, _) in evaluated.items()}
     heldout = evaluate_heldout(model, min(count, 200), size)
     results = {"evaluation_version": EVALUATION_VERSION, "checkpoint": str(path), "step": data["step"],
-               "image_size": size, "faces_per_source": count,
+               "image_size": size, "faces_per_source": count, "convention_scale": scale,
                "variant": data["train_config"].get("variant", "baseline"), "boxes": boxes if model.needs_box else "S",
                "sources": per_source, "found": {name: rate for name, (_, rate) in evaluated.items()}, "heldout": heldout,
                "summary": {**{f"nme_{name}": r["all"]["nme"] for name, r in per_source.items() if "all" in r},
                            "heldout_over_layout_nme": heldout["ratio"]}}
-    results["deformer"] = evaluate_deformer(model, count, size, boxes=boxes)
+    results["deformer"] = evaluate_deformer(model, count, size, boxes=boxes, convention_scale=scale)
     results["summary"].update({f"canonical_nme_{name}": v for name, v in results["deformer"]["canonical_nme"].items()
                                if v is not None})
     if model.camera_head is not None:

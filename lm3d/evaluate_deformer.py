@@ -27,13 +27,13 @@ CANONICAL_SOURCES = ("synth300w", "synthwflw", "synthmpie")
 
 
 def conventions_on_test_faces(model, source: str, count: int, image_size: int, seed: int = 0,
-                              boxes: str = "simulated") -> dict:
+                              boxes: str = "simulated", convention_scale: float = 1.0) -> dict:
     """On one source's test faces: ``canonical_nme`` (dataset=None against the exact nominal points) and, for a 3D
     head, ``along_cm`` / ``across_cm``: the 3D residual of the points asked in the source's own convention (a model
     with D asks with the source's code) against the true convention points on the face, split into its part along
     the surface and its part along the normal. A convention moves points along the surface, so that is the part
     D should remove. Only the faces a box model's detector found count; none found: an empty dict."""
-    data = SynthFaces(source, "test", count, seed=seed, image_size=image_size)
+    data = SynthFaces(source, "test", count, seed=seed, image_size=image_size, convention_scale=convention_scale)
     layout = layouts.get(sources.get(source).layout)
     convention = data.queries  # the surface points this source's annotators label
     parts = []
@@ -81,16 +81,17 @@ def reference_dataset(model) -> str | None:
     return next((name for name in model.deformer.datasets if not sources.get(name).convention), None)
 
 
-def offset_errors(model, source: str) -> dict:
+def offset_errors(model, source: str, convention_scale: float = 1.0, asked_as: str | None = None) -> dict:
     """D's offsets against the true convention offsets of one source, overall and per landmark group.
 
     ``relative_mean``: the same for D's offsets *relative to the reference dataset's* at the same points. D also
     learns what every dataset shares (the training faces' mean shape differs from the template's: expressions),
-    which the absolute offsets mix in; the relative ones isolate the convention.
+    which the absolute offsets mix in; the relative ones isolate the convention. ``asked_as``: D's code of another
+    name than the source's (a dataset added by ``lm3d.adapt_deformer``, measured against the source it came from).
     """
     layout = layouts.get(sources.get(source).layout)
-    true = sources.convention_points(source)[1]
-    learned = learned_offsets(model, source)
+    true = sources.convention_points(source, convention_scale)[1]
+    learned = learned_offsets(model, source, asked_as)
     error = (learned - true).norm(dim=-1)
     groups = {g: error[[i for i, x in enumerate(layout.groups) if x == g]].mean().item() for g in dict.fromkeys(layout.groups)}
     out = {"mean": error.mean().item(), "true_mean": true.norm(dim=-1).mean().item(), "groups": groups}
@@ -101,11 +102,14 @@ def offset_errors(model, source: str) -> dict:
     return out
 
 
-def evaluate_deformer(model, count: int, image_size: int, seed: int = 0, boxes: str = "simulated") -> dict:
-    per_source = {name: conventions_on_test_faces(model, name, count, image_size, seed, boxes) for name in CANONICAL_SOURCES}
+def evaluate_deformer(model, count: int, image_size: int, seed: int = 0, boxes: str = "simulated",
+                      convention_scale: float = 1.0) -> dict:
+    """``convention_scale``: the conventions' size the model was trained with (the truth it is measured against)."""
+    per_source = {name: conventions_on_test_faces(model, name, count, image_size, seed, boxes, convention_scale)
+                  for name in CANONICAL_SOURCES}
     out = {"canonical_nme": {name: r.get("canonical_nme") for name, r in per_source.items()}}
     if model.camera_head is not None:
         out["residual"] = {name: {k: r[k] for k in ("along_cm", "across_cm")} for name, r in per_source.items() if r}
     if model.deformer is not None:
-        out["learned_vs_true_cm"] = {name: offset_errors(model, name) for name in model.deformer.datasets}
+        out["learned_vs_true_cm"] = {name: offset_errors(model, name, convention_scale) for name in model.deformer.datasets}
     return out

@@ -110,7 +110,12 @@ POSE_COLUMNS = ("rotation_deg", "yaw_mae", "pitch_mae", "roll_mae", "translation
 
 
 def aggregate(results: list[dict]) -> dict:
-    rows = [flatten(r) for r in results]
+    """Mean, standard deviation and values over seeds of each number of the evaluations ``results``."""
+    return aggregate_rows([flatten(r) for r in results])
+
+
+def aggregate_rows(rows: list[dict]) -> dict:
+    """The same over rows already flat (name -> float)."""
     table = {}
     for key in rows[0]:
         values = [row[key] for row in rows if key in row]

@@ -72,8 +72,8 @@ def _device(rank: int) -> torch.device:
 
 def build_pool(config: TrainConfig, device: torch.device) -> MixedPool:
     render_device = "cuda" if device.type == "cuda" else "cpu"
-    pools = [render_pool(name, "train", count, config.image_size, config.data_seed, config.cache_dir, render_device)
-             for name, count in zip(config.sources, config.train_counts)]
+    pools = [render_pool(name, "train", count, config.image_size, config.data_seed, config.cache_dir, render_device,
+                         config.convention_scale) for name, count in zip(config.sources, config.train_counts)]
     return MixedPool(pools, list(config.source_weights), config.max_queries)
 
 

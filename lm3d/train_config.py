@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from .model import ModelConfig
 from .model.detector import VARIANTS, check_ranges, variant_config
+from .synth.sources import MAX_CONVENTION_SCALE
 
 
 @dataclass
@@ -30,6 +31,9 @@ class TrainConfig:
     log_every: int = 25
     eval_count: int = 500
     cache_dir: str | None = "data/synthfaces"
+    # every source's convention offsets times this (training and test sets alike): 1 as in sources.json; the
+    # experiment of how large conventions must be before D matters (lm3d.reproduce --deformer)
+    convention_scale: float = 1.0
     variant: str = "baseline"
     # S only (variants without a face box); what each one changed is measured in the README's S section
     localiser_lr_scale: float = 1.0  # the localiser's learning rate relative to the rest
@@ -67,7 +71,8 @@ class TrainConfig:
                   "negative_fraction": 0 <= self.negative_fraction < 1,
                   "negative_count": self.negative_count >= 0, "offset_weight": self.offset_weight >= 0,
                   "scale_drift_weight": self.scale_drift_weight >= 0, "focal_prior_weight": self.focal_prior_weight >= 0,
-                  "deformer_weight": self.deformer_weight >= 0}
+                  "deformer_weight": self.deformer_weight >= 0,
+                  "convention_scale": 0 <= self.convention_scale <= MAX_CONVENTION_SCALE}
         check_ranges("training", self, checks)
         if self.model.crop != VARIANTS[self.variant]["crop"]:
             raise ValueError(f"variant {self.variant!r} needs model crop {VARIANTS[self.variant]['crop']!r}, "

@@ -38,16 +38,16 @@ class SourcePool:
 
 
 def render_pool(name: str, split: str, count: int, image_size: int, seed: int, cache_dir: str | Path | None,
-                device: str = "cpu") -> SourcePool:
+                device: str = "cpu", convention_scale: float = 1.0) -> SourcePool:
     """Render (or load from the shard cache) ``count`` samples of one source."""
     if cache_dir is None:
-        data = SynthFaces(name, split, count, seed=seed, image_size=image_size)
+        data = SynthFaces(name, split, count, seed=seed, image_size=image_size, convention_scale=convention_scale)
         batches = [data.render(list(range(s, min(s + 128, count))), device=device) for s in range(0, count, 128)]
         tensors = {k: torch.cat([b[k].cpu() for b in batches]) for k in KEYS}
     else:
         make_shards(name, split, count, Path(cache_dir), seed=seed, image_size=image_size, device=device,
-                    progress=False)
-        tensors = load_all(shard_folder(Path(cache_dir), name, split, seed, image_size))
+                    progress=False, convention_scale=convention_scale)
+        tensors = load_all(shard_folder(Path(cache_dir), name, split, seed, image_size, convention_scale))
         tensors = {k: tensors[k][:count] for k in KEYS}
     layout = layouts.get(sources.get(name).layout)
     return SourcePool(name, layout.points(CanonicalFace.load()), tensors)

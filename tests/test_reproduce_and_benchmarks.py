@@ -74,7 +74,13 @@ def test_the_deformer_table_end_to_end_and_stale_metrics_are_recomputed(tmp_path
     rows = json.loads((tmp_path / "r" / "deformer_results.json").read_text())["rows"]
     assert "D offset error synthwflw" in rows["S + 3D head + D (full)"]
     assert "canonical NME synthwflw" in rows["S + 3D head (s-3d)"] and "D offset error synthwflw" not in rows["S + 3D head (s-3d)"]
-    assert "| synthwflw |" in (tmp_path / "r" / "deformer_results.md").read_text()
+    text = (tmp_path / "r" / "deformer_results.md").read_text()
+    assert "| synthwflw |" in text and "asked as synthuser (adapted)" in text
+    scaled = rows["box crop + 3D head + D (crop-3d + D), conventions x4 (seed 0)"]
+    assert scaled["true offset synthwflw"]["mean"] > 3.5 * rows["box crop + 3D head + D (crop-3d + D)"]["true offset synthwflw"]["mean"]
+    assert json.loads((runs / "fast_crop-3d-deformer-conv4x_seed0" / "metrics.json").read_text())["convention_scale"] == 4
+    adapted = rows["S + 3D head + D (full), taught synthuser (seed 0)"]
+    assert {"NME synthuser asked as None", "NME synthuser asked as synthuser (adapted)", "D offset error relative synthuser"} <= set(adapted)
     metrics = runs / "fast_s-3d_seed0" / "metrics.json"
     stale = json.loads(metrics.read_text())
     stale.pop("evaluation_version"), stale.pop("deformer")

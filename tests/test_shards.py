@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from lm3d.synth.shards import ShardDataset, load_all, make_shards, read_shard
-from lm3d.synth import SynthFaces
+from lm3d.synth import SYNTH_VERSION, SynthFaces
 
 
 def test_shards_resume_and_match_the_dataset(tmp_path):
@@ -36,3 +36,10 @@ def test_foreign_files_are_refused(tmp_path):
         read_shard(path)
     with pytest.raises(FileNotFoundError, match="make_synthfaces"):
         ShardDataset(tmp_path / "empty")
+
+
+def test_scaled_conventions_get_their_own_folder_unless_the_source_has_none(tmp_path):
+    from lm3d.synth.shards import shard_folder
+    assert shard_folder(tmp_path, "synthwflw", "train", 0, 64, 4.0).name.endswith("_64px_conv4x_v" + str(SYNTH_VERSION))
+    assert shard_folder(tmp_path, "synthwflw", "train", 0, 64) != shard_folder(tmp_path, "synthwflw", "train", 0, 64, 4.0)
+    assert shard_folder(tmp_path, "synth300w", "train", 0, 64, 4.0) == shard_folder(tmp_path, "synth300w", "train", 0, 64)

@@ -140,6 +140,28 @@ def test_conventions_move_points_as_configured():
     assert (mpie[jaw[:4], 0] > 0).all() and (mpie[jaw[-4:], 0] < 0).all()  # jaw points move inwards
 
 
+def test_conventions_scale_for_the_how_large_experiment():
+    _, once = sources.convention_points("synthwflw")
+    _, twice = sources.convention_points("synthwflw", 2.0)
+    moved = once.norm(dim=-1) > 0
+    ratio = twice[moved].norm(dim=-1) / once[moved].norm(dim=-1)
+    assert 1.8 < ratio.median() < 2.2  # snapped back onto the mesh, so not exactly 2 everywhere
+    assert sources.convention_points("synthwflw", 0)[1].abs().max() == 0
+    for bad in (-1, 11, "2", True):
+        with pytest.raises(ValueError, match="convention_scale"):
+            sources.convention_points("synthwflw", bad)
+    # at scale 0 a source's annotations are the exact nominal points (plus its annotation noise)
+    data = SynthFaces("synthwflw", "train", 2, image_size=64, convention_scale=0)
+    b = data.render([0, 1])
+    exact = data.landmarks(1, layout="wflw98")["landmarks2d"]
+    torch.testing.assert_close(b["landmarks2d"][1] - b["annotation_noise"][1], exact, atol=1e-3, rtol=0)
+    scaled = SynthFaces("synthwflw", "train", 2, image_size=64, convention_scale=3).render([1])
+    assert torch.equal(scaled["image"][0], b["image"][1])  # only the labels change, not the faces
+    assert not torch.allclose(scaled["landmarks2d"][0], b["landmarks2d"][1])
+    with pytest.raises(ValueError, match="convention_scale"):
+        SynthFaces("synthwflw", "train", 2, convention_scale=-0.5)
+
+
 def test_hmc_is_close_wide_and_from_below():
     data = SynthFaces("hmc", "test", size=6, image_size=64)
     b = data.render(list(range(6)))

@@ -141,6 +141,7 @@ def test_truncated_foreign_and_unsafe_checkpoints_are_refused(tmp_path, trained)
     (lambda: ModelConfig(crop_size=8).validate(), "crop_size"),
     (lambda: train.preset("fast", lr=5.0), "lr"),
     (lambda: train.preset("fast", steps=0), "steps"),
+    (lambda: train.preset("fast", convention_scale=11.0), "convention_scale"),
     (lambda: train.preset("fast", train_counts=(1, 2)), "same length"),
     (lambda: train.preset("huge"), "unknown preset"),
 ])

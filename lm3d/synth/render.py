@@ -86,11 +86,14 @@ def _check_args(source, split, size, seed, image_size):
 class SynthFaces(Dataset):
     """A map-style dataset of synthetic faces from one source (see ``lm3d.synth.sources``)."""
 
-    def __init__(self, source: str, split: str, size: int, seed: int = 0, image_size: int = 256):
+    def __init__(self, source: str, split: str, size: int, seed: int = 0, image_size: int = 256,
+                 convention_scale: float = 1.0):
         self.spec, self.split_id = _check_args(source, split, size, seed, image_size)
         self.source, self.split, self.size, self.seed, self.image_size = source, split, size, seed, image_size
         self.layout = layouts.get(self.spec.layout)
-        self.queries, self.convention_offsets = sources.convention_points(source)
+        # the annotators' points; convention_scale != 1 only for the experiment of how large conventions must be
+        self.convention_scale = sources.check_convention_scale(convention_scale)
+        self.queries, self.convention_offsets = sources.convention_points(source, self.convention_scale)
 
     def __len__(self) -> int:
         return self.size

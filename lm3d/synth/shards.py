@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from . import sources
 from .render import SYNTH_VERSION, SynthFaces
 
 SHARD_FORMAT = "lm3d.synthfaces_shard/1"
@@ -28,7 +29,7 @@ def write_shard(path: Path, batch: dict, meta: dict) -> None:
     path = Path(path)
     payload = {"format": SHARD_FORMAT, **meta,
                **{k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in batch.items()}}
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two processes may write the same shard at once
     torch.save(payload, tmp)
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
@@ -71,18 +72,20 @@ class ShardDataset(Dataset):
         return {k: v[i] if isinstance(v, (torch.Tensor, list)) else v for k, v in data.items()}
 
 
-def shard_folder(out: Path, source: str, split: str, seed: int, image_size: int) -> Path:
-    """One folder per (source, split, seed, size) and renderer version: a changed renderer never reuses
-    shards rendered by an older one."""
-    return out / f"{source}_{split}_seed{seed}_{image_size}px_v{SYNTH_VERSION}"
+def shard_folder(out: Path, source: str, split: str, seed: int, image_size: int, convention_scale: float = 1.0) -> Path:
+    """One folder per (source, split, seed, size, convention scale) and renderer version: a changed renderer
+    never reuses shards rendered by an older one, nor a scaled convention another's labels (a source without a
+    convention has the same labels at every scale)."""
+    scaled = "" if convention_scale == 1 or not sources.get(source).convention else f"_conv{convention_scale:g}x"
+    return out / f"{source}_{split}_seed{seed}_{image_size}px{scaled}_v{SYNTH_VERSION}"
 
 
 def make_shards(source: str, split: str, count: int, out: Path, shard_size: int = 256, seed: int = 0,
-                image_size: int = 256, device: str = "cpu", progress: bool = True) -> Path:
+                image_size: int = 256, device: str = "cpu", progress: bool = True, convention_scale: float = 1.0) -> Path:
     if not isinstance(shard_size, int) or shard_size < 1:
         raise ValueError(f"shard_size must be a positive integer, got {shard_size!r}")
-    data = SynthFaces(source, split, count, seed=seed, image_size=image_size)
-    folder = shard_folder(Path(out), source, split, seed, image_size)
+    data = SynthFaces(source, split, count, seed=seed, image_size=image_size, convention_scale=convention_scale)
+    folder = shard_folder(Path(out), source, split, seed, image_size, data.convention_scale)
     folder.mkdir(parents=True, exist_ok=True)
     starts = range(0, count, shard_size)
     for number, start in enumerate(tqdm(starts, desc=f"{source}/{split}", unit="shard", disable=not progress)):
@@ -98,7 +101,7 @@ def make_shards(source: str, split: str, count: int, out: Path, shard_size: int 
         with torch.no_grad():
             batch = data.render(list(range(start, stop)), device=device)
         write_shard(path, batch, {"start": start, "source_name": source, "split": split, "seed": seed,
-                                  "image_size": image_size})
+                                  "image_size": image_size, "convention_scale": data.convention_scale})
     return folder
 
 

@@ -5,7 +5,8 @@ A convention moves groups of landmarks by fixed offsets over the canonical surfa
 point is snapped back onto the mesh), the way one dataset's annotators place "the jaw" or
 "the brow" differently from another's. ``convention_points`` returns both the moved surface
 points and the true 3D offsets, so experiments can compare what a query deformer learns with
-the truth.
+the truth. ``scale`` multiplies every convention offset (1: as in the sources file, 0: no conventions): the
+experiment of how large conventions must be before a query deformer matters.
 """
 from __future__ import annotations
 
@@ -133,12 +134,21 @@ def convention_offsets(source: Source, layout: layouts.Layout, reference: torch.
     return offsets
 
 
+MAX_CONVENTION_SCALE = 10.0
+
+
+def check_convention_scale(scale) -> float:
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale <= MAX_CONVENTION_SCALE:
+        raise ValueError(f"convention_scale must be a number in [0, {MAX_CONVENTION_SCALE:g}], got {scale!r}")
+    return float(scale)
+
+
 @lru_cache(maxsize=None)
-def _convention(name: str) -> tuple[SurfacePoints, torch.Tensor]:
+def _convention(name: str, scale: float) -> tuple[SurfacePoints, torch.Tensor]:
     source, face = get(name), CanonicalFace.load()
     layout = layouts.get(source.layout)
     reference = layout.points(face)
-    offsets = convention_offsets(source, layout, reference)
+    offsets = scale * convention_offsets(source, layout, reference)
     moved = offsets.abs().sum(1) > 0
     triangle, barycentric = layout.triangle.clone(), layout.barycentric.clone()
     if moved.any():
@@ -148,7 +158,8 @@ def _convention(name: str) -> tuple[SurfacePoints, torch.Tensor]:
     return SurfacePoints(triangle, barycentric), true_offsets
 
 
-def convention_points(name: str) -> tuple[SurfacePoints, torch.Tensor]:
-    """The surface points a source's annotators label, and their offsets (K,3) from the layout's."""
-    points, offsets = _convention(name)
+def convention_points(name: str, scale: float = 1.0) -> tuple[SurfacePoints, torch.Tensor]:
+    """The surface points a source's annotators label, and their offsets (K,3) from the layout's (after snapping
+    onto the mesh, so a large ``scale`` can move a point less than ``scale`` times as far)."""
+    points, offsets = _convention(name, check_convention_scale(scale))
     return SurfacePoints(points.triangle.clone(), points.barycentric.clone()), offsets.clone()
