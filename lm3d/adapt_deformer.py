@@ -86,9 +86,7 @@ def load_npz(path: Path, layout: layouts.Layout) -> dict:
 
 def synth_faces(source: str, split: str, count: int, image_size: int, seed: int = 0) -> dict:
     """A SynthFaces source as annotated images (its own convention and annotation noise)."""
-    data = SynthFaces(source, split, count, seed=seed, image_size=image_size)
-    parts = [data.render(list(range(s, min(s + 128, count)))) for s in range(0, count, 128)]
-    return {k: torch.cat([p[k] for p in parts]) for k in ("image", "landmarks2d", "iod", "bbox")}
+    return SynthFaces(source, split, count, seed=seed, image_size=image_size).render_all(("image", "landmarks2d", "iod", "bbox"))
 
 
 def nme(model, faces: dict, queries: torch.Tensor, dataset: str | None) -> float:

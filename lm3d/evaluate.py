@@ -87,8 +87,7 @@ def dataset_codes(model, dataset: str, count: int):
 
 def render_test_set(source: str, count: int, image_size: int, seed: int = 0, convention_scale: float = 1.0) -> dict:
     data = SynthFaces(source, "test", count, seed=seed, image_size=image_size, convention_scale=convention_scale)
-    rendered = [data.render(list(range(s, min(s + 128, count)))) for s in range(0, count, 128)]
-    return {k: torch.cat([r[k] for r in rendered]) for k in KEYS}
+    return data.render_all(KEYS)
 
 
 def evaluate_source(model, source: str, count: int, image_size: int, seed: int = 0,
@@ -123,8 +122,7 @@ def evaluate_heldout(model, count: int, image_size: int, seed: int = 0) -> dict:
     data = SynthFaces("synth300w", "test", count, seed=seed, image_size=image_size)
     face = CanonicalFace.load()
     images, boxes, iod, truth = [], [], [], {"ibug68": [], "heldout": []}
-    for s in range(0, count, 128):
-        indices = list(range(s, min(s + 128, count)))
+    for indices in data.chunks():
         rendered = data.render(indices)
         images.append(rendered["image"]), boxes.append(rendered["bbox"]), iod.append(rendered["iod"])
         geometry = pose_scenes(data.scenes(indices), image_size)  # posed once, projected for both layouts

@@ -37,8 +37,7 @@ def conventions_on_test_faces(model, source: str, count: int, image_size: int, s
     layout = layouts.get(sources.get(source).layout)
     convention = data.queries  # the surface points this source's annotators label
     parts = []
-    for s in range(0, count, 128):
-        indices = list(range(s, min(s + 128, count)))
+    for indices in data.chunks():
         rendered = data.render(indices)
         geometry = pose_scenes(data.scenes(indices), image_size)
         parts.append({"image": rendered["image"], "bbox": rendered["bbox"], "iod": rendered["iod"],

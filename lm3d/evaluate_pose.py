@@ -34,8 +34,7 @@ def render_with_truth(source: str, count: int, image_size: int, seed: int = 0) -
     data = SynthFaces(source, "test", count, seed=seed, image_size=image_size)
     layout = layouts.get(sources.get(source).layout)
     parts = []
-    for s in range(0, count, 128):
-        indices = list(range(s, min(s + 128, count)))
+    for indices in data.chunks():
         rendered = data.render(indices)
         geometry = pose_scenes(data.scenes(indices), image_size)
         exact = project_queries(geometry, layout.triangle, layout.barycentric)

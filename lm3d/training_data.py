@@ -42,8 +42,7 @@ def render_pool(name: str, split: str, count: int, image_size: int, seed: int, c
     """Render (or load from the shard cache) ``count`` samples of one source."""
     if cache_dir is None:
         data = SynthFaces(name, split, count, seed=seed, image_size=image_size, convention_scale=convention_scale)
-        batches = [data.render(list(range(s, min(s + 128, count))), device=device) for s in range(0, count, 128)]
-        tensors = {k: torch.cat([b[k].cpu() for b in batches]) for k in KEYS}
+        tensors = data.render_all(KEYS, device)
     else:
         make_shards(name, split, count, Path(cache_dir), seed=seed, image_size=image_size, device=device,
                     progress=False, convention_scale=convention_scale)

@@ -217,3 +217,10 @@ def test_cuda_render_matches_cpu():
     assert (difference > 2).float().mean() < 1e-3  # float rounding and rare z-buffer ties only
     torch.testing.assert_close(gpu["landmarks2d"].cpu(), cpu["landmarks2d"], atol=1e-3, rtol=0)
     assert (gpu["visible"].cpu() != cpu["visible"]).float().mean() < 0.01
+
+
+def test_a_whole_set_renders_in_chunks_as_in_one_batch():
+    data = SynthFaces("synthwflw", "test", 3, image_size=48)
+    assert data.chunks(2) == [[0, 1], [2]] and data.chunks() == [[0, 1, 2]]
+    whole, at_once = data.render_all(("image", "landmarks2d")), data.render([0, 1, 2])
+    assert torch.equal(whole["image"], at_once["image"]) and torch.equal(whole["landmarks2d"], at_once["landmarks2d"])

@@ -119,6 +119,15 @@ class SynthFaces(Dataset):
         scenes = self.scenes(indices)
         return render_scenes(scenes, self.spec, self.queries, self.layout.name, self.image_size, device, buffers)
 
+    def chunks(self, size: int = 128) -> list[list[int]]:
+        """Consecutive index lists of at most ``size`` samples covering the whole set (render it without one huge batch)."""
+        return [list(range(s, min(s + size, self.size))) for s in range(0, self.size, size)]
+
+    def render_all(self, keys, device: str | torch.device = "cpu") -> dict:
+        """Every sample, rendered a chunk at a time; the tensors of ``keys`` concatenated, on the CPU."""
+        parts = [self.render(indices, device) for indices in self.chunks()]
+        return {k: torch.cat([p[k].cpu() for p in parts]) for k in keys}
+
     def render_backgrounds(self, indices, device: str | torch.device = "cpu") -> torch.Tensor:
         """The same samples without their face: uint8 (B,3,S,S) background-only images (see :func:`render_backgrounds`)."""
         return render_backgrounds(self.scenes(indices), self.image_size, device)
