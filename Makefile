@@ -53,8 +53,9 @@ strip: $(READY)
 # the test images and the spatial transformer's table (reports/ladder_results.*: the baseline with simulated,
 # MTCNN and LBP boxes, S similarity and S affine, three seeds each), the 3D head's table (reports/head_3d_results.*:
 # crop-3d and s-3d beside their 2D heads, three seeds; the principal point at the crop centre, seed 0; the
-# untrained head's priors), the query deformer's table (reports/deformer_results.*: full against s-3d, three
-# seeds), the speed benchmarks
+# untrained head's priors), the query deformer's table (reports/deformer_results.*: full against s-3d and crop-3d
+# with D against crop-3d, three seeds; the four with conventions x4 and x8 and the D models taught synthuser by
+# lm3d.adapt_deformer, seed 0), the speed benchmarks
 # (reports/bench_*.txt), then executed copies of the notebooks and their HTML in reports/ (LM3D_FAST unset:
 # the real experiments; notebook 03 reuses runs/standard_seed0 instead of training it again).
 reproduce: $(READY) $(PEERS_VENV)/.ready

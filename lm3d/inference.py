@@ -131,8 +131,9 @@ class Detector:
     def predict(self, image, box=None, layout: str | None = "ibug68", queries=None, dataset: str | None = None) -> Prediction:
         """Landmarks (and, with a 3D head, pose, camera, 3D points, visibility) of one image or a batch.
 
-        ``dataset``: answer in that training dataset's annotation convention (a model with D, variant ``full``);
-        None (the default): the canonical semantics of the layout's surface points.
+        ``dataset``: answer in that dataset's annotation convention (a model with D, e.g. variant ``full``: one of its
+        training datasets, or one added by ``lm3d.adapt_deformer``); None (the default): the canonical semantics of the
+        layout's surface points.
         """
         layout = None if queries is not None else layout
         points, names, surface = self._queries(layout, queries)

@@ -123,9 +123,15 @@ WITH_D = {"model.deformer": True}
 DEFORMER_ROWS = (("S + 3D head (s-3d)", "s-3d", None, None), ("S + 3D head + D (full)", "full", None, None),
                  ("box crop + 3D head (crop-3d)", "crop-3d", None, None),
                  ("box crop + 3D head + D (crop-3d + D)", "crop-3d", WITH_D, "crop-3d-deformer"))
-CONVENTION_SCALES = (4.0,)
+CONVENTION_SCALES = (4.0, 8.0)
 CONVENTION_SOURCES = ("synth300w", "synthwflw", "synthmpie")
 ADAPT_SOURCE, ADAPT_STEPS = "synthuser", 300  # faces: the preset's eval_count, for training and for testing
+# the seed-0 D models taught ADAPT_SOURCE: label, run tag (the run's variant or tag), convention scale, D's network rate
+ADAPTED = (("S + 3D head + D (full)", "full", 1.0, None),
+           ("box crop + 3D head + D (crop-3d + D)", "crop-3d-deformer", 1.0, None),
+           ("box crop + 3D head + D (crop-3d + D), conventions x4", "crop-3d-deformer-conv4x", 4.0, None),
+           ("box crop + 3D head + D (crop-3d + D), conventions x4, D's network trained too", "crop-3d-deformer-conv4x",
+            4.0, 1e-3))
 
 
 def deformer(preset_name: str, seeds: list[int], runs: Path) -> dict:
@@ -148,20 +154,18 @@ def deformer(preset_name: str, seeds: list[int], runs: Path) -> dict:
 
 
 def deformer_adapted(preset_name: str, seed: int, runs: Path) -> dict:
-    """Each D model of ``seed`` taught ``ADAPT_SOURCE`` by fine-tuning D alone (cached as the run's adapt.json)."""
+    """The ``ADAPTED`` runs of ``seed`` taught ``ADAPT_SOURCE`` by fine-tuning D (cached as adapt.json beside the run)."""
     from .adapt_deformer import adapt_checkpoint, synth_faces
 
-    reports = {}
-    for label, variant, overrides, tag in DEFORMER_ROWS:
-        if variant != "full" and not overrides:
-            continue
-        run = runs / run_name(preset_name, variant, seed, tag)
-        out = run.with_name(run.name + f"_adapt-{ADAPT_SOURCE}")
+    reports, config = {}, preset(preset_name)
+    for label, tag, scale, network_lr in ADAPTED:
+        run = runs / run_name(preset_name, tag, seed)
+        out = run.with_name(run.name + f"_adapt-{ADAPT_SOURCE}" + ("-network" if network_lr else ""))
         if not (out / "adapt.json").exists():
-            config = preset(preset_name)
-            faces = {split: synth_faces(ADAPT_SOURCE, split, config.eval_count, config.image_size) for split in ("train", "test")}
+            faces = {split: synth_faces(ADAPT_SOURCE, split, config.eval_count, config.image_size, convention_scale=scale)
+                     for split in ("train", "test")}
             adapt_checkpoint(run / CHECKPOINT_NAME, ADAPT_SOURCE, faces["train"], faces["test"], out,
-                             steps=min(ADAPT_STEPS, config.steps), source=ADAPT_SOURCE)
+                             steps=min(ADAPT_STEPS, config.steps), source=ADAPT_SOURCE, network_lr=network_lr)
         reports[label] = json.loads((out / "adapt.json").read_text())
     return reports
 

@@ -45,6 +45,20 @@ def test_only_the_new_code_learns_and_known_datasets_are_unchanged(trained, face
     assert all(p.requires_grad for p in model.parameters())  # the caller's model is left trainable
 
 
+def test_with_a_network_rate_d_s_network_learns_too_and_known_datasets_move(trained, face):
+    model = load_model(trained, "cpu")
+    faces = adapt_deformer.synth_faces("synthuser", "train", 8, TINY.image_size)
+    queries = layouts.get("ibug68").points(face)
+    before = predict_batches(model, faces["image"], faces["bbox"], queries, dataset="synthwflw")["landmarks2d"]
+    network = {k: v.clone() for k, v in model.deformer.mlp.state_dict().items()}
+    adapt_deformer.adapt(model, "synthuser", faces, steps=3, batch_size=4, network_lr=1e-3)
+    assert any(not torch.equal(v, model.deformer.mlp.state_dict()[k]) for k, v in network.items())
+    after = predict_batches(model, faces["image"], faces["bbox"], queries, dataset="synthwflw")["landmarks2d"]
+    assert not torch.equal(after, before)  # the price of a free network: the known datasets' answers move too
+    with pytest.raises(ValueError, match="network_lr"):
+        adapt_deformer.adapt(model, "other", faces, steps=1, network_lr=-1.0)
+
+
 def test_the_command_writes_a_checkpoint_the_detector_answers_in(trained, tmp_path, capsys):
     out = tmp_path / "adapted"
     adapt_deformer.main(["--checkpoint", str(trained), "--dataset", "synthuser", "--synth", "synthuser",

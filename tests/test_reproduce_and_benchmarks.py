@@ -81,6 +81,9 @@ def test_the_deformer_table_end_to_end_and_stale_metrics_are_recomputed(tmp_path
     assert json.loads((runs / "fast_crop-3d-deformer-conv4x_seed0" / "metrics.json").read_text())["convention_scale"] == 4
     adapted = rows["S + 3D head + D (full), taught synthuser (seed 0)"]
     assert {"NME synthuser asked as None", "NME synthuser asked as synthuser (adapted)", "D offset error relative synthuser"} <= set(adapted)
+    at_x4 = rows["box crop + 3D head + D (crop-3d + D), conventions x4, taught synthuser (seed 0)"]
+    assert at_x4["true offset synthuser"]["mean"] > 3.5 * adapted["true offset synthuser"]["mean"]  # taught at its scale
+    assert (runs / "fast_crop-3d-deformer-conv4x_seed0_adapt-synthuser-network" / "adapt.json").exists()
     metrics = runs / "fast_s-3d_seed0" / "metrics.json"
     stale = json.loads(metrics.read_text())
     stale.pop("evaluation_version"), stale.pop("deformer")
