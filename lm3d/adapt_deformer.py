@@ -5,8 +5,8 @@
     python -m lm3d.adapt_deformer --checkpoint ... --dataset synthuser --synth synthuser --out ...   # SynthFaces
 
 D's embedding table grows by one row for the new name and only that row is trained, from the landmark loss on the
-new dataset's annotations; everything else (S, F, Q, P, γ and D's network) stays frozen, with the model in eval
-mode. So a new dataset costs one code of ``embedding_dim`` numbers, a few hundred steps on a CPU, and every dataset
+new dataset's annotations; everything else (S, F, Q, P, γ and, unless ``--network-lr`` is given, D's network) stays
+frozen, with the model in eval mode. So a new dataset costs one code of ``embedding_dim`` numbers, a few hundred steps on a CPU, and every dataset
 the model knew (and ``dataset=None``) answers exactly as before. The new row starts as the first training dataset's
 (the reference convention in the standard sources), so step 0 answers in that convention.
 
@@ -117,17 +117,28 @@ def adapt(model, name: str, faces: dict, layout: str = "ibug68", steps: int = 30
     table.requires_grad_(True)
     keep = torch.zeros(len(table), 1, device=device)
     keep[index] = 1.0
-    table.register_hook(lambda grad: grad * keep)  # only the new dataset's row learns
+    hook = table.register_hook(lambda grad: grad * keep)  # only the new dataset's row learns
     groups = [{"params": [table], "lr": lr}]
     if network_lr is not None:
         network = list(model.deformer.mlp.parameters())
         for parameter in network:
             parameter.requires_grad_(True)
         groups.append({"params": network, "lr": network_lr})
-    optimizer = torch.optim.Adam(groups)
+    try:
+        return {"loss": _fit(model, index, faces, layout, steps, batch_size, offset_weight, seed,
+                             torch.optim.Adam(groups), device)}
+    finally:  # the caller's model trains as before: no mask left on the table, its own requires_grad flags
+        hook.remove()
+        for parameter, flag in trainable.items():
+            parameter.requires_grad_(flag)
+
+
+def _fit(model, index: int, faces: dict, layout: str, steps: int, batch_size: int, offset_weight: float, seed: int,
+         optimizer, device) -> list[float]:
+    """The fine-tuning loop: batches of the new dataset, asked with its code; returns the loss per step."""
     queries = layouts.get(layout).points(CanonicalFace.load()).to(device)
     generator, curve = torch.Generator().manual_seed(seed), []
-    for step in range(steps):
+    for _ in range(steps):
         chosen = torch.randint(len(faces["image"]), (batch_size,), generator=generator)
         image, targets, iod = (faces[k][chosen].to(device) for k in ("image", "landmarks2d", "iod"))
         boxes = faces["bbox"][chosen].to(device) if model.needs_box else None
@@ -140,9 +151,7 @@ def adapt(model, name: str, faces: dict, layout: str = "ibug68", steps: int = 30
         loss.backward()
         optimizer.step()
         curve.append(loss.item())
-    for parameter, flag in trainable.items():
-        parameter.requires_grad_(flag)
-    return {"loss": curve}
+    return curve
 
 
 def adapt_checkpoint(path: Path, dataset: str, train_faces: dict, test_faces: dict, out: Path, layout: str = "ibug68",
@@ -166,7 +175,7 @@ def adapt_checkpoint(path: Path, dataset: str, train_faces: dict, test_faces: di
         scale = saved["train_config"].get("convention_scale", 1.0)
         report["learned_vs_true_cm"] = offset_errors(model, source, scale, asked_as=dataset)
     payload = {**saved, "model_config": model.config.to_dict(), "model": model.state_dict(), "optimizer": None,
-               "scheduler": None, "adapted": {"dataset": dataset, "from": str(path), "steps": steps}}
+               "scheduler": None, "adapted": {"dataset": dataset, "from": str(path), "steps": steps, "network_lr": network_lr}}
     out.mkdir(parents=True, exist_ok=True)
     checkpoint.save(out / "checkpoint.pt", payload)
     (out / "adapt.json").write_text(json.dumps(report, indent=1) + "\n")

@@ -42,7 +42,10 @@ def test_only_the_new_code_learns_and_known_datasets_are_unchanged(trained, face
     assert torch.equal(table[:-1], weights["deformer.embedding.weight"])
     assert not torch.equal(table[-1], weights["deformer.embedding.weight"][1])  # it started as the first dataset's
     assert all(torch.equal(model.state_dict()[k], v) for k, v in weights.items() if k != "deformer.embedding.weight")
-    assert all(p.requires_grad for p in model.parameters())  # the caller's model is left trainable
+    assert all(p.requires_grad for p in model.parameters())  # the caller's model is left trainable ...
+    model.deformer.embedding.weight.grad = None
+    model.deformer.embedding.weight.sum().backward()
+    assert (model.deformer.embedding.weight.grad == 1).all()  # ... every row of it: no gradient mask is left behind
 
 
 def test_with_a_network_rate_d_s_network_learns_too_and_known_datasets_move(trained, face):
