@@ -90,6 +90,15 @@ def synth_faces(source: str, split: str, count: int, image_size: int, seed: int 
     return data.render_all(("image", "landmarks2d", "iod", "bbox"))
 
 
+def synth_faces_for(path: Path, source: str, count: int) -> tuple[dict, dict]:
+    """``count`` training and ``count`` test faces of a SynthFaces source, at the image size and convention scale the
+    checkpoint at ``path`` was trained with."""
+    trained = checkpoint.load(path, kind=checkpoint.DETECTOR_KINDS)["train_config"]
+    size, scale = trained["image_size"], trained.get("convention_scale", 1.0)
+    train, test = (synth_faces(source, split, count, size, convention_scale=scale) for split in ("train", "test"))
+    return train, test
+
+
 def nme(model, faces: dict, queries: torch.Tensor, dataset: str | None) -> float:
     predicted = predict_batches(model, faces["image"], faces.get("bbox"), queries, dataset=dataset)["landmarks2d"]
     return metrics.nme_per_face(predicted, faces["landmarks2d"], faces["iod"]).mean().item()
@@ -198,12 +207,9 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if (args.data is None) == (args.synth is None):
         raise SystemExit("give one of --data FILE.npz or --synth SOURCE")
-    if args.synth:  # at the image size and convention scale the model was trained with
+    if args.synth:
         layout = layouts.get(sources.get(args.synth).layout)
-        trained = checkpoint.load(args.checkpoint, kind=checkpoint.DETECTOR_KINDS)["train_config"]
-        size, scale = trained["image_size"], trained.get("convention_scale", 1.0)
-        train_faces, test_faces = (synth_faces(args.synth, split, args.count, size, convention_scale=scale)
-                                   for split in ("train", "test"))
+        train_faces, test_faces = synth_faces_for(args.checkpoint, args.synth, args.count)
     else:
         if not 0 < args.holdout < 1:
             raise SystemExit(f"--holdout must be in (0, 1), got {args.holdout}")

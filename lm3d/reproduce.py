@@ -126,12 +126,11 @@ DEFORMER_ROWS = (("S + 3D head (s-3d)", "s-3d", None, None), ("S + 3D head + D (
 CONVENTION_SCALES = (4.0, 8.0)
 CONVENTION_SOURCES = ("synth300w", "synthwflw", "synthmpie")
 ADAPT_SOURCE, ADAPT_STEPS = "synthuser", 300  # faces: the preset's eval_count, for training and for testing
-# the seed-0 D models taught ADAPT_SOURCE: label, run tag (the run's variant or tag), convention scale, D's network rate
-ADAPTED = (("S + 3D head + D (full)", "full", 1.0, None),
-           ("box crop + 3D head + D (crop-3d + D)", "crop-3d-deformer", 1.0, None),
-           ("box crop + 3D head + D (crop-3d + D), conventions x4", "crop-3d-deformer-conv4x", 4.0, None),
-           ("box crop + 3D head + D (crop-3d + D), conventions x4, D's network trained too", "crop-3d-deformer-conv4x",
-            4.0, 1e-3))
+# the seed-0 D models taught ADAPT_SOURCE (at the convention scale each was trained with): label, run tag (the run's
+# variant or tag), D's network rate (None: its new code alone)
+ADAPTED = (("S + 3D head + D (full)", "full", None), ("box crop + 3D head + D (crop-3d + D)", "crop-3d-deformer", None),
+           ("box crop + 3D head + D (crop-3d + D), conventions x4", "crop-3d-deformer-conv4x", None),
+           ("box crop + 3D head + D (crop-3d + D), conventions x4, D's network trained too", "crop-3d-deformer-conv4x", 1e-3))
 
 
 def deformer(preset_name: str, seeds: list[int], runs: Path) -> dict:
@@ -155,17 +154,16 @@ def deformer(preset_name: str, seeds: list[int], runs: Path) -> dict:
 
 def deformer_adapted(preset_name: str, seed: int, runs: Path) -> dict:
     """The ``ADAPTED`` runs of ``seed`` taught ``ADAPT_SOURCE`` by fine-tuning D (cached as adapt.json beside the run)."""
-    from .adapt_deformer import adapt_checkpoint, synth_faces
+    from .adapt_deformer import adapt_checkpoint, synth_faces_for
 
     reports, config = {}, preset(preset_name)
-    for label, tag, scale, network_lr in ADAPTED:
+    for label, tag, network_lr in ADAPTED:
         run = runs / run_name(preset_name, tag, seed)
         out = run.with_name(run.name + f"_adapt-{ADAPT_SOURCE}" + ("-network" if network_lr else ""))
         if not (out / "adapt.json").exists():
-            faces = {split: synth_faces(ADAPT_SOURCE, split, config.eval_count, config.image_size, convention_scale=scale)
-                     for split in ("train", "test")}
-            adapt_checkpoint(run / CHECKPOINT_NAME, ADAPT_SOURCE, faces["train"], faces["test"], out,
-                             steps=min(ADAPT_STEPS, config.steps), source=ADAPT_SOURCE, network_lr=network_lr)
+            faces = synth_faces_for(run / CHECKPOINT_NAME, ADAPT_SOURCE, config.eval_count)
+            adapt_checkpoint(run / CHECKPOINT_NAME, ADAPT_SOURCE, *faces, out, steps=min(ADAPT_STEPS, config.steps),
+                             source=ADAPT_SOURCE, network_lr=network_lr)
         reports[label] = json.loads((out / "adapt.json").read_text())
     return reports
 
