@@ -90,3 +90,23 @@ def test_the_deformer_table_end_to_end_and_stale_metrics_are_recomputed(tmp_path
     metrics.write_text(json.dumps(stale))
     again = reproduce.run_seed("fast", 0, runs, "s-3d")
     assert "deformer" in again and json.loads(metrics.read_text())["evaluation_version"] == reproduce.EVALUATION_VERSION
+
+
+def test_the_realism_benchmark_picks_near_frontal_faces_and_matches_boxes():
+    import importlib.util
+
+    import pytest
+    import torch
+    spec = importlib.util.spec_from_file_location("realism", ROOT / "benchmarks" / "realism.py")
+    realism = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(realism)
+    faces = realism.near_frontal(12, 64, max_yaw=90.0)
+    assert 0 < len(faces["image"]) <= 12 and faces["exact"].shape[1:] == (68, 2)
+    assert len(realism.near_frontal(12, 64, max_yaw=0.0)["image"]) == 0
+    box = torch.tensor([10.0, 10.0, 50.0, 50.0])
+    found = [{"box": [0, 0, 8, 8], "score": 2.0}, {"box": [20, 20, 40, 40], "score": 0.5},
+             {"box": [15, 15, 45, 45], "score": 1.0}]
+    assert realism.match(found, box)["score"] == 1.0 and realism.match(found[:1], box) is None
+    if not realism.REALISM_PYTHON.exists():
+        with pytest.raises(SystemExit, match="make realism-peers"):
+            realism.main(["--count", "4"])
