@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/realism.py --count 500   # prints the table
 
 Renders the ``synth300w`` test faces at 256 px, keeps the near-frontal ones (|yaw| below ``--max-yaw`` degrees,
-pitch and roll below 20), and hands them to ``benchmarks/realism/dlib_faces.py`` in ``.venv-realism`` (dlib's HOG
+pitch and roll below 20), and hands them to ``benchmarks/realism/real_photo_faces.py`` in ``.venv-realism`` (dlib's HOG
 detector and 68-point predictor, and MediaPipe's Face Landmarker, all trained on real photos only; never an import of
 lm3d). A face counts as found when a detector's box centre lies inside its true face box. On the faces found, the NME of dlib's 68 points against the
 exact ibug68 points (noise-free; % of the inter-ocular distance), for all 68 and for the inner 51 (our jaw is not on
@@ -48,7 +48,7 @@ def real_photo_faces(images: torch.Tensor) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         inputs, outputs = Path(folder) / "images.npz", Path(folder) / "faces.json"
         np.savez(inputs, images=images.numpy())
-        subprocess.run([str(REALISM_PYTHON), str(ROOT / "benchmarks" / "realism" / "dlib_faces.py"), str(inputs),
+        subprocess.run([str(REALISM_PYTHON), str(ROOT / "benchmarks" / "realism" / "real_photo_faces.py"), str(inputs),
                         str(PREDICTOR), str(LANDMARKER), str(outputs)], check=True)
         return json.loads(outputs.read_text())
 

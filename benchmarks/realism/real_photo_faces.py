@@ -1,7 +1,7 @@
 """Real-photo detectors' faces on SynthFaces images: dlib's HOG faces with its 68 points, and MediaPipe's Face
 Landmarker (runs in .venv-realism, never inside lm3d).
 
-    .venv-realism/bin/python benchmarks/realism/dlib_faces.py IMAGES.npz PREDICTOR.dat LANDMARKER.task FACES.json
+    .venv-realism/bin/python benchmarks/realism/real_photo_faces.py IMAGES.npz PREDICTOR.dat LANDMARKER.task FACES.json
 
 IMAGES.npz holds a uint8 (N,3,H,W) array ``images`` (written by ``benchmarks/realism.py``). FACES.json gets, per
 image, every face dlib's HOG detector finds (upsampling once): its box (x0, y0, x1, y1), detector score and the 68
