@@ -29,9 +29,7 @@ from . import checkpoint, metrics
 from .evaluate import load_model, predict_batches
 from .face import CanonicalFace, layouts
 from .losses import landmark_loss, offset_penalty
-from .synth import SynthFaces, sources
-
-EYE_CORNER_VERTICES = (33, 263)  # the canonical face's outer eye corners (as SynthFaces' IOD)
+from .synth import EYE_CORNERS, SynthFaces, sources
 
 
 def grow_deformer(model, name: str, start_from: str | None = None) -> int:
@@ -54,11 +52,11 @@ def grow_deformer(model, name: str, start_from: str | None = None) -> int:
 
 
 def iod_from_landmarks(landmarks: torch.Tensor, layout: layouts.Layout) -> torch.Tensor:
-    """(N,) the distance between the layout's points nearest the canonical outer eye corners."""
+    """(N,) the distance between the layout's points nearest the canonical outer eye corners (SynthFaces' IOD)."""
     face = CanonicalFace.load()
     points = layout.points(face)
-    corners = [int((points - face.vertices[v]).norm(dim=-1).argmin()) for v in EYE_CORNER_VERTICES]
-    gap = min((points[c] - face.vertices[v]).norm().item() for c, v in zip(corners, EYE_CORNER_VERTICES))
+    corners = [int((points - face.vertices[v]).norm(dim=-1).argmin()) for v in EYE_CORNERS]
+    gap = min((points[c] - face.vertices[v]).norm().item() for c, v in zip(corners, EYE_CORNERS))
     if corners[0] == corners[1] or gap > 0.5:
         raise ValueError(f"layout {layout.name!r} has no outer eye corners; give the data an 'iod' array")
     return (landmarks[:, corners[0]] - landmarks[:, corners[1]]).norm(dim=-1)

@@ -85,6 +85,11 @@ def dataset_codes(model, dataset: str, count: int):
     return model.deformer.index([dataset] * count)
 
 
+def own_dataset(model, source: str) -> str | None:
+    """The dataset code a model asks ``source``'s faces in: the source's own with D trained on it, else None."""
+    return source if model.deformer is not None and source in model.deformer.datasets else None
+
+
 def render_test_set(source: str, count: int, image_size: int, seed: int = 0, convention_scale: float = 1.0) -> dict:
     data = SynthFaces(source, "test", count, seed=seed, image_size=image_size, convention_scale=convention_scale)
     return data.render_all(KEYS)
@@ -104,10 +109,8 @@ def evaluate_source(model, source: str, count: int, image_size: int, seed: int =
     result, rate = {}, 100 * found.float().mean().item()
     if len(keep) == 0:
         return result, rate
-    # a model with D answers in the source's own convention when it was trained on that source
-    own = source if model.deformer is not None and source in model.deformer.datasets else None
     predicted = predict_batches(model, batch["image"][keep], None if chosen is None else chosen[keep], queries,
-                                dataset=own)
+                                dataset=own_dataset(model, source))
     nme = metrics.nme_per_face(predicted["landmarks2d"], batch["landmarks2d"][keep], batch["iod"][keep])
     challenging = batch["challenging"][keep]
     result["all"] = metrics.summarize(nme)

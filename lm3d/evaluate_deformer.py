@@ -18,7 +18,7 @@ import torch
 
 from . import metrics
 from .detectors import face_boxes
-from .evaluate import predict_batches
+from .evaluate import own_dataset, predict_batches
 from .face import CanonicalFace, layouts
 from .model.deformer import nearest_vertex_normals
 from .synth import SynthFaces, pose_scenes, project_queries, sources
@@ -55,8 +55,7 @@ def conventions_on_test_faces(model, source: str, count: int, image_size: int, s
     canonical = predict_batches(model, faces["image"], boxes_kept, layout.points(face))
     out = {"canonical_nme": metrics.nme_per_face(canonical["landmarks2d"], faces["nominal2d"], faces["iod"]).mean().item()}
     if model.camera_head is not None:
-        own = source if model.deformer is not None and source in model.deformer.datasets else None
-        asked = predict_batches(model, faces["image"], boxes_kept, layout.points(face), dataset=own)
+        asked = predict_batches(model, faces["image"], boxes_kept, layout.points(face), dataset=own_dataset(model, source))
         residual = asked["landmarks3d"] - faces["convention3d"]
         normal = nearest_vertex_normals(faces["convention3d"], face.vertices, face.vertex_normals()).reshape(-1, 3)
         across = (residual.reshape(-1, 3) * normal).sum(-1, keepdim=True)
