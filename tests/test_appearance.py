@@ -1,4 +1,4 @@
-"""Appearance helpers: region masks and the triangles that can show them, blur, backgrounds."""
+"""Appearance helpers: light, hair, blur, backgrounds."""
 import math
 
 import pytest
@@ -14,26 +14,28 @@ def face():
     return CanonicalFace.load()
 
 
-def test_region_triangles_are_conservative(face):
-    # every texel that a pixel on an unflagged triangle can read must be plain skin (all masks 0)
-    flags = appearance.region_triangles(face)
-    assert 0 < flags.sum() < len(flags)
-    steps = torch.linspace(0, 1, 11)
-    a, b = torch.meshgrid(steps, steps, indexing="ij")
-    keep = (a + b) <= 1
-    weights = torch.stack([1 - a[keep] - b[keep], a[keep], b[keep]], 1)  # corners, edges and inside
-    corners = face.uvs[face.triangles[~flags]]  # (T',3,2)
-    uv = torch.einsum("kc,tcd->tkd", weights, corners).reshape(-1, 2)
-    size = appearance.UV_SIZE
-    texel = (uv * size).long().clamp(0, size - 1)
-    masks = appearance.region_masks_channels_last()
-    assert masks[texel[:, 1] * size + texel[:, 0]].max() == 0
-    # and the flagged ones are needed: most of them do reach a painted texel
-    corners = face.uvs[face.triangles[flags]]
-    uv = torch.einsum("kc,tcd->tkd", weights, corners)
-    texel = (uv * size).long().clamp(0, size - 1)
-    reached = masks[texel[..., 1] * size + texel[..., 0]].amax((1, 2)) > 0
-    assert reached.float().mean() > 0.5
+def test_specular_peaks_where_the_normal_is_halfway_between_light_and_camera():
+    light = torch.tensor([[0.5, 0.5, 0.0, 0.0, 0.0]])  # straight from the camera: the halfway vector is -z
+    vertex = torch.tensor([[[0.0, 0.0, 50.0], [0.0, 0.0, 50.0], [0.0, 0.0, 50.0]]])
+    normals = F.normalize(torch.tensor([[[0.0, 0.0, -1.0], [0.0, 0.5, -1.0], [0.0, 0.0, 1.0]]]), dim=-1)
+    shine = appearance.specular(normals, vertex, light, torch.tensor([[0.2, 20.0]]))
+    assert shine[0, 0] == pytest.approx(0.2, abs=1e-5) and 0 < shine[0, 1] < 0.2 * 0.9 ** 20 and shine[0, 2] == 0
+    assert appearance.specular(normals, vertex, light, torch.tensor([[0.0, 20.0]])).abs().max() == 0
+
+
+def test_hair_covers_the_skull_top_unless_bald_and_long_hair_reaches_down(face):
+    from lm3d.synth import facemodel
+    proxy = facemodel.head_proxy()
+    scene = {"hair_amount": 0.7, "hairline": 7.0, "hair_length": 12.0}
+    short, bald, long = appearance.hair_weights([scene, {**scene, "hair_amount": 0.0}, {**scene, "hair_length": -6.0}],
+                                                face.vertices, proxy)
+    top = face.num_vertices + int(proxy.vertices[:, 1].argmax())
+    assert short[top] == 1 and bald.max() == 0
+    # low on the side of the skull, behind the ear: only long hair reaches it
+    low_back = face.num_vertices + int(((proxy.vertices - torch.tensor([7.5, -3.0, -5.0])).norm(dim=1)
+                                        + 100 * (1 - proxy.skull)).argmin())
+    assert short[low_back] == 0 and long[low_back] == 1
+    assert (short[face.num_vertices:][proxy.neck] == 0).all() and (long[:face.num_vertices] == short[:face.num_vertices]).all()
 
 
 @pytest.mark.parametrize("sigma", [0.4, 1.0, 1.6])

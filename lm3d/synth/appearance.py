@@ -1,11 +1,7 @@
-"""Appearance of SynthFaces: painted facial regions, colours, light, backgrounds, occluders, degradations.
+"""Appearance of SynthFaces: skin tones, hair, light (diffuse and specular), backgrounds, occluders, degradations.
 
-Facial regions (lips, mouth interior, brows, sclera, iris, pupil, nostrils) are painted once as
-soft masks in the mesh's UV space: each texel is rasterized back to its canonical 3D point, and
-the regions are polygons of wflw98 landmarks (eyes, lips, brows) or disks around the pupils,
-tested in the frontal (x, y) plane. A render looks up the masks at each pixel's interpolated UV
-and mixes the per-sample region colours over the skin, so eyes, brows, nose and mouth read at
-128x128 even though the mesh has no vertices inside the eyes.
+The face's skin, brows, eyes and lips come from real photos (``lm3d.synth.textures``); this module gives the
+colours around them and the light.
 """
 from __future__ import annotations
 
@@ -17,93 +13,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..face import layouts
-from ..face.canonical import CanonicalFace
-from .rasterizer import rasterize
 
-REGIONS = ("lips", "mouth_interior", "brows", "sclera", "iris", "pupil", "nostrils")
-UV_SIZE = 256
 # natural images that ship inside the scikit-image wheel; pictures of people are left out so that
 # no background holds an unlabelled face
 BACKGROUND_FILES = ("brick.png", "chelsea.png", "coffee.png", "color.png", "grass.png", "gravel.png",
                     "hubble_deep_field.jpg", "motorcycle_left.png", "motorcycle_right.png", "rocket.jpg",
                     "coins.png", "moon.png", "page.png", "text.png", "ihc.png", "clock_motion.png")
-HAIR = torch.tensor([[0.05, 0.04, 0.035], [0.22, 0.13, 0.07], [0.45, 0.3, 0.16], [0.8, 0.65, 0.4],
-                     [0.55, 0.53, 0.5], [0.5, 0.18, 0.08]])  # black, dark brown, brown, blond, grey, red
-IRIS = torch.tensor([[0.25, 0.13, 0.05], [0.12, 0.07, 0.04], [0.25, 0.4, 0.6], [0.3, 0.45, 0.25],
-                     [0.42, 0.32, 0.15]])  # brown, dark brown, blue, green, hazel
+# black, black-brown, dark brown, brown, blond, grey: most people's hair is dark, and the camera's exposure for
+# the face brightens it
+HAIR = torch.tensor([[0.03, 0.025, 0.02], [0.08, 0.05, 0.03], [0.14, 0.08, 0.045], [0.28, 0.17, 0.09],
+                     [0.6, 0.47, 0.28], [0.45, 0.43, 0.41]])
 SKIN_LIGHT, SKIN_DARK = torch.tensor([0.96, 0.80, 0.69]), torch.tensor([0.33, 0.21, 0.14])
-
-
-def _inside_polygon(points: torch.Tensor, polygon: torch.Tensor) -> torch.Tensor:
-    """(N,) whether 2D points (N,2) lie inside a closed polygon (M,2), by ray crossing."""
-    x, y = points[:, None, 0], points[:, None, 1]
-    a, b = polygon, polygon.roll(-1, 0)
-    crosses = (a[:, 1] > y) != (b[:, 1] > y)
-    x_at = a[:, 0] + (y - a[:, 1]) * (b[:, 0] - a[:, 0]) / (b[:, 1] - a[:, 1] + 1e-12)
-    return ((crosses & (x < x_at)).sum(1) % 2) == 1
-
-
-@lru_cache(maxsize=2)
-def region_masks(size: int = UV_SIZE) -> torch.Tensor:
-    """(R,size,size) soft masks of REGIONS in UV space (row = v * size, column = u * size)."""
-    face = CanonicalFace.load()
-    fine = 2 * size  # paint at twice the resolution, then average: soft, anti-aliased edges
-    screen = torch.cat([face.uvs * fine, torch.ones(face.num_vertices, 1)], 1)[None]
-    fragments = rasterize(screen, face.triangles, (fine, fine))
-    covered = fragments.triangle[0] >= 0
-    corners = face.vertices[face.triangles[fragments.triangle[0][covered]]]
-    points = (fragments.barycentric[0][covered][..., None] * corners).sum(1)[:, :2]
-    w = layouts.get("wflw98").points(face)[:, :2]
-    eye = _inside_polygon(points, w[60:68]) | _inside_polygon(points, w[68:76])
-    pupil_distance = torch.minimum((points - w[96]).norm(dim=1), (points - w[97]).norm(dim=1))
-    inner_mouth = _inside_polygon(points, w[88:96])
-    outer_mouth = _inside_polygon(points, w[76:88])
-    brows = _inside_polygon(points, w[33:42]) | _inside_polygon(points, w[42:51])
-    nostril_centres = torch.stack([(w[55] + w[56]) / 2, (w[58] + w[59]) / 2]) + torch.tensor([0.0, 0.12])
-    nostril = (torch.cdist(points, nostril_centres).min(1).values < 0.22)
-    pupil = eye & (pupil_distance < 0.22)
-    iris = eye & (pupil_distance < 0.58) & ~pupil
-    masks = torch.zeros(len(REGIONS), fine, fine)
-    for r, region in enumerate((outer_mouth & ~inner_mouth, inner_mouth, brows, eye & ~iris & ~pupil, iris,
-                                pupil, nostril)):
-        masks[r][covered] = region.float()
-    return F.avg_pool2d(masks[None], 2)[0]
-
-
-@lru_cache(maxsize=1)
-def region_masks_channels_last() -> torch.Tensor:
-    """(UV_SIZE * UV_SIZE, R): the region masks laid out for one row gather per pixel."""
-    return region_masks(UV_SIZE).permute(1, 2, 0).reshape(-1, len(REGIONS)).contiguous()
-
-
-def region_triangles(face: CanonicalFace, size: int = UV_SIZE) -> torch.Tensor:
-    """(T,) bool: face triangles whose UV footprint (with a texel of margin) touches a region mask.
-
-    Every other triangle is plain skin, so a renderer can skip the mask lookup for its pixels: a
-    pixel's UV lies inside its triangle's UV bounding box, and so does the texel it reads."""
-    touched = (region_masks(size).sum(0) > 0).double()
-    integral = F.pad(touched.cumsum(0).cumsum(1), (1, 0, 1, 0))  # summed-area table: box sums in O(1)
-    corners = face.uvs[face.triangles] * size  # (T,3,2) in texels
-    lo = (corners.min(1).values.floor().long() - 1).clamp(0, size)  # (T,2): column, row
-    hi = (corners.max(1).values.floor().long() + 2).clamp(0, size)  # exclusive
-    box = integral[hi[:, 1], hi[:, 0]] - integral[lo[:, 1], hi[:, 0]] - integral[hi[:, 1], lo[:, 0]] \
-        + integral[lo[:, 1], lo[:, 0]]
-    return box > 0
-
-
-def region_colours(scenes: list[dict], skin: torch.Tensor) -> torch.Tensor:
-    """(B,R,3) colour of each region per sample, given skin colours (B,3)."""
-    lip_redness = torch.tensor([s["skin"][2] for s in scenes])[:, None]
-    lips = skin * (torch.tensor([0.82, 0.52, 0.52]) + 0.12 * lip_redness * torch.tensor([0.3, -0.5, -0.3]))
-    mouth = torch.tensor([0.28, 0.06, 0.07]).expand_as(skin)
-    hair = HAIR[[s["hair_colour"] for s in scenes]]
-    brows = 0.6 * hair + 0.4 * HAIR[0]
-    sclera = torch.tensor([0.93, 0.9, 0.87]).expand_as(skin)
-    iris = IRIS[[s["iris_colour"] for s in scenes]]
-    pupil = torch.tensor([0.02, 0.02, 0.02]).expand_as(skin)
-    nostrils = skin * 0.45
-    return torch.stack([lips, mouth, brows, sclera, iris, pupil, nostrils], 1)
 
 
 def skin_colours(scenes: list[dict]) -> torch.Tensor:
@@ -118,6 +38,32 @@ def light_direction(light: torch.Tensor) -> torch.Tensor:
     """(B,3) unit vector towards the light in the camera frame from (azimuth, elevation) degrees."""
     azimuth, elevation = torch.deg2rad(light[:, 2]), torch.deg2rad(light[:, 3])
     return torch.stack([azimuth.sin() * elevation.cos(), -elevation.sin(), -azimuth.cos() * elevation.cos()], 1)
+
+
+def specular(normals: torch.Tensor, cam_vertices: torch.Tensor, light: torch.Tensor, gloss: torch.Tensor) -> torch.Tensor:
+    """(B,V) Blinn-Phong highlight per vertex: strength * max(0, n.h)^shininess, h halfway between the light and
+    the view direction; gloss (B,2) is (strength, shininess)."""
+    to_camera = F.normalize(-cam_vertices, dim=-1)
+    halfway = F.normalize(to_camera + light_direction(light)[:, None], dim=-1)
+    facing = (normals * halfway).sum(-1).clamp_min(0)
+    return gloss[:, :1] * facing.pow(gloss[:, 1:2])
+
+
+def hair_weights(scenes: list[dict], face_vertices: torch.Tensor, proxy) -> torch.Tensor:
+    """(B, V_face + P) how much of the hair colour each vertex takes: over the forehead above the scene's hairline,
+    on the skull (top and back), and for long hair down the back and sides to the scene's hair length."""
+    # hair_amount 0 is a bald head; any other amount is a full head of hair (it once only tinted the skull)
+    amount = torch.tensor([float(s["hair_amount"] > 0) for s in scenes])[:, None]
+    hairline = torch.tensor([s["hairline"] for s in scenes])[:, None]
+    x, y_face = face_vertices[None, :, 0], face_vertices[None, :, 1]
+    # over the forehead above the hairline, and down the temples to the ears' top
+    temples = ((x.abs() - 6.0) / 0.8).clamp(0, 1) * ((y_face - 3.2) / 0.8).clamp(0, 1)
+    on_forehead = torch.maximum(((y_face - hairline) / 0.6).clamp(0, 1), temples)
+    bottom = torch.tensor([s["hair_length"] for s in scenes])[:, None]
+    y, z = proxy.vertices[None, :, 1], proxy.vertices[None, :, 2]
+    long = ((y - bottom) / 1.5).clamp(0, 1) * ((-z - 1.0) / 2.0).clamp(0, 1) * proxy.skull
+    on_proxy = torch.maximum(proxy.hair[None], long)
+    return torch.cat([on_forehead, on_proxy], 1) * amount
 
 
 def vertex_normals(vertices: torch.Tensor, triangles: torch.Tensor) -> torch.Tensor:

@@ -9,8 +9,8 @@ Expressions are non-negative strengths in [0, 1] (jaw open can reach 1 = about 2
 Landmarks and queries are surface points (triangle, barycentric), so evaluating them on the
 deformed vertices gives the deformed landmarks exactly.
 
-The face mesh is only a face: ``head_proxy`` adds an ellipsoid skull with hair and a neck behind
-it so renders do not show a floating mask. The proxy is never queried.
+The face mesh is only a face: ``head_proxy`` adds an ellipsoid skull with hair, two ears and a neck
+behind it so renders do not show a floating mask. The proxy is never queried.
 """
 from __future__ import annotations
 
@@ -164,12 +164,14 @@ def deform(face: CanonicalFace, identity: torch.Tensor, expression: torch.Tensor
 
 @dataclass(frozen=True)
 class HeadProxy:
-    """An ellipsoid skull and a cylindrical neck behind the face (canonical cm)."""
+    """An ellipsoid skull, two ears and a cylindrical neck behind the face (canonical cm)."""
 
     vertices: torch.Tensor  # (P,3)
     triangles: torch.Tensor  # (Q,3), indices into ``vertices``
-    hair: torch.Tensor  # (P,) in [0,1]: how much of the hair colour a vertex takes
+    hair: torch.Tensor  # (P,) in [0,1]: how much of the hair colour a vertex takes (short hair)
     neck: torch.Tensor  # (P,) bool
+    skull: torch.Tensor  # (P,) 1 on the skull, 0 on ears and neck: where hair can grow
+    outward: torch.Tensor  # (P,3) unit direction in which hair volume pushes a skull vertex (0 elsewhere)
 
 
 def _ellipsoid(centre, radii, rings=14, segments=24):
@@ -207,11 +209,24 @@ def _cylinder(centre, radius, top, bottom, segments=16):
 def head_proxy() -> HeadProxy:
     """The skull sits behind the face mesh (its front stays behind the cheeks and forehead),
     the face mesh's rim lies just outside it, and the neck leaves the skull below the ears."""
-    skull, skull_tris = _ellipsoid(centre=(0.0, 1.2, -4.5), radii=(7.9, 9.8, 8.5))
+    centre = (0.0, 1.2, -4.5)
+    skull, skull_tris = _ellipsoid(centre=centre, radii=(7.9, 9.8, 8.5))
+    # ears from eye to nose-base height, behind the jaw hinge, standing about a centimetre off the skull
+    ears = [_ellipsoid(centre=(side * 8.1, 0.4, -3.6), radii=(1.0, 2.9, 1.5), rings=6, segments=10) for side in (-1, 1)]
     neck, neck_tris = _cylinder(centre=(0.0, -5.0), radius=5.2, top=-4.0, bottom=-22.0)
-    vertices = torch.cat([skull, neck])
+    parts = [(skull, skull_tris), *ears, (neck, neck_tris)]
+    offsets = torch.tensor([0] + [len(p) for p, _ in parts]).cumsum(0)
+    vertices = torch.cat([p for p, _ in parts])
     # wound like the face mesh (counter-clockwise seen from outside), so back faces can be culled
-    triangles = torch.cat([skull_tris, neck_tris + len(skull)])[:, [0, 2, 1]]
+    triangles = torch.cat([t + o for (_, t), o in zip(parts, offsets)])[:, [0, 2, 1]]
+    count = len(vertices)
+    on_skull = torch.zeros(count)
+    on_skull[:len(skull)] = 1
     x, y, z = skull.unbind(-1)
-    hair = torch.cat([_ramp(y - 0.35 * z, 3.0, 5.5) + _ramp(-z, 8.0, 10.5), torch.zeros(len(neck))]).clamp(0, 1)
-    return HeadProxy(vertices, triangles, hair, torch.cat([torch.zeros(len(skull)), torch.ones(len(neck))]).bool())
+    hair = torch.zeros(count)
+    hair[:len(skull)] = (_ramp(y - 0.35 * z, 3.0, 5.5) + _ramp(-z, 8.0, 10.5)).clamp(0, 1)
+    neck_flag = torch.zeros(count, dtype=torch.bool)
+    neck_flag[offsets[-2]:] = True
+    outward = torch.zeros(count, 3)
+    outward[:len(skull)] = torch.nn.functional.normalize(skull - torch.tensor(centre), dim=-1)
+    return HeadProxy(vertices, triangles, hair, neck_flag, on_skull, outward)

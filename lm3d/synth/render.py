@@ -21,14 +21,14 @@ from torch.utils.data import Dataset
 
 from ..face import camera, layouts
 from ..face.canonical import CanonicalFace
-from . import appearance, facemodel, sources
+from . import appearance, facemodel, sources, textures
 from .rasterizer import Covered, rasterize_covered, to_fragments
 from .scene import FACE_CENTRE_CM, FACE_WIDTH_CM, sample_scene, stack
 
 # A landmark is visible when no surface in the depth buffer lies more than the tolerance in front of
 # it: 0.35 cm, plus the depth change across two pixels of a grazing surface (two pixel footprints),
 # so that points on a face's outline do not flicker with the image size.
-SYNTH_VERSION = 3  # bump whenever a change alters rendered samples: cached shards are keyed by it
+SYNTH_VERSION = 4  # bump whenever a change alters rendered samples: cached shards are keyed by it
 VISIBILITY_TOLERANCE_CM = 0.35
 VISIBILITY_TOLERANCE_PIXELS = 2.0
 EYE_CORNERS = (33, 263)  # mesh vertices of the outer eye corners (ibug68 points 36 and 45)
@@ -39,6 +39,8 @@ MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 32, 1024
 # gives a negative signed area: culling the other sign drops the back of the skull and every surface
 # that faces away from the camera before it costs any pixel work.
 FRONT_FACING = -1
+# diffuse light wraps a little past the terminator, as light scattered under the skin does: softer shadows
+WRAP = 0.4
 
 
 @lru_cache(maxsize=1)
@@ -61,12 +63,13 @@ def _face_uv_corners() -> torch.Tensor:
 
 
 @lru_cache(maxsize=1)
-def _region_triangles() -> torch.Tensor:
-    """(T,) bool over face and proxy triangles: those that may show a painted region."""
+def _mouth() -> tuple[torch.Tensor, torch.Tensor]:
+    """(T,) bool over face and proxy triangles: the mouth opening; (V,) 1 on the upper inner lip."""
     triangles, face_triangles, _ = _mesh()
+    opening, upper = textures.mouth_tables(_face().triangles, _face().num_vertices)
     flags = torch.zeros(len(triangles), dtype=torch.bool)
-    flags[:face_triangles] = appearance.region_triangles(_face())
-    return flags
+    flags[:face_triangles] = opening
+    return flags, torch.cat([upper, torch.zeros(len(facemodel.head_proxy().vertices))])
 
 
 def _check_args(source, split, size, seed, image_size):
@@ -154,7 +157,10 @@ def pose_scenes(scenes: list[dict], image_size: int, device="cpu") -> dict:
     face_vertices = facemodel.deform(face, identity, expression)
     _, _, proxy = _mesh()
     widen = torch.stack([1 + 0.06 * identity[:, 0], 1 + 0.05 * identity[:, 1], torch.ones(len(scenes))], 1)
-    vertices = torch.cat([face_vertices, proxy.vertices[None] * widen[:, None]], 1)
+    hair = appearance.hair_weights(scenes, face.vertices, proxy)[:, face.num_vertices:]  # (B,P)
+    volume = torch.tensor([s["hair_volume"] for s in scenes])[:, None, None]
+    proxy_vertices = proxy.vertices[None] * widen[:, None] + volume * hair[..., None] * proxy.outward
+    vertices = torch.cat([face_vertices, proxy_vertices], 1)
     rotation = camera.euler_to_rotation(stack(scenes, "yaw"), stack(scenes, "pitch"), stack(scenes, "roll"))
     intrinsics = camera.intrinsics_from_fov(stack(scenes, "fov"), image_size)
     depth = intrinsics[:, 0] * FACE_WIDTH_CM * widen[:, 0] / stack(scenes, "face_px")
@@ -281,33 +287,42 @@ def _pixel_of(xy: torch.Tensor, image_size: int) -> tuple[torch.Tensor, torch.Te
 
 
 def paint(scenes, geometry, covered: Covered, triangles, proxy, occluders, image_size) -> torch.Tensor:
-    """uint8 (B,3,S,S) images: shaded face and head over a background, occluders, degradations.
+    """uint8 (B,3,S,S) images: textured, shaded face and head over a background, occluders, degradations.
 
-    Shading is Lambertian per vertex (Gouraud): each covered pixel interpolates the lit skin/hair
-    colour of its triangle's corners; then painted regions are mixed in (:func:`_mix_regions`).
+    Light is per vertex (Gouraud): a diffuse intensity and a Blinn-Phong highlight. Head, ears, neck and hair
+    take a per-vertex colour (the face texture's skin, or the hair colour); face pixels look up their texture at
+    their interpolated UV, and the mouth opening is painted with its inside and teeth (:func:`_paint_mouth`).
     """
     device = covered.depth.device
-    batch = len(scenes)
-    face = _face()
-    skin = appearance.skin_colours(scenes)
+    face, bank = _face(), textures.bank()
+    texture = torch.tensor([s["texture"] for s in scenes])
+    amount = torch.tensor([s["texture_recolour"] for s in scenes])
+    factor = textures.recolour(bank.skin[texture], appearance.skin_colours(scenes), amount)  # (B,3)
+    skin = (bank.skin[texture] * factor).clamp(0, 1)
     hair = appearance.HAIR[[s["hair_colour"] for s in scenes]]
-    amount = torch.tensor([s["hair_amount"] for s in scenes])
-    hairline = torch.tensor([s["hairline"] for s in scenes])[:, None]
-    on_forehead = ((face.vertices[None, :, 1] - hairline) / 0.6).clamp(0, 1)  # (B,468): hair over the forehead
-    hair_weight = (torch.cat([on_forehead, proxy.hair.expand(batch, -1)], 1) * amount[:, None]).to(device)
-    colours = torch.lerp(skin.to(device)[:, None], hair.to(device)[:, None], hair_weight[..., None])  # (B,V,3)
+    hair_weight = appearance.hair_weights(scenes, face.vertices, proxy).to(device)  # (B,V)
+    on_face = (torch.arange(hair_weight.shape[1]) < face.num_vertices).to(device)
+    # the face's own colour comes from its texture: its vertices carry only the hair part
+    base = torch.where(on_face[:, None], 0.0, skin.to(device)[:, None])
+    colours = torch.lerp(base, hair.to(device)[:, None], hair_weight[..., None])  # (B,V,3)
     light = stack(scenes, "light").to(device)
     normals = appearance.vertex_normals(geometry["cam_vertices"], triangles)
-    facing_light = (normals @ appearance.light_direction(light)[..., None])[..., 0].clamp_min(0)
+    facing_light = ((normals @ appearance.light_direction(light)[..., None])[..., 0] + WRAP).div(1 + WRAP).clamp_min(0)
     intensity = light[:, :1] + light[:, 1:2] * facing_light  # (B,V)
+    intensity = intensity * _exposure(intensity, normals, geometry["cam_vertices"], face.num_vertices)[:, None]
+    shine = appearance.specular(normals, geometry["cam_vertices"], light, stack(scenes, "gloss").to(device))
     tint = 255 * (1 + light[:, 4:5] * torch.tensor([1.0, 0.0, -1.0], device=device))  # (B,3), images in 0..255
-    lit = colours * intensity[..., None] * tint[:, None]  # (B,V,3)
-    painted = _interpolate(lit[:, triangles], covered.image_triangle, covered.barycentric)  # (N,3)
-    region_lit = appearance.region_colours(scenes, skin).to(device) * tint[:, None]  # (B,R,3)
-    _mix_regions(painted, covered, intensity[:, triangles, None], region_lit)
+    lit = (colours * intensity[..., None] + shine[..., None]) * tint[:, None]  # (B,V,3)
+    texture_light = torch.where(on_face, (1 - hair_weight) * intensity, 0.0)  # (B,V)
+    table = torch.cat([lit, texture_light[..., None]], -1)  # (B,V,4)
+    values = _interpolate(table[:, triangles], covered.image_triangle, covered.barycentric)  # (N,4)
+    painted = values[:, :3].contiguous()
+    _paint_texture(painted, covered, values[:, 3:], texture.to(device), factor.to(device) * tint, triangles.shape[0])
+    _paint_mouth(painted, covered, values[:, 3:], tint, triangles.shape[0])
 
     # Compose and degrade image by image in one reused buffer, so that each image stays in cache
     # through all of its steps; images are channels-last floats in 0..255 until the uint8 result.
+    batch = len(scenes)
     backgrounds = appearance.background_views([s["background"] for s in scenes], image_size)
     pixels = image_size * image_size
     ends = torch.searchsorted(covered.pixel, torch.arange(1, batch + 1, device=device) * pixels).tolist()
@@ -325,29 +340,49 @@ def paint(scenes, geometry, covered: Covered, triangles, proxy, occluders, image
     return out.permute(0, 3, 1, 2)
 
 
-def _mix_regions(painted, covered: Covered, corner_intensity, region_lit) -> None:
-    """Mix the region colours (B,R,3), lit by the interpolated light intensity, into ``painted``.
+EXPOSED_FACE = 1.0  # mean light on the face after the camera's auto exposure
+EXPOSURE_LIMITS = (0.8, 2.2)
 
-    Only pixels on triangles whose UV footprint touches a region mask can show one (see
-    ``appearance.region_triangles``); they interpolate their UV, look up the soft masks there
-    and blend: colour = skin * (1 - Σ masks) + light * Σ mask_r * colour_r.
-    """
+
+def _exposure(intensity, normals, cam_vertices, num_face_vertices: int) -> torch.Tensor:
+    """(B,) the gain of a camera that exposes for the face: it brings the mean light on the face vertices that
+    face the camera to EXPOSED_FACE (within EXPOSURE_LIMITS), as photos of people are exposed for the face."""
+    facing_camera = ((normals * cam_vertices).sum(-1) < 0)[:, :num_face_vertices].float()
+    mean = (intensity[:, :num_face_vertices] * facing_camera).sum(1) / facing_camera.sum(1).clamp_min(1)
+    return (EXPOSED_FACE / mean.clamp_min(1e-3)).clamp(*EXPOSURE_LIMITS)
+
+
+def _paint_texture(painted, covered: Covered, light, texture, colour_scale, num_triangles: int) -> None:
+    """Add texel * light * colour_scale to the face pixels of ``painted`` (N,3): each interpolates its UV and
+    reads the nearest texel of its image's texture (``texture`` (B,), ``colour_scale`` (B,3))."""
     device = painted.device
-    chosen = _region_triangles().to(device).index_select(0, covered.triangle).nonzero().squeeze(1)
+    chosen = (covered.triangle < _face().num_triangles).nonzero().squeeze(1)
     if len(chosen) == 0:
         return
-    weights = covered.barycentric.index_select(0, chosen)
-    on_triangle = covered.image_triangle.index_select(0, chosen)
-    uv = _interpolate(_face_uv_corners().to(device), covered.triangle.index_select(0, chosen), weights)
-    shade = _interpolate(corner_intensity, on_triangle, weights)  # (n,1)
-    size = appearance.UV_SIZE
-    texel = (uv * size).long().clamp_(0, size - 1)
-    masks = appearance.region_masks_channels_last().to(device)
-    region = masks.index_select(0, texel[:, 1] * size + texel[:, 0])  # (n,R)
-    image = on_triangle // corner_intensity.shape[1]
-    mixed = torch.einsum("nr,nrc->nc", region, region_lit.index_select(0, image)).mul_(shade)
-    skin_part = 1 - region.sum(1, keepdim=True)
-    painted.index_copy_(0, chosen, mixed.addcmul_(painted.index_select(0, chosen), skin_part))
+    uv = _interpolate(_face_uv_corners().to(device), covered.triangle.index_select(0, chosen),
+                      covered.barycentric.index_select(0, chosen))
+    bank = textures.bank()
+    size = bank.size
+    texel = uv.mul_(size).long().clamp_(0, size - 1)
+    image = covered.image_triangle.index_select(0, chosen) // num_triangles
+    rows = texture.index_select(0, image) * (size * size) + texel[:, 1] * size + texel[:, 0]
+    colour = textures.texels_on(str(device)).index_select(0, rows).mul_(light.index_select(0, chosen))
+    painted.index_add_(0, chosen, colour.mul_(colour_scale.index_select(0, image)))
+
+
+def _paint_mouth(painted, covered: Covered, light, tint, num_triangles: int) -> None:
+    """Paint the pixels of the mouth opening: its dark inside, with teeth along both lips."""
+    device = painted.device
+    opening, upper = _mouth()
+    chosen = opening.to(device).index_select(0, covered.triangle).nonzero().squeeze(1)
+    if len(chosen) == 0:
+        return
+    triangles, _, _ = _mesh()
+    across = _interpolate(upper.to(device)[triangles.to(device)][..., None],
+                          covered.triangle.index_select(0, chosen), covered.barycentric.index_select(0, chosen))
+    image = covered.image_triangle.index_select(0, chosen) // num_triangles
+    colour = textures.mouth_colours(across[:, 0].cpu()).to(device) * light.index_select(0, chosen)
+    painted.index_copy_(0, chosen, colour * tint.index_select(0, image))
 
 
 def _interpolate(corner_values: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

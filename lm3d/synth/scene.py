@@ -14,7 +14,9 @@ import torch
 from .appearance import BACKGROUND_FILES
 from .facemodel import EXPRESSIONS, IDENTITY_FIELDS
 from .sources import Source
+from .textures import bank_size
 
+NUM_TEXTURES = bank_size()
 FACE_WIDTH_CM = 15.5  # x extent of the canonical face mesh
 FACE_CENTRE_CM = (0.0, -0.6, 3.0)  # canonical point placed at the sampled image position
 NUM_BACKGROUND_IMAGES = len(BACKGROUND_FILES)
@@ -46,7 +48,7 @@ def sample_scene(source: Source, split_id: int, index: int, seed: int, image_siz
     else:
         yaw = _clipped_normal(rng, 0.0, s.yaw_sd, s.yaw_max)
     face_px = image_size * float(np.exp(rng.uniform(*np.log(s.face_scale))))  # log-uniform scale
-    margin = 0.3 * face_px  # up to a fifth of the face may leave the frame
+    margin = (0.5 - s.max_outside) * face_px  # the face centre this far from the border: at most max_outside leaves
     return {
         "identity": np.clip(rng.normal(size=len(IDENTITY_FIELDS)), -2.5, 2.5).astype(np.float32),
         "expression": _expression(rng, s.expression_prob),
@@ -60,14 +62,14 @@ def sample_scene(source: Source, split_id: int, index: int, seed: int, image_siz
         # light: ambient and directional intensity, direction (azimuth, elevation), warm/cool tint
         "light": (np.array([rng.uniform(0.55, 0.75), rng.uniform(0.25, 0.45), rng.uniform(-20, 20),
                             rng.uniform(5, 30), rng.uniform(-0.03, 0.03)], np.float32) if s.lighting == "studio" else
-                  np.array([rng.uniform(0.2, 0.6), rng.uniform(0.4, 0.95), rng.uniform(-80, 80),
+                  np.array([rng.uniform(0.2, 0.6), rng.uniform(0.4, 0.95), rng.uniform(-40, 40),
                             rng.uniform(-30, 60), rng.uniform(-0.08, 0.08)], np.float32)),
         # colours: skin tone (0 light .. 1 dark), skin hue, lip redness, hair colour, iris colour, hair amount
         "skin": np.array([rng.uniform(0, 1), rng.uniform(-1, 1), rng.uniform(0, 1)], np.float32),
         "hair_colour": int(rng.integers(HAIR_COLOURS)),
-        "iris_colour": int(rng.integers(IRIS_COLOURS)),
+        "iris_colour": int(rng.integers(IRIS_COLOURS)),  # unused since v4 (real eyes); drawn so later draws stay
         "hair_amount": float(0.0 if rng.random() < 0.1 else rng.uniform(0.6, 1.0)),
-        "hairline": float(rng.uniform(5.5, 9.0)),  # canonical y where hair starts on the forehead
+        "hairline": float(rng.uniform(5.5, 9.0)) - 1.0,  # canonical y where hair starts on the forehead
         "background": _background(rng, s.background),
         "occluder": _occluder(rng, s.occlusion_prob),
         "blur": float(rng.uniform(0.4, 1.6)) if rng.random() < s.blur_prob else 0.0,
@@ -78,6 +80,14 @@ def sample_scene(source: Source, split_id: int, index: int, seed: int, image_siz
         "contrast": float(rng.uniform(0.8, 1.2)),
         "brightness": float(rng.uniform(-0.08, 0.08)),
         "annotation_noise": rng.normal(size=(num_landmarks, 2)).astype(np.float32),
+        # v4 (drawn last, so every draw above is what v3 drew): a real-photo texture, how far it is recoloured
+        # towards the skin tone above, gloss (specular strength, shininess), hair volume (cm) and length (the
+        # lowest canonical y that long hair reaches on the back and sides; above the skull's top: short hair)
+        "texture": int(rng.integers(NUM_TEXTURES)),
+        "texture_recolour": float(rng.uniform(0.3, 0.9)),
+        "gloss": np.array([rng.uniform(0.03, 0.22), rng.uniform(8.0, 40.0)], np.float32),
+        "hair_volume": float(rng.uniform(0.2, 2.2)),
+        "hair_length": float(rng.uniform(-9.0, 2.0) if rng.random() < 0.5 else 12.0),
     }
 
 
@@ -99,7 +109,7 @@ def _occluder(rng, probability: float) -> dict | None:
     return {"shape": "ellipse" if rng.random() < 0.5 else "rectangle",
             # centre and half sizes relative to the face box; the occluder covers part of the face
             "centre": rng.uniform(-0.55, 0.55, size=2).astype(np.float32),
-            "half_size": rng.uniform(0.12, 0.45, size=2).astype(np.float32),
+            "half_size": rng.uniform(0.12, 0.32, size=2).astype(np.float32),
             "angle": float(rng.uniform(0, np.pi)),
             "colour": rng.uniform(0, 1, size=3).astype(np.float32),
             "textured": bool(rng.random() < 0.5), "texture_image": int(rng.integers(NUM_BACKGROUND_IMAGES))}

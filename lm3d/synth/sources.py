@@ -45,6 +45,7 @@ class SceneSpec:
     blur_prob: float
     noise_max: float
     grayscale_prob: float
+    max_outside: float  # how much of the face (a fraction of its width) may leave the frame
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ def _check_scene(name: str, s: SceneSpec) -> None:
         need(getattr(s, field) >= 0, field, getattr(s, field), ">= 0")
     for field in ("yaw_uniform_prob", "occlusion_prob", "expression_prob", "blur_prob", "grayscale_prob"):
         need(0 <= getattr(s, field) <= 1, field, getattr(s, field), "a probability in [0, 1]")
+    need(0 <= s.max_outside <= 0.5, "max_outside", s.max_outside, "0 to 0.5 of the face width")
     need(s.lighting in ("natural", "studio"), "lighting", s.lighting, "natural or studio")
     need(s.background in ("mixed", "studio"), "background", s.background, "mixed or studio")
 
