@@ -13,7 +13,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-
 # natural images that ship inside the scikit-image wheel; pictures of people are left out so that
 # no background holds an unlabelled face
 BACKGROUND_FILES = ("brick.png", "chelsea.png", "coffee.png", "color.png", "grass.png", "gravel.png",

@@ -51,7 +51,7 @@ def _mouth() -> tuple[torch.Tensor, torch.Tensor]:
     return flags, torch.cat([upper, torch.zeros(len(facemodel.head_proxy().vertices))])
 
 
-def paint(scenes, geometry, covered: Covered, triangles, proxy, occluders, image_size) -> torch.Tensor:
+def paint(scenes, geometry, covered: Covered, triangles, occluders, image_size) -> torch.Tensor:
     """uint8 (B,3,S,S) images: textured, shaded face and head over a background, occluders, degradations.
 
     Light is per vertex (Gouraud): a diffuse intensity and a Blinn-Phong highlight. Head, ears, neck and hair
@@ -65,7 +65,7 @@ def paint(scenes, geometry, covered: Covered, triangles, proxy, occluders, image
     factor = textures.recolour(bank.skin[texture], appearance.skin_colours(scenes), amount)  # (B,3)
     skin = (bank.skin[texture] * factor).clamp(0, 1)
     hair = appearance.HAIR[[s["hair_colour"] for s in scenes]]
-    hair_weight = appearance.hair_weights(scenes, face.vertices, proxy).to(device)  # (B,V)
+    hair_weight = geometry["hair_weight"]  # (B,V), from pose_scenes
     on_face = (torch.arange(hair_weight.shape[1]) < face.num_vertices).to(device)
     # the face's own colour comes from its texture: its vertices carry only the hair part
     base = torch.where(on_face[:, None], 0.0, skin.to(device)[:, None])

@@ -120,9 +120,9 @@ def pose_scenes(scenes: list[dict], image_size: int, device="cpu") -> dict:
     face_vertices = facemodel.deform(face, identity, expression)
     _, _, proxy = _mesh()
     widen = torch.stack([1 + 0.06 * identity[:, 0], 1 + 0.05 * identity[:, 1], torch.ones(len(scenes))], 1)
-    hair = appearance.hair_weights(scenes, face.vertices, proxy)[:, face.num_vertices:]  # (B,P)
+    hair = appearance.hair_weights(scenes, face.vertices, proxy)  # (B,V): painted, and pushed out by the volume
     volume = torch.tensor([s["hair_volume"] for s in scenes])[:, None, None]
-    proxy_vertices = proxy.vertices[None] * widen[:, None] + volume * hair[..., None] * proxy.outward
+    proxy_vertices = proxy.vertices[None] * widen[:, None] + volume * hair[:, face.num_vertices:, None] * proxy.outward
     vertices = torch.cat([face_vertices, proxy_vertices], 1)
     rotation = camera.euler_to_rotation(stack(scenes, "yaw"), stack(scenes, "pitch"), stack(scenes, "roll"))
     intrinsics = camera.intrinsics_from_fov(stack(scenes, "fov"), image_size)
@@ -132,7 +132,7 @@ def pose_scenes(scenes: list[dict], image_size: int, device="cpu") -> dict:
     translation = centre - anchor[:, 0]
     cam_vertices = camera.to_camera(vertices, rotation, translation)
     return {k: v.to(device) for k, v in dict(
-        vertices=vertices, cam_vertices=cam_vertices, rotation=rotation, translation=translation,
+        hair_weight=hair, vertices=vertices, cam_vertices=cam_vertices, rotation=rotation, translation=translation,
         intrinsics=intrinsics, screen=torch.cat([camera.project(cam_vertices, intrinsics), cam_vertices[..., 2:]], -1),
     ).items()}
 
@@ -159,7 +159,7 @@ def _iod_and_box(geometry: dict, num_face_vertices: int):
 
 def render_scenes(scenes, spec, queries, layout_name, image_size, device="cpu", buffers: bool = False) -> dict:
     """Pixels and ground truth of a batch of scenes (``buffers`` adds the depth and triangle buffers)."""
-    triangles, _, proxy = _mesh()
+    triangles, _, _ = _mesh()
     device = torch.device(device)
     geometry = pose_scenes(scenes, image_size, device)
     triangles = triangles.to(device)
@@ -169,7 +169,7 @@ def render_scenes(scenes, spec, queries, layout_name, image_size, device="cpu", 
     # each occluder's mask, made once: painted into the image and used for visibility
     occluders = {i: appearance.occluder_mask(s["occluder"], box[i].cpu(), image_size)
                  for i, s in enumerate(scenes) if s["occluder"] is not None}
-    images = paint(scenes, geometry, covered, triangles, proxy, occluders, image_size)
+    images = paint(scenes, geometry, covered, triangles, occluders, image_size)
     truth = project_queries(geometry, queries[0].to(device), queries[1].to(device))
     occluded = torch.stack([_occluded(occluders.get(i), image_size, p)
                             for i, p in enumerate(truth["landmarks2d"].cpu())]).to(device)
@@ -201,14 +201,14 @@ def render_backgrounds(scenes, image_size: int, device="cpu") -> torch.Tensor:
     twin differ only by the face.
     """
     device = torch.device(device)
-    triangles, _, proxy = _mesh()
+    triangles, _, _ = _mesh()
     geometry = pose_scenes(scenes, image_size, device)
     _, box = _iod_and_box(geometry, _face().num_vertices)
     empty = Covered(*(torch.zeros(0, dtype=torch.long, device=device),) * 3,
                     torch.zeros(0, 3, device=device), torch.zeros(0, device=device))
     occluders = {i: appearance.occluder_mask(s["occluder"], box[i].cpu(), image_size)
                  for i, s in enumerate(scenes) if s["occluder"] is not None}
-    return paint(scenes, geometry, empty, triangles.to(device), proxy, occluders, image_size)
+    return paint(scenes, geometry, empty, triangles.to(device), occluders, image_size)
 
 
 def visibility_tolerance(depth: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
