@@ -107,8 +107,7 @@ def worker(argv) -> None:
 
 
 def run_worker(lm3d_root: Path | None, *args) -> None:
-    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", ""))
-    env = {k: v for k, v in env.items() if v}
+    env = dict(os.environ)
     if lm3d_root is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(lm3d_root), env.get("PYTHONPATH", "")])
     subprocess.run([sys.executable, __file__, "--worker", *map(str, args)], check=True, env=env,

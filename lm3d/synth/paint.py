@@ -43,12 +43,13 @@ def _face_uv_corners() -> torch.Tensor:
 
 @lru_cache(maxsize=1)
 def _mouth() -> tuple[torch.Tensor, torch.Tensor]:
-    """(T,) bool over face and proxy triangles: the mouth opening; (V,) 1 on the upper inner lip."""
-    triangles, face_triangles, _ = _mesh()
+    """(T,) bool over face and proxy triangles: the mouth opening; (T,3,1) per triangle corner, 1 on the upper
+    inner lip (interpolated, a pixel's fraction across the opening)."""
+    triangles, face_triangles, proxy = _mesh()
     opening, upper = textures.mouth_tables(_face().triangles, _face().num_vertices)
     flags = torch.zeros(len(triangles), dtype=torch.bool)
     flags[:face_triangles] = opening
-    return flags, torch.cat([upper, torch.zeros(len(facemodel.head_proxy().vertices))])
+    return flags, torch.cat([upper, torch.zeros(len(proxy.vertices))])[triangles][..., None]
 
 
 def paint(scenes, geometry, covered: Covered, triangles, occluders, image_size) -> torch.Tensor:
@@ -138,13 +139,12 @@ def _paint_texture(painted, covered: Covered, light, texture, colour_scale, num_
 def _paint_mouth(painted, covered: Covered, light, tint, num_triangles: int) -> None:
     """Paint the pixels of the mouth opening: its dark inside, with teeth along both lips."""
     device = painted.device
-    opening, upper = _mouth()
+    opening, upper_corners = _mouth()
     chosen = opening.to(device).index_select(0, covered.triangle).nonzero().squeeze(1)
     if len(chosen) == 0:
         return
-    triangles, _, _ = _mesh()
-    across = _interpolate(upper.to(device)[triangles.to(device)][..., None],
-                          covered.triangle.index_select(0, chosen), covered.barycentric.index_select(0, chosen))
+    across = _interpolate(upper_corners.to(device), covered.triangle.index_select(0, chosen),
+                          covered.barycentric.index_select(0, chosen))
     image = covered.image_triangle.index_select(0, chosen) // num_triangles
     colour = textures.mouth_colours(across[:, 0].cpu()).to(device) * light.index_select(0, chosen)
     painted.index_copy_(0, chosen, colour * tint.index_select(0, image))

@@ -80,9 +80,11 @@ def sample_scene(source: Source, split_id: int, index: int, seed: int, image_siz
         "contrast": float(rng.uniform(0.8, 1.2)),
         "brightness": float(rng.uniform(-0.08, 0.08)),
         "annotation_noise": rng.normal(size=(num_landmarks, 2)).astype(np.float32),
-        # v4 (drawn last, so every draw above is what v3 drew): a real-photo texture, how far it is recoloured
-        # towards the skin tone above, gloss (specular strength, shininess), hair volume (cm) and length (the
-        # lowest canonical y that long hair reaches on the back and sides; above the skull's top: short hair)
+        # v4, drawn last so that the draws above stay v3's stream (v4 maps some to new ranges: light azimuth,
+        # hairline, occluder size, and the face centre's margin, whose branch can skip a draw): a real-photo
+        # texture, how far it is recoloured towards the skin tone above, gloss (specular strength, shininess),
+        # hair volume (cm) and length (the lowest canonical y that long hair reaches on the back and sides; above
+        # the skull's top: short hair)
         "texture": int(rng.integers(NUM_TEXTURES)),
         "texture_recolour": float(rng.uniform(0.3, 0.9)),
         "gloss": np.array([rng.uniform(0.03, 0.22), rng.uniform(8.0, 40.0)], np.float32),

@@ -11,7 +11,8 @@ The bank's content is part of the renderer version: :func:`bank` checks its dige
 silently changing cached samples.
 
 The mouth opening is the 18 triangles between the inner lip contours (closed, they have no area): they are
-painted as the mouth's inside, with upper and lower teeth near the lips (:func:`paint_mouth`).
+painted as the mouth's inside, with upper and lower teeth near the lips (:func:`mouth_tables`,
+:func:`mouth_colours`; ``lm3d.synth.paint`` paints them).
 """
 from __future__ import annotations
 
