@@ -11,15 +11,15 @@ vertex paths (eye, brow, lip and face-oval polylines of the canonical mesh):
 
 Decisions (the schemes define points on 2D photos, so some are ours):
 
-* ibug68 / wflw98 jaw: the visible outline of a frontal face, from vertex 34 (at the height of
-  the outer eye corner, where 300-W's point 1 sits) down the cheek to the jaw angle and along
-  the mesh rim under the chin (152), then mirrored; points at equal arc length. On the sides we
-  use the ring of vertices just inside MediaPipe's face oval, not the oval itself: the oval lies
-  about 2.5 cm further back, where the cheek hides it from any camera at a normal distance, while
-  300-W's annotators mark the outline they see. WFLW's 33 jaw points coincide with ibug68's 17 at
-  every other position. Points stay fixed on the surface (3D semantics), not slid to the 2D
-  silhouette as 300-W's annotators did for turned faces; that inconsistency is one the query
-  deformer may learn.
+* ibug68 / wflw98 jaw: on the *frontal outline* of the face, as 300-W's annotators mark the outline they see.
+  Guide points at equal arc length along a path from vertex 34 (at the height of the outer eye corner, where
+  300-W's point 1 sits) down the cheek to the jaw angle and along the mesh rim under the chin (152), then mirrored,
+  each moved along its cross-section (the plane spanned by the viewing axis z and the path's outward normal) to
+  the point that reaches furthest outward: the outline seen from the front (``lm3d.face.silhouette``). On the
+  upper cheeks that is the mesh's rim, about 0.5 cm outside the path; from the jaw angle to the chin the path is
+  the outline already. WFLW's 33 jaw points coincide with ibug68's 17 at every other position. When a face turns,
+  300-W's annotators follow the silhouette: that is the ``silhouette`` convention of ``synth300w`` in
+  ``lm3d/assets/sources.json``, computed per sample by the renderer; the layout points are the frontal ones.
 * Brows: ibug68's five points on the upper brow edge (as in 300-W and as WFLW's upper edge);
   WFLW's four lower-edge points at equal arc length on the closed brow contour.
 * Nose: bridge from the nasion (168, the deepest midline point between the eyes) to the
@@ -39,7 +39,7 @@ from pathlib import Path
 
 import torch
 
-from lm3d.face import CanonicalFace
+from lm3d.face import CanonicalFace, silhouette
 from lm3d.face.layouts import LAYOUT_DIR
 
 FACE = CanonicalFace.load()
@@ -48,6 +48,7 @@ HELDOUT_COUNT, HELDOUT_SEED = 200, 20240530
 
 # MediaPipe contour paths on the subject's right side (vertex ids of the canonical mesh)
 JAW_RIGHT = [34, 227, 137, 177, 215, 138, 136, 150, 149, 176, 148, 152]  # cheek outline, then the rim
+JAW_CENTRE = torch.tensor([0.0, -1.0])  # (x, y) inside the jaw's curve: outward points away from it
 BROW_UPPER = [70, 63, 105, 66, 107]  # outer -> inner
 BROW_LOWER_CLOSED = [107, 55, 65, 52, 53, 46, 70]  # inner -> outer along the lower edge
 NOSE_BRIDGE = [168, 6, 197, 195, 5, 4]
@@ -127,7 +128,22 @@ def right_and_left(right: list[Point], left_order: list[int]):
 
 
 def jaw(count):
-    return spaced(JAW_RIGHT + mirror_path(JAW_RIGHT[::-1])[1:], count)
+    """Points at equal arc length along the cheek-and-rim path, each moved along its cross-section to the frontal
+    outline (``lm3d.face.silhouette``): the outward direction is the path's normal in the frontal (x, y) plane."""
+    path = JAW_RIGHT + mirror_path(JAW_RIGHT[::-1])[1:]
+    out = []
+    for k in range(count):
+        fraction = k / (count - 1)
+        point = along(path, fraction)
+        tangent = (along(path, min(fraction + 0.01, 1)).position() - along(path, max(fraction - 0.01, 0)).position())[:2]
+        outward = torch.tensor([tangent[1], -tangent[0]]) / tangent.norm()
+        if outward @ (point.position()[:2] - JAW_CENTRE) < 0:
+            outward = -outward
+        section = silhouette.cross_section(FACE, point.position(), outward)
+        t, w = silhouette.frontal_outline(FACE, section, outward)
+        out.append(Point(int(t[0]), w[0], f"frontal outline of the face on the cross-section (along z and the "
+                         f"outward direction) through {fraction:.4g} of the arc {'-'.join(map(str, path))}"))
+    return out
 
 
 def eye(lid_fractions):

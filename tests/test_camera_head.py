@@ -154,8 +154,11 @@ def test_visibility_of_the_true_face_matches_synthfaces_self_occlusion(face):
     visible = visibility.visible_points(geometry["vertices"][:, :face.num_vertices], geometry["rotation"],
                                         geometry["translation"], geometry["intrinsics"], (96, 96),
                                         layout.triangle, layout.barycentric, face)
-    assert (visible == rendered["self_visible"]).float().mean() > 0.99
-    assert (~rendered["self_visible"]).sum() > 20  # turned faces hide points: the test can fail
+    # synth300w's jaw follows each face's silhouette, so only its other points are the layout's own
+    own = [i for i in range(len(layout)) if layout.groups[i] not in data.spec.silhouette]
+    assert len(own) == 51
+    assert (visible[:, own] == rendered["self_visible"][:, own]).float().mean() > 0.99
+    assert (~rendered["self_visible"][:, own]).sum() > 20  # turned faces hide points: the test can fail
     frontal = visibility.camera_space_mesh(face.vertices[None], torch.eye(3)[None], torch.tensor([[0.0, 0, 50]]))
     assert visibility.facing_camera(frontal, face.triangles).float().mean() > 0.9  # outward normals by the winding
 

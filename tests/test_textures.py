@@ -80,3 +80,17 @@ def test_hair_volume_grows_the_head_and_leaves_the_landmarks_alone():
     a, b = (render_scenes(s, data.spec, data.queries, data.layout.name, 96, buffers=True) for s in (scenes, thick))
     assert torch.equal(a["landmarks2d"], b["landmarks2d"])
     assert ((b["triangle_buffer"] >= 0).sum((1, 2)) > (a["triangle_buffer"] >= 0).sum((1, 2))).all()
+
+
+def test_mip_levels_average_the_covered_texels_and_a_small_face_reads_a_coarse_level():
+    bank = textures.bank()
+    table, starts = textures.mip_texels("cpu")
+    size = bank.size
+    torch.testing.assert_close(table[:starts[1]], bank.texels)
+    level1 = table[starts[1]:starts[2]].view(len(bank), size // 2, size // 2, 3)
+    full = bank.texels.view(len(bank), size, size, 3)
+    row, col = size // 4, size // 4  # a texel in the middle of the face: all four of its level-0 texels covered
+    torch.testing.assert_close(level1[0, row, col], full[0, 2 * row:2 * row + 2, 2 * col:2 * col + 2].mean((0, 1)))
+    assert len(table) == sum(len(bank) * (size >> level) ** 2 for level in range(textures.MIP_LEVELS))
+    levels = textures.mip_level(torch.tensor([0.5, 1.0, 1.9, 2.0, 5.0, 100.0]))
+    assert levels.tolist() == [0, 0, 0, 1, 2, textures.MIP_LEVELS - 1]

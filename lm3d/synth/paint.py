@@ -72,7 +72,7 @@ def paint(scenes, geometry, covered: Covered, triangles, occluders, image_size) 
     base = torch.where(on_face[:, None], 0.0, skin.to(device)[:, None])
     colours = torch.lerp(base, hair.to(device)[:, None], hair_weight[..., None])  # (B,V,3)
     light = stack(scenes, "light").to(device)
-    normals = appearance.vertex_normals(geometry["cam_vertices"], triangles)
+    normals = geometry["normals"]
     facing_light = ((normals @ appearance.light_direction(light)[..., None])[..., 0] + WRAP).div(1 + WRAP).clamp_min(0)
     intensity = light[:, :1] + light[:, 1:2] * facing_light  # (B,V)
     intensity = intensity * _exposure(intensity, normals, geometry["cam_vertices"], face.num_vertices)[:, None]
@@ -83,7 +83,9 @@ def paint(scenes, geometry, covered: Covered, triangles, occluders, image_size) 
     table = torch.cat([lit, texture_light[..., None]], -1)  # (B,V,4)
     values = _interpolate(table[:, triangles], covered.image_triangle, covered.barycentric)  # (N,4)
     painted = values[:, :3].contiguous()
-    _paint_texture(painted, covered, values[:, 3:], texture.to(device), factor.to(device) * tint, triangles.shape[0])
+    # texels per pixel: the UV map spans the face's width (face_px pixels) with bank.size texels
+    level = textures.mip_level(bank.size / torch.tensor([s["face_px"] for s in scenes]))
+    _paint_texture(painted, covered, values[:, 3:], texture, level, factor.to(device) * tint, triangles.shape[0])
     _paint_mouth(painted, covered, values[:, 3:], tint, triangles.shape[0])
 
     # Compose and degrade image by image in one reused buffer, so that each image stays in cache
@@ -118,21 +120,24 @@ def _exposure(intensity, normals, cam_vertices, num_face_vertices: int) -> torch
     return (EXPOSED_FACE / mean.clamp_min(1e-3)).clamp(*EXPOSURE_LIMITS)
 
 
-def _paint_texture(painted, covered: Covered, light, texture, colour_scale, num_triangles: int) -> None:
+def _paint_texture(painted, covered: Covered, light, texture, level, colour_scale, num_triangles: int) -> None:
     """Add texel * light * colour_scale to the face pixels of ``painted`` (N,3): each interpolates its UV and
-    reads the nearest texel of its image's texture (``texture`` (B,), ``colour_scale`` (B,3))."""
+    reads the nearest texel of its image's texture (``texture`` (B,)) at its image's mip level (``level`` (B,))."""
     device = painted.device
     chosen = (covered.triangle < _face().num_triangles).nonzero().squeeze(1)
     if len(chosen) == 0:
         return
     uv = _interpolate(_face_uv_corners().to(device), covered.triangle.index_select(0, chosen),
                       covered.barycentric.index_select(0, chosen))
-    bank = textures.bank()
-    size = bank.size
-    texel = uv.mul_(size).long().clamp_(0, size - 1)
+    table, starts = textures.mip_texels(str(device))
+    side = textures.bank().size >> level  # (B,) texels a side at each image's level
+    first_row = torch.tensor(starts)[level] + texture * side * side  # (B,) where each image's texture begins
     image = covered.image_triangle.index_select(0, chosen) // num_triangles
-    rows = texture.index_select(0, image) * (size * size) + texel[:, 1] * size + texel[:, 0]
-    colour = textures.texels_on(str(device)).index_select(0, rows).mul_(light.index_select(0, chosen))
+    side_px = side.to(device).index_select(0, image)
+    texel = uv.mul_(side_px[:, None]).long()
+    texel = torch.minimum(texel, (side_px - 1)[:, None]).clamp_(min=0)
+    rows = first_row.to(device).index_select(0, image) + texel[:, 1] * side_px + texel[:, 0]
+    colour = table.index_select(0, rows).mul_(light.index_select(0, chosen))
     painted.index_add_(0, chosen, colour.mul_(colour_scale.index_select(0, image)))
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import Dataset
 
-from ..face import camera, layouts
+from ..face import camera, layouts, silhouette
 from . import appearance, facemodel, sources
 from .paint import FRONT_FACING, _face, _mesh, paint
 from .rasterizer import Covered, rasterize_covered, to_fragments
@@ -131,8 +131,9 @@ def pose_scenes(scenes: list[dict], image_size: int, device="cpu") -> dict:
     anchor = camera.to_camera(torch.tensor([FACE_CENTRE_CM]).expand(len(scenes), 1, 3), rotation, torch.zeros(len(scenes), 3))
     translation = centre - anchor[:, 0]
     cam_vertices = camera.to_camera(vertices, rotation, translation)
+    normals = appearance.vertex_normals(cam_vertices, _mesh()[0])  # lit by the painter, and where the silhouette lies
     return {k: v.to(device) for k, v in dict(
-        hair_weight=hair, vertices=vertices, cam_vertices=cam_vertices, rotation=rotation, translation=translation,
+        hair_weight=hair, normals=normals, vertices=vertices, cam_vertices=cam_vertices, rotation=rotation, translation=translation,
         intrinsics=intrinsics, screen=torch.cat([camera.project(cam_vertices, intrinsics), cam_vertices[..., 2:]], -1),
     ).items()}
 
@@ -171,9 +172,19 @@ def render_scenes(scenes, spec, queries, layout_name, image_size, device="cpu", 
                  for i, s in enumerate(scenes) if s["occluder"] is not None}
     images = paint(scenes, geometry, covered, triangles, occluders, image_size)
     truth = project_queries(geometry, queries[0].to(device), queries[1].to(device))
+    canonical = face.points(*queries)[None].expand(len(scenes), -1, -1).to(device)
+    if spec.silhouette:
+        truth, canonical = _follow_silhouette(truth, canonical, geometry, spec.name)
     occluded = torch.stack([_occluded(occluders.get(i), image_size, p)
                             for i, p in enumerate(truth["landmarks2d"].cpu())]).to(device)
-    self_visible = _visible(truth, covered, image_size)  # hidden by no part of the face or head (occluders aside)
+    outward = None
+    if spec.silhouette:  # look just past the outline, away from the face's centre in the image
+        indices, _ = sources.silhouette_sections(spec.name)
+        outward = torch.zeros_like(truth["landmarks2d"])
+        centre = (box[:, None, :2] + box[:, None, 2:]) / 2
+        outward[:, indices] = torch.nn.functional.normalize(truth["landmarks2d"][:, indices] - centre, dim=-1)
+    # hidden by no part of the face or head (occluders aside)
+    self_visible = _visible(truth, covered, image_size, outward)
     visible = self_visible & ~occluded
     noise = stack(scenes, "annotation_noise").to(device) * spec.annotation_noise_iod * iod[:, None, None]
     expression = stack(scenes, "expression")
@@ -188,10 +199,32 @@ def render_scenes(scenes, spec, queries, layout_name, image_size, device="cpu", 
         **extra, "image": images, "landmarks2d": truth["landmarks2d"] + noise, "annotation_noise": noise,
         "visible": visible, "self_visible": self_visible, "rotation": geometry["rotation"], "translation": geometry["translation"],
         "intrinsics": geometry["intrinsics"], "points3d": truth["points3d"],
-        "points_canonical": face.points(*queries)[None].expand(len(scenes), -1, -1).to(device),
+        "points_canonical": canonical,
         "iod": iod, "bbox": box, "identity": stack(scenes, "identity").to(device), "expression": expression.to(device),
         "challenging": challenging.to(device), "source": [spec.name] * len(scenes), "layout": [layout_name] * len(scenes),
     }
+
+
+def _follow_silhouette(truth: dict, canonical: torch.Tensor, geometry: dict, source: str):
+    """Move the source's silhouette points (its annotators put them on the visible outline) to where each posed
+    face's surface turns away from the camera, along their cross-sections (``lm3d.face.silhouette``)."""
+    face = _face()
+    indices, section = sources.silhouette_sections(source)
+    count = face.num_vertices
+    triangles = face.triangles.to(canonical.device)
+    found = silhouette.silhouette(section, triangles, geometry["cam_vertices"][:, :count], geometry["normals"][:, :count])
+    corners = triangles[found.triangle]  # (B,J,3)
+    batch = torch.arange(len(corners), device=corners.device)[:, None, None]
+    weights = found.barycentric[..., None]
+    cam = (geometry["cam_vertices"][batch, corners] * weights).sum(-2)
+    truth = {**truth, "points3d": truth["points3d"].clone(), "points_deformed": truth["points_deformed"].clone(),
+             "landmarks2d": truth["landmarks2d"].clone()}
+    truth["points3d"][:, indices] = cam
+    truth["points_deformed"][:, indices] = (geometry["vertices"][batch, corners] * weights).sum(-2)
+    truth["landmarks2d"][:, indices] = camera.project(cam, geometry["intrinsics"])
+    canonical = canonical.clone()
+    canonical[:, indices] = (face.vertices.to(canonical)[corners] * weights).sum(-2)
+    return truth, canonical
 
 
 def render_backgrounds(scenes, image_size: int, device="cpu") -> torch.Tensor:
@@ -216,11 +249,20 @@ def visibility_tolerance(depth: torch.Tensor, intrinsics: torch.Tensor) -> torch
     return VISIBILITY_TOLERANCE_CM + VISIBILITY_TOLERANCE_PIXELS * depth / intrinsics[:, :1]
 
 
-def _visible(truth: dict, covered: Covered, image_size: int) -> torch.Tensor:
-    """In the frame, and no surface in the depth buffer more than the tolerance in front of the point."""
+SILHOUETTE_LOOKOUT_PIXELS = 1.5
+
+
+def _visible(truth: dict, covered: Covered, image_size: int, outward: torch.Tensor | None = None) -> torch.Tensor:
+    """In the frame, and no surface in the depth buffer more than the tolerance in front of the point.
+
+    A point on the silhouette sits where its own surface grazes the view ray, so the pixel it falls in is mostly
+    covered by that surface, nearer the camera. For those points (``outward``: (B,K,2) unit image directions away
+    from the face, zero for the others) the depth is read SILHOUETTE_LOOKOUT_PIXELS further out, just past the
+    outline: background or the head behind it when the point is seen, a nearer part of the face when it is hidden."""
     xy, z = truth["landmarks2d"], truth["points3d"][..., 2]
     inside = ((xy >= 0) & (xy < image_size)).all(-1)
-    row, col = _pixel_of(xy, image_size)
+    looked_at = xy if outward is None else xy + SILHOUETTE_LOOKOUT_PIXELS * outward
+    row, col = _pixel_of(looked_at, image_size)
     image = torch.arange(xy.shape[0], device=xy.device)[:, None]
     buffer_depth = _depth_at(covered, (image * image_size + row) * image_size + col)
     return inside & (z <= buffer_depth + visibility_tolerance(z, truth["intrinsics"]))

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from ..face import layouts
+from ..face import silhouette as silhouette_module
 from ..face.canonical import ASSETS, CanonicalFace, SurfacePoints
 
 SOURCES_FILE = ASSETS / "sources.json"
@@ -58,6 +59,7 @@ class Source:
     convention: tuple[dict, ...]
     annotation_noise_iod: float
     scene: SceneSpec
+    silhouette: tuple[str, ...] = ()  # layout groups whose points follow the posed face's silhouette
 
 
 def load(path=SOURCES_FILE) -> dict[str, Source]:
@@ -73,9 +75,16 @@ def load(path=SOURCES_FILE) -> dict[str, Source]:
         _check_scene(name, spec)
         if entry["layout"] not in layouts.names():
             raise ValueError(f"source {name!r}: unknown layout {entry['layout']!r}; known: {layouts.names()}")
+        layout = layouts.get(entry["layout"])
+        silhouette = tuple(entry.get("silhouette", ()))
+        for group in silhouette:
+            if group not in layout.groups:
+                raise ValueError(f"source {name!r}: silhouette group {group!r} is not a group of {layout.name}")
+            if any(group in rule.get("groups", ()) for rule in entry["convention"]):
+                raise ValueError(f"source {name!r}: group {group!r} has both a static offset and the silhouette")
         out[name] = Source(name=name, id=entry["id"], layout=entry["layout"], train=entry["train"],
                            description=entry["description"], convention=tuple(entry["convention"]),
-                           annotation_noise_iod=entry["annotation_noise_iod"], scene=spec)
+                           annotation_noise_iod=entry["annotation_noise_iod"], scene=spec, silhouette=silhouette)
     return out
 
 
@@ -158,6 +167,28 @@ def _convention(name: str, scale: float) -> tuple[SurfacePoints, torch.Tensor]:
         triangle[moved], barycentric[moved] = snapped.triangle, snapped.barycentric
     true_offsets = face.points(triangle, barycentric) - reference
     return SurfacePoints(triangle, barycentric), true_offsets
+
+
+@lru_cache(maxsize=None)
+def silhouette_sections(name: str) -> tuple[list[int], silhouette_module.Section]:
+    """The layout indices of a source's silhouette groups, and each point's cross-section (see
+    ``lm3d.face.silhouette``): the plane through the point spanned by z and its group's outward direction in the
+    frontal (x, y) plane (the normal of the group's polyline, away from the face's centre)."""
+    source, face = get(name), CanonicalFace.load()
+    layout = layouts.get(source.layout)
+    points = layout.points(face)
+    indices, chains = [], []
+    for group in source.silhouette:
+        members = layout.group_indices(group)
+        for k, i in enumerate(members):
+            before, after = points[members[max(k - 1, 0)], :2], points[members[min(k + 1, len(members) - 1)], :2]
+            tangent = after - before
+            outward = torch.stack([tangent[1], -tangent[0]]) / tangent.norm()
+            if outward @ (points[i, :2] - points[:, :2].mean(0)) < 0:
+                outward = -outward
+            indices.append(i)
+            chains.append(silhouette_module.cross_section(face, points[i], outward))
+    return indices, silhouette_module.sections(face, chains)
 
 
 def convention_points(name: str, scale: float = 1.0) -> tuple[SurfacePoints, torch.Tensor]:

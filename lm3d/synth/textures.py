@@ -24,6 +24,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+
+from ..face.canonical import CanonicalFace
 
 BANK_FOLDER = Path(__file__).resolve().parents[1] / "assets" / "texture_bank"
 TEXTURE_BANK_DIGEST = "b9b633121e8db31de00cc90f35d5b293aa56a8279b6c173338f2150d99071ce9"  # sha256 of bank.json and every texture file, in order (see bank_digest)
@@ -33,7 +36,8 @@ LOWER_INNER_LIP = (95, 88, 178, 87, 14, 317, 402, 318, 324)
 MOUTH_COLOUR = (0.30, 0.07, 0.08)  # the mouth's inside, lit
 TEETH_COLOUR = (0.86, 0.82, 0.74)
 UPPER_TEETH, LOWER_TEETH = 0.62, 0.16  # fractions across the opening (0 lower lip, 1 upper lip)
-RECOLOUR_LIMITS = (0.4, 2.5)  # per-channel factor of the recolouring, so no texture is pushed to an extreme
+RECOLOUR_LIMITS = (0.4, 2.5)
+MIP_LEVELS = 4  # 256, 128, 64 and 32 texels a side  # per-channel factor of the recolouring, so no texture is pushed to an extreme
 
 
 @dataclass(frozen=True)
@@ -85,9 +89,36 @@ def bank(folder: Path = BANK_FOLDER) -> TextureBank:
 
 
 @lru_cache(maxsize=4)
-def texels_on(device: str) -> torch.Tensor:
-    """The bank's texel table on a device (copied there once)."""
-    return bank().texels.to(device)
+def mip_texels(device: str) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """The bank at MIP_LEVELS resolutions in one (rows, 3) table on a device, and each level's first row.
+
+    Level l holds every texture at S / 2**l texels a side, box-filtered from level 0 over the texels the mesh
+    covers (so the black outside the face never bleeds into its rim). A render reads the level whose texels are
+    about a pixel apart: a small face then shows the average of the skin under each pixel, as a camera would,
+    instead of one texel's colour picked at random (aliasing)."""
+    from .rasterizer import rasterize  # the UV map's coverage: which texels lie on the mesh
+
+    b, face = bank(), CanonicalFace.load()
+    uv_screen = torch.cat([face.uvs * b.size, torch.ones(face.num_vertices, 1)], 1)[None]
+    covered = (rasterize(uv_screen, face.triangles, (b.size, b.size)).triangle >= 0).float()[:, None]  # (1,1,S,S)
+    images = b.texels.view(len(b), b.size, b.size, 3).permute(0, 3, 1, 2)
+    levels, starts, start = [], [], 0
+    for level in range(MIP_LEVELS):
+        if level:
+            window = 2 ** level
+            weight = F.avg_pool2d(covered, window)
+            pooled = F.avg_pool2d(images * covered, window) / weight.clamp_min(1e-6)
+        else:
+            pooled = images
+        levels.append(pooled.permute(0, 2, 3, 1).reshape(-1, 3))
+        starts.append(start)
+        start += len(levels[-1])
+    return torch.cat(levels).contiguous().to(device), tuple(starts)
+
+
+def mip_level(texels_per_pixel: torch.Tensor) -> torch.Tensor:
+    """(B,) the mip level whose texels are about one pixel apart: floor(log2(texels per pixel)), clamped."""
+    return texels_per_pixel.clamp_min(1).log2().floor().long().clamp_(0, MIP_LEVELS - 1)
 
 
 def recolour(bank_skin: torch.Tensor, target_skin: torch.Tensor, amount: torch.Tensor) -> torch.Tensor:
