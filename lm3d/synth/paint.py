@@ -36,12 +36,6 @@ def _mesh():
 
 
 @lru_cache(maxsize=1)
-def _neck() -> torch.Tensor:
-    """(V,) bool over face and proxy vertices: the neck's."""
-    return torch.cat([torch.zeros(_face().num_vertices, dtype=torch.bool), _mesh()[2].neck])
-
-
-@lru_cache(maxsize=1)
 def _face_uv_corners() -> torch.Tensor:
     """(T,3,2) texture coordinates of each face triangle's corners."""
     return _face().uvs[_face().triangles]
@@ -82,9 +76,6 @@ def paint(scenes, geometry, covered: Covered, triangles, occluders, image_size) 
     facing_light = ((normals @ appearance.light_direction(light)[..., None])[..., 0] + WRAP).div(1 + WRAP).clamp_min(0)
     intensity = light[:, :1] + light[:, 1:2] * facing_light  # (B,V)
     intensity = intensity * _exposure(intensity, normals, geometry["cam_vertices"], face.num_vertices)[:, None]
-    # the head hides much of the light from the neck (most of all under the chin): a per-scene shade
-    shade = torch.tensor([s["neck_shade"] for s in scenes], device=device)[:, None]
-    intensity = torch.where(_neck().to(device), intensity * shade, intensity)
     shine = appearance.specular(normals, geometry["cam_vertices"], light, stack(scenes, "gloss").to(device))
     tint = 255 * (1 + light[:, 4:5] * torch.tensor([1.0, 0.0, -1.0], device=device))  # (B,3), images in 0..255
     lit = (colours * intensity[..., None] + shine[..., None]) * tint[:, None]  # (B,V,3)

@@ -90,7 +90,6 @@ def sample_scene(source: Source, split_id: int, index: int, seed: int, image_siz
         "gloss": np.array([rng.uniform(0.03, 0.22), rng.uniform(8.0, 40.0)], np.float32),
         "hair_volume": float(rng.uniform(0.2, 2.2)),
         "hair_length": float(rng.uniform(-9.0, 2.0) if rng.random() < 0.5 else 12.0),
-        "neck_shade": float(rng.uniform(0.45, 0.8)),  # the light the head leaves the neck (see paint)
     }
 
 
