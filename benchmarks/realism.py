@@ -16,7 +16,7 @@ training data: each baseline's inner 51 points against dlib's (see :func:`proxy_
 the renderer, not training targets.
 
     .venv/bin/python benchmarks/realism.py --count 500 --proxy v3=runs_v3/standard_seed0/checkpoint.pt,... \
-        --proxy v4=runs/standard_seed0/checkpoint.pt,...
+        --proxy v5=runs/standard_seed0/checkpoint.pt,...
 """
 from __future__ import annotations
 

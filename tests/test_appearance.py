@@ -1,6 +1,8 @@
 """Appearance helpers: light, hair, blur, backgrounds."""
 import math
 
+import numpy as np
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -81,3 +83,19 @@ def test_background_views_are_uint8_images_of_every_kind():
     assert torch.equal(views[0].flip(1), views[1])
     assert views[3].min() == views[3].max() == 128  # a plain field of 0.5
     assert torch.equal(appearance.backgrounds(specs, 64), torch.stack(views))
+
+
+def test_sampled_scenes_light_from_level_or_above_and_hair_leaves_the_brows_bare(face):
+    """Renderer v5's scene distribution: a natural key light never comes from below the face (camera y points down),
+    and no sampled hairline reaches the brows (v4's fringes hid them)."""
+    from lm3d.face import layouts
+    from lm3d.synth import facemodel, sources
+    from lm3d.synth.scene import sample_scene
+
+    scenes = [sample_scene(sources.get("synth300w"), 0, i, 0, 128, 68) for i in range(300)]
+    towards_light = appearance.light_direction(torch.tensor(np.stack([s["light"] for s in scenes])))
+    assert (towards_light[:, 1] <= 1e-6).all() and (towards_light[:, 1] < -0.5).any()
+    brows = layouts.get("ibug68")
+    brow_points = brows.points(face)[brows.group_indices("right_brow") + brows.group_indices("left_brow")]
+    hair = appearance.hair_weights(scenes, brow_points, facemodel.head_proxy())[:, :len(brow_points)]
+    assert hair.max() == 0

@@ -110,3 +110,16 @@ def test_the_realism_benchmark_picks_near_frontal_faces_and_matches_boxes():
     if not realism.REALISM_PYTHON.exists():
         with pytest.raises(SystemExit, match="make realism-peers"):
             realism.main(["--count", "4"])
+
+
+def test_the_realism_breakdown_splits_faces_by_their_scene(monkeypatch):
+    import numpy as np
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import realism_breakdown
+    from lm3d.synth import SynthFaces
+    scenes = SynthFaces("synth300w", "val", 40, image_size=64).scenes(range(40))
+    iod, angles = np.linspace(20, 60, 40), np.linspace(-15, 15, 40)
+    table = realism_breakdown.attributes(scenes, iod, angles, angles)
+    assert all(v.shape == (40,) and v.dtype == bool for v in table.values())
+    assert table["occluded"].tolist() == [s["occluder"] is not None for s in scenes]
+    assert table["IOD under 36 px"].sum() == (iod < 36).sum() and table["|pitch| over 10 deg"].any()

@@ -28,7 +28,7 @@ from .scene import FACE_CENTRE_CM, FACE_WIDTH_CM, sample_scene, stack
 # A landmark is visible when no surface in the depth buffer lies more than the tolerance in front of
 # it: 0.35 cm, plus the depth change across two pixels of a grazing surface (two pixel footprints),
 # so that points on a face's outline do not flicker with the image size.
-SYNTH_VERSION = 4  # bump whenever a change alters rendered samples: cached shards are keyed by it
+SYNTH_VERSION = 5  # bump whenever a change alters rendered samples: cached shards are keyed by it
 VISIBILITY_TOLERANCE_CM = 0.35
 VISIBILITY_TOLERANCE_PIXELS = 2.0
 EYE_CORNERS = (33, 263)  # mesh vertices of the outer eye corners (ibug68 points 36 and 45)

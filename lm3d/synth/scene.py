@@ -62,14 +62,18 @@ def sample_scene(source: Source, split_id: int, index: int, seed: int, image_siz
         # light: ambient and directional intensity, direction (azimuth, elevation), warm/cool tint
         "light": (np.array([rng.uniform(0.55, 0.75), rng.uniform(0.25, 0.45), rng.uniform(-20, 20),
                             rng.uniform(5, 30), rng.uniform(-0.03, 0.03)], np.float32) if s.lighting == "studio" else
+                  # v5: the key light from level to 60 degrees above (v4: from 30 below), as sun and ceiling
+                  # lights are; light from below the face is rare in photos, and dlib missed those faces most
                   np.array([rng.uniform(0.2, 0.6), rng.uniform(0.4, 0.95), rng.uniform(-40, 40),
-                            rng.uniform(-30, 60), rng.uniform(-0.08, 0.08)], np.float32)),
+                            rng.uniform(0, 60), rng.uniform(-0.08, 0.08)], np.float32)),
         # colours: skin tone (0 light .. 1 dark), skin hue, lip redness, hair colour, iris colour, hair amount
         "skin": np.array([rng.uniform(0, 1), rng.uniform(-1, 1), rng.uniform(0, 1)], np.float32),
         "hair_colour": int(rng.integers(HAIR_COLOURS)),
         "iris_colour": int(rng.integers(IRIS_COLOURS)),  # unused since v4 (real eyes); drawn so later draws stay
         "hair_amount": float(0.0 if rng.random() < 0.1 else rng.uniform(0.6, 1.0)),
-        "hairline": float(rng.uniform(5.5, 9.0)) - 1.0,  # canonical y where hair starts on the forehead
+        # canonical y where hair starts on the forehead; the brows' top is at 5.1, so v5 keeps v3's range (v4 drew
+        # it 1 cm lower, and its fringes hid the brows)
+        "hairline": float(rng.uniform(5.5, 9.0)),
         "background": _background(rng, s.background),
         "occluder": _occluder(rng, s.occlusion_prob),
         "blur": float(rng.uniform(0.4, 1.6)) if rng.random() < s.blur_prob else 0.0,
@@ -80,8 +84,8 @@ def sample_scene(source: Source, split_id: int, index: int, seed: int, image_siz
         "contrast": float(rng.uniform(0.8, 1.2)),
         "brightness": float(rng.uniform(-0.08, 0.08)),
         "annotation_noise": rng.normal(size=(num_landmarks, 2)).astype(np.float32),
-        # v4, drawn last so that the draws above stay v3's stream (v4 maps some to new ranges: light azimuth,
-        # hairline, occluder size, and the face centre's margin, whose branch can skip a draw): a real-photo
+        # v4, drawn last so that the draws above stay v3's stream (v4 maps some to new ranges: light azimuth and
+        # (v5) elevation, occluder size, and the face centre's margin, whose branch can skip a draw): a real-photo
         # texture, how far it is recoloured towards the skin tone above, gloss (specular strength, shininess),
         # hair volume (cm) and length (the lowest canonical y that long hair reaches on the back and sides; above
         # the skull's top: short hair)
