@@ -44,14 +44,16 @@ INNER = slice(17, 68)  # ibug68 without the jaw
 BEFORE = "264e7bf"  # the last revision of renderer v3 (flat albedo, painted eyes, no hair volume)
 
 
-def near_frontal(count: int, image_size: int, max_yaw: float) -> dict:
-    """The synth300w test faces among the first ``count`` whose pose is near frontal, with their exact points."""
-    data = SynthFaces("synth300w", "test", count, image_size=image_size)
+def near_frontal(count: int, image_size: int, max_yaw: float, split: str = "test") -> dict:
+    """The synth300w faces of a split among the first ``count`` whose pose is near frontal, with their exact points
+    and their sample indices."""
+    data = SynthFaces("synth300w", split, count, image_size=image_size)
     faces = data.render_all(("image", "landmarks2d", "annotation_noise", "bbox", "iod", "rotation"))
     yaw, pitch, roll = camera.rotation_to_euler(faces["rotation"])
     keep = (yaw.abs() < max_yaw) & (pitch.abs() < 20) & (roll.abs() < 20)
     out = {k: v[keep] for k, v in faces.items()}
     out["exact"] = out["landmarks2d"] - out["annotation_noise"]
+    out["index"] = keep.nonzero().flatten()
     return out
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from lm3d.face import camera
 from lm3d.synth import SynthFaces
-from realism import match, real_photo_faces  # benchmarks/ is this script's folder
+from realism import match, near_frontal, real_photo_faces  # benchmarks/ is this script's folder
 
 
 def attributes(scenes: list[dict], iod: np.ndarray, pitch: np.ndarray, roll: np.ndarray) -> dict[str, np.ndarray]:
@@ -53,16 +53,15 @@ def main(argv=None) -> None:
     parser.add_argument("--count", type=int, default=1000, help="faces to draw the near-frontal ones from")
     parser.add_argument("--max-yaw", type=float, default=15.0)
     args = parser.parse_args(argv)
-    data = SynthFaces("synth300w", args.split, args.count, image_size=256)
-    faces = data.render_all(("image", "bbox", "iod", "rotation"))
-    yaw, pitch, roll = (a.numpy() for a in camera.rotation_to_euler(faces["rotation"]))
-    keep = np.flatnonzero((np.abs(yaw) < args.max_yaw) & (np.abs(pitch) < 20) & (np.abs(roll) < 20))
-    detected = real_photo_faces(faces["image"][keep])
-    found = np.array([match(f, faces["bbox"][i]) is not None for f, i in zip(detected["dlib"], keep)])
-    mediapipe = np.array([match(f, faces["bbox"][i]) is not None for f, i in zip(detected["mediapipe"], keep)])
-    print(f"synth300w {args.split}, first {args.count} faces: {len(keep)} near-frontal; dlib finds "
+    faces = near_frontal(args.count, 256, args.max_yaw, args.split)
+    detected = real_photo_faces(faces["image"])
+    found = np.array([match(f, box) is not None for f, box in zip(detected["dlib"], faces["bbox"])])
+    mediapipe = np.array([match(f, box) is not None for f, box in zip(detected["mediapipe"], faces["bbox"])])
+    print(f"synth300w {args.split}, first {args.count} faces: {len(found)} near-frontal; dlib finds "
           f"{100 * found.mean():.1f} %, MediaPipe {100 * mediapipe.mean():.1f} %")
-    table = attributes(data.scenes(keep.tolist()), faces["iod"][keep].numpy(), pitch[keep], roll[keep])
+    _, pitch, roll = (a.numpy() for a in camera.rotation_to_euler(faces["rotation"]))
+    scenes = SynthFaces("synth300w", args.split, args.count).scenes(faces["index"].tolist())
+    table = attributes(scenes, faces["iod"].numpy(), pitch, roll)
     print(f"{'attribute':40s} {'faces':>5s} {'dlib finds':>10s} {'without it':>10s}")
     for name, has in table.items():
         rate = f"{100 * found[has].mean():.1f} %" if has.any() else "-"
