@@ -74,12 +74,17 @@ def match(found: list[dict], box: torch.Tensor) -> dict | None:
     return max(inside, key=lambda f: f["score"]) if inside else None
 
 
+def matches(found_per_image: list[list[dict]], boxes: torch.Tensor) -> list[dict | None]:
+    """Per image, the face of :func:`match` in its true face box, or None."""
+    return [match(found, box) for found, box in zip(found_per_image, boxes)]
+
+
 def detector_table(faces: dict, label: str) -> list[str]:
     """The detection rates and dlib's NME on one renderer's near-frontal faces."""
     detected = real_photo_faces(faces["image"])
-    found = [match(f, box) for f, box in zip(detected["dlib"], faces["bbox"])]
+    found = matches(detected["dlib"], faces["bbox"])
     hits = [i for i, f in enumerate(found) if f is not None]
-    mediapipe = sum(match(f, box) is not None for f, box in zip(detected["mediapipe"], faces["bbox"]))
+    mediapipe = sum(f is not None for f in matches(detected["mediapipe"], faces["bbox"]))
     lines = [f"{label}: {len(found)} near-frontal faces; dlib HOG finds {100 * len(hits) / max(1, len(found)):.1f} % "
              f"({len(hits)}); MediaPipe's Face Landmarker {100 * mediapipe / max(1, len(found)):.1f} % ({mediapipe})"]
     if hits:

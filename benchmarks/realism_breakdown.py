@@ -16,7 +16,9 @@ import numpy as np
 
 from lm3d.face import camera
 from lm3d.synth import SynthFaces
-from realism import match, near_frontal, real_photo_faces  # benchmarks/ is this script's folder
+from realism import matches, near_frontal, real_photo_faces  # benchmarks/ is this script's folder
+
+IMAGE_SIZE = 256  # as benchmarks/realism.py renders them; a scene's face size and place depend on it
 
 
 def attributes(scenes: list[dict], iod: np.ndarray, pitch: np.ndarray, roll: np.ndarray) -> dict[str, np.ndarray]:
@@ -53,14 +55,14 @@ def main(argv=None) -> None:
     parser.add_argument("--count", type=int, default=1000, help="faces to draw the near-frontal ones from")
     parser.add_argument("--max-yaw", type=float, default=15.0)
     args = parser.parse_args(argv)
-    faces = near_frontal(args.count, 256, args.max_yaw, args.split)
+    faces = near_frontal(args.count, IMAGE_SIZE, args.max_yaw, args.split)
     detected = real_photo_faces(faces["image"])
-    found = np.array([match(f, box) is not None for f, box in zip(detected["dlib"], faces["bbox"])])
-    mediapipe = np.array([match(f, box) is not None for f, box in zip(detected["mediapipe"], faces["bbox"])])
+    found, mediapipe = (np.array([f is not None for f in matches(detected[name], faces["bbox"])])
+                        for name in ("dlib", "mediapipe"))
     print(f"synth300w {args.split}, first {args.count} faces: {len(found)} near-frontal; dlib finds "
           f"{100 * found.mean():.1f} %, MediaPipe {100 * mediapipe.mean():.1f} %")
     _, pitch, roll = (a.numpy() for a in camera.rotation_to_euler(faces["rotation"]))
-    scenes = SynthFaces("synth300w", args.split, args.count).scenes(faces["index"].tolist())
+    scenes = SynthFaces("synth300w", args.split, args.count, image_size=IMAGE_SIZE).scenes(faces["index"].tolist())
     table = attributes(scenes, faces["iod"].numpy(), pitch, roll)
     print(f"{'attribute':40s} {'faces':>5s} {'dlib finds':>10s} {'without it':>10s}")
     for name, has in table.items():
