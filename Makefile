@@ -70,7 +70,7 @@ strip: $(READY)
 
 # The main job: the baseline over three seeds (runs/, reports/baseline_results.*), the realism benchmark
 # (reports/realism.txt: dlib and MediaPipe on SynthFaces v3 and v5, the speed of both, and the proxy check on real
-# photos for the v5 baselines, and for renderer v3's when runs_v3/ holds them), MTCNN's and LBP's boxes on
+# photos for the v5 baselines and for renderer v3's (trained on v3 into runs_v3/ first, unless finished), MTCNN's and LBP's boxes on
 # the test images and the spatial transformer's table (reports/ladder_results.*: the baseline with simulated,
 # MTCNN and LBP boxes, S similarity and S affine, three seeds each), the 3D head's table (reports/head_3d_results.*:
 # crop-3d and s-3d beside their 2D heads, three seeds; the principal point at the crop centre, seed 0; the
@@ -80,13 +80,12 @@ strip: $(READY)
 # (reports/bench_*.txt), then executed copies of the notebooks and their HTML in reports/ (LM3D_FAST unset:
 # the real experiments; notebook 03 reuses runs/standard_seed0 instead of training it again).
 V5_BASELINES := runs/standard_seed0/checkpoint.pt,runs/standard_seed1/checkpoint.pt,runs/standard_seed2/checkpoint.pt
-V3_BASELINES := runs_v3/standard_seed0/checkpoint.pt,runs_v3/standard_seed1/checkpoint.pt,runs_v3/standard_seed2/checkpoint.pt
 
 reproduce: $(READY) $(PEERS_VENV)/.ready $(REALISM_VENV)/.ready
 	mkdir -p reports
 	$(PY) -m lm3d.reproduce --preset standard --seeds 0 1 2 --runs runs --out reports
-	$(PY) benchmarks/realism.py --count 500 --proxy v5=$(V5_BASELINES) \
-		$(if $(wildcard runs_v3/standard_seed2/checkpoint.pt),--proxy v3=$(V3_BASELINES)) | tee reports/realism.txt
+	$(PY) benchmarks/realism.py --count 500 --speed-rounds 5 --proxy v5=$(V5_BASELINES) --before-baselines runs_v3 \
+		| tee reports/realism.txt
 	$(PY) benchmarks/detector_boxes.py --image-size 128 --count 500 --out reports/mtcnn_boxes.json | tee reports/detector_boxes.txt
 	$(PY) -m lm3d.reproduce --ladder --preset standard --seeds 0 1 2 --runs runs --out reports --mtcnn-boxes reports/mtcnn_boxes.json
 	$(PY) -m lm3d.reproduce --head-3d --preset standard --seeds 0 1 2 --runs runs --out reports

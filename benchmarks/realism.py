@@ -15,8 +15,8 @@ With ``--proxy LABEL=CHECKPOINTS`` (once per renderer), the proxy check on real 
 training data: each baseline's inner 51 points against dlib's (see :func:`proxy_table`). These are measurements of
 the renderer, not training targets.
 
-    .venv/bin/python benchmarks/realism.py --count 500 --proxy v3=runs_v3/standard_seed0/checkpoint.pt,... \
-        --proxy v5=runs/standard_seed0/checkpoint.pt,...
+    .venv/bin/python benchmarks/realism.py --count 500 --proxy v5=runs/standard_seed0/checkpoint.pt,... \
+        --before-baselines runs_v3     # trains the baseline's seeds 0-2 on the old renderer first (unless finished)
 """
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from lm3d.face import camera
+from lm3d.seed_runs import run_name
 from lm3d.synth import SYNTH_VERSION, SynthFaces
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,6 +115,10 @@ def worker(argv) -> None:
         count, image_size, max_yaw = int(argv[2]), int(argv[3]), float(argv[4])
         faces = near_frontal(count, image_size, max_yaw)
         torch.save({**faces, "version": SYNTH_VERSION}, out)
+    elif task == "train":  # a baseline's seed on this renderer (skipped when finished: lm3d.seed_runs)
+        from lm3d.seed_runs import run_seed
+
+        run_seed(argv[2], int(argv[3]), out)
     else:
         out.write_text(json.dumps({"images_per_s": images_per_second(int(argv[2])), "version": SYNTH_VERSION}))
 
@@ -124,6 +129,15 @@ def run_worker(lm3d_root: Path | None, *args) -> None:
         env["PYTHONPATH"] = os.pathsep.join([str(lm3d_root), env.get("PYTHONPATH", "")])
     subprocess.run([sys.executable, __file__, "--worker", *map(str, args)], check=True, env=env,
                    cwd=lm3d_root or ROOT)
+
+
+def train_baselines(lm3d_root: Path, runs: Path, preset: str, seeds) -> list[str]:
+    """Train (or reuse, when finished) the baseline's seeds with the lm3d in ``lm3d_root`` (an older renderer's:
+    its data is rendered there, under its own cache), into ``runs``; returns their checkpoints."""
+    runs = runs.resolve()
+    for seed in seeds:
+        run_worker(lm3d_root, "train", runs, preset, seed)
+    return [str(runs / run_name(preset, "baseline", seed) / "checkpoint.pt") for seed in seeds]
 
 
 def extract_revision(revision: str, folder: Path) -> Path:
@@ -175,6 +189,11 @@ def main(argv=None) -> None:
     parser.add_argument("--speed-rounds", type=int, default=3, help="alternate timings of each renderer")
     parser.add_argument("--proxy", action="append", default=[], metavar="LABEL=CKPT[,CKPT...]",
                         help="baselines to compare on real photos (repeat: one label per renderer)")
+    parser.add_argument("--before-baselines", type=Path, metavar="RUNS",
+                        help="train (or reuse) the baseline's --seeds on the --before renderer in RUNS and add them to "
+                             "the proxy check")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--preset", default="standard", help="training preset of --before-baselines")
     args = parser.parse_args(argv)
     groups = {}
     for item in args.proxy:
@@ -195,6 +214,9 @@ def main(argv=None) -> None:
             for name, root in (("before", old_root), ("now", None)):
                 run_worker(root, "speed", Path(folder) / "speed.json", args.image_size)
                 speeds[name].append(json.loads((Path(folder) / "speed.json").read_text())["images_per_s"])
+        if args.before_baselines:
+            label = f"v{renders['before']['version']}"
+            groups = {label: train_baselines(old_root, args.before_baselines, args.preset, args.seeds), **groups}
     print(f"synth300w test, first {args.count} faces, {args.image_size} px, near-frontal: |yaw| < {args.max_yaw:g} deg, "
           f"|pitch|, |roll| < 20")
     for name in ("before", "now"):

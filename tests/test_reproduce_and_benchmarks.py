@@ -123,3 +123,19 @@ def test_the_realism_breakdown_splits_faces_by_their_scene(monkeypatch):
     assert all(v.shape == (40,) and v.dtype == bool for v in table.values())
     assert table["occluded"].tolist() == [s["occluder"] is not None for s in scenes]
     assert table["IOD under 36 px"].sum() == (iod < 36).sum() and table["|pitch| over 10 deg"].any()
+
+
+def test_the_realism_benchmark_trains_baselines_on_the_old_renderer(tmp_path, monkeypatch):
+    """--before-baselines: the old revision's own lm3d renders its data and trains; a finished run is reused."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import realism
+    import torch
+    old = realism.extract_revision(realism.BEFORE, tmp_path / "before")
+    [checkpoint] = realism.train_baselines(old, tmp_path / "runs", "fast", [0])
+    saved = torch.load(checkpoint, weights_only=True)
+    assert saved["synth_version"] == 3 != realism.SYNTH_VERSION and saved["train_config"]["steps"] == 12
+    log = (tmp_path / "runs" / "fast_seed0" / "log.jsonl").read_text()
+    stamp = (tmp_path / "runs" / "fast_seed0" / "metrics.json").stat().st_mtime_ns
+    assert realism.train_baselines(old, tmp_path / "runs", "fast", [0]) == [checkpoint]
+    assert (tmp_path / "runs" / "fast_seed0" / "metrics.json").stat().st_mtime_ns == stamp
+    assert (tmp_path / "runs" / "fast_seed0" / "log.jsonl").read_text() == log
