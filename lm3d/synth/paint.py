@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import torch
+import torch.nn.functional as F
 
 from ..face.canonical import CanonicalFace
 from . import appearance, facemodel, textures
@@ -92,46 +93,27 @@ def paint(scenes, geometry, covered: Covered, triangles, occluders, image_size) 
     counts = torch.diff(ends, prepend=ends.new_zeros(1))  # covered pixels of each image (they come image by image)
     # texels per pixel: the UV map spans the face's width (face_px pixels) with bank.size texels
     level = textures.mip_level(bank.size / torch.tensor([s["face_px"] for s in scenes]))
-    colour_scale = factor.to(device) * tint
+    values = _interpolate(corners, covered.image_triangle, covered.barycentric)  # (N,6)
+    painted = values[:, :3].contiguous()
+    _paint_texture(painted, values[:, 3], values[:, 4:], counts, texture, level, factor.to(device) * tint)
+    _paint_mouth(painted, covered, values[:, 3], tint, triangles.shape[0])
+
+    # Compose and degrade image by image in one reused buffer, so that each image stays in cache
+    # through all of its steps; images are channels-last floats in 0..255 until the uint8 result.
     backgrounds = appearance.background_views([s["background"] for s in scenes], image_size)
+    ends = ends.tolist()
     work = torch.empty(image_size, image_size, 3, device=device)
     out = torch.empty(batch, image_size, image_size, 3, dtype=torch.uint8, device=device)
-    # Shade a few images' pixels at a time, then compose and degrade each of them in one reused buffer: every
-    # step's data stays in cache (shading all pixels at once is ~25 % slower on CPU); images are channels-last
-    # floats in 0..255 until the uint8 result.
-    for first, last in _groups(counts.tolist(), SHADE_CHUNK_PIXELS):
-        lo, hi = (int(ends[first - 1]) if first else 0), int(ends[last - 1])
-        part = Covered(*(t[lo:hi] for t in covered))
-        values = _interpolate(corners, part.image_triangle, part.barycentric)  # (6,n)
-        painted = values[:3].t().contiguous()  # (n,3)
-        _paint_texture(painted, values[3], values[4:], counts[first:last], texture[first:last],
-                       level[first:last], colour_scale[first:last])
-        _paint_mouth(painted, part, values[3], tint, triangles.shape[0])
-        start = 0
-        for i in range(first, last):
-            image = work.copy_(backgrounds[i])
-            end = start + int(counts[i])
-            image.view(-1, 3).index_copy_(0, part.pixel[start:end] - i * pixels, painted[start:end])
-            start = end
-            if i in occluders:
-                _draw_occluder(image, scenes[i]["occluder"], occluders[i])
-            # via int32: in 0..255 the same truncation, and ~3x faster on CPU than a float -> uint8 cast
-            out[i] = _degrade(image, scenes[i]).to(torch.int32)
+    start = 0
+    for i, scene in enumerate(scenes):
+        image = work.copy_(backgrounds[i])
+        image.view(-1, 3).index_copy_(0, covered.pixel[start:ends[i]] - i * pixels, painted[start:ends[i]])
+        start = ends[i]
+        if i in occluders:
+            _draw_occluder(image, scene["occluder"], occluders[i])
+        # via int32: in 0..255 the same truncation, and ~3x faster on CPU than a float -> uint8 cast
+        out[i] = _degrade(image, scene).to(torch.int32)
     return out.permute(0, 3, 1, 2)
-
-
-SHADE_CHUNK_PIXELS = 32768  # covered pixels shaded at once: ~1 MB of corner values, in a core's cache
-
-
-def _groups(counts: list[int], budget: int) -> list[tuple[int, int]]:
-    """Consecutive (first, last) image ranges whose pixel counts sum to at most ``budget`` (at least one image each)."""
-    groups, first, total = [], 0, 0
-    for i, count in enumerate(counts):
-        if i > first and total + count > budget:
-            groups.append((first, i))
-            first, total = i, 0
-        total += count
-    return groups + [(first, len(counts))] if counts else groups
 
 
 EXPOSED_FACE = 1.0  # mean light on the face after the camera's auto exposure
@@ -148,7 +130,7 @@ def _exposure(intensity, normals, cam_vertices, num_face_vertices: int) -> torch
 
 def _paint_texture(painted, light, uv, counts, texture, level, colour_scale) -> None:
     """Add texel * light * colour_scale to every covered pixel of ``painted`` (N,3), image by image (``counts``
-    (B,) pixels each): each reads the nearest texel at its interpolated ``uv`` (2,N) in its image's texture
+    (B,) pixels each): each reads the nearest texel at its interpolated ``uv`` (N,2) in its image's texture
     (``texture`` (B,)) at its image's mip level (``level`` (B,)). ``light`` (N,) is zero off the face, so head
     and background pixels gain exactly nothing: painting them too is cheaper than gathering the face's pixels."""
     device = painted.device
@@ -157,8 +139,8 @@ def _paint_texture(painted, light, uv, counts, texture, level, colour_scale) -> 
     first_row = torch.tensor(starts)[level] + texture * side * side  # (B,) where each image's texture begins
     side_px = side.to(device).repeat_interleave(counts)  # per pixel, as contiguous copies (no gather)
     last = side_px - 1
-    column = (uv[0] * side_px).long()
-    row = (uv[1] * side_px).long()
+    column = (uv[:, 0] * side_px).long()
+    row = (uv[:, 1] * side_px).long()
     rows = first_row.to(device).repeat_interleave(counts)
     rows += torch.minimum(row, last).clamp_(min=0) * side_px + torch.minimum(column, last).clamp_(min=0)
     colour = table.index_select(0, rows).mul_(light[:, None])
@@ -175,20 +157,18 @@ def _paint_mouth(painted, covered: Covered, light, tint, num_triangles: int) -> 
     across = _interpolate(upper_corners.to(device), covered.triangle.index_select(0, chosen),
                           covered.barycentric.index_select(0, chosen))
     image = covered.image_triangle.index_select(0, chosen) // num_triangles
-    colour = textures.mouth_colours(across[0].cpu()).to(device) * light.index_select(0, chosen)[:, None]
+    colour = textures.mouth_colours(across[:, 0].cpu()).to(device) * light.index_select(0, chosen)[:, None]
     painted.index_copy_(0, chosen, colour * tint.index_select(0, image))
 
 
 def _interpolate(corner_values: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """(C,N) Σ_i w_i * corner i's value: corner_values (..., 3, C) is a table whose flattened leading dims
-    ``rows`` (N,) index; weights (N,3). One gather of 3C floats per pixel, turned channels first so that the
-    sums run over contiguous vectors (summing per-pixel rows of C floats broadcasts, several times slower on CPU)."""
+    """(N,C) Σ_i w_i * corner i's value: corner_values (..., 3, C) is a table whose flattened leading dims
+    ``rows`` (N,) index; weights (N,3). A weighted embedding bag of each pixel's three corners: one fused
+    gather-and-sum (summing gathered rows of C floats with broadcasts is several times slower on CPU)."""
     channels = corner_values.shape[-1]
-    gathered = corner_values.reshape(-1, 3 * channels).index_select(0, rows).t().contiguous()  # (3C,N)
-    weight = weights.t()  # (3,N): the rasterizer keeps its weights this way, contiguous
-    out = gathered[:channels] * weight[0]
-    out.addcmul_(gathered[channels:2 * channels], weight[1])
-    return out.addcmul_(gathered[2 * channels:], weight[2])
+    corners = rows[:, None] * 3 + torch.arange(3, device=rows.device)  # (N,3) rows of the (..., C) corner table
+    return F.embedding_bag(corners, corner_values.reshape(-1, channels), mode="sum",
+                           per_sample_weights=weights.contiguous())
 
 
 def _draw_occluder(image: torch.Tensor, spec: dict, mask: torch.Tensor) -> None:
