@@ -70,7 +70,7 @@ strip: $(READY)
 
 # The main job: the baseline over three seeds (runs/, reports/baseline_results.*), the realism benchmark
 # (reports/realism.txt: dlib and MediaPipe on SynthFaces v3 and v5, the speed of both, and the proxy check on real
-# photos for the v5 baselines and for renderer v3's (trained on v3 into runs_v3/ first, unless finished), MTCNN's and LBP's boxes on
+# photos for the v5 baselines and for renderer v3's, trained on v3 into runs_v3/ first unless finished), MTCNN's and LBP's boxes on
 # the test images and the spatial transformer's table (reports/ladder_results.*: the baseline with simulated,
 # MTCNN and LBP boxes, S similarity and S affine, three seeds each), the 3D head's table (reports/head_3d_results.*:
 # crop-3d and s-3d beside their 2D heads, three seeds; the principal point at the crop centre, seed 0; the
