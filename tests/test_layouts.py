@@ -184,8 +184,13 @@ def test_committed_layouts_are_what_the_script_makes(tmp_path):
     spec.loader.exec_module(module)
     module.main(["--out", str(tmp_path)])
     for name in COUNTS:
-        assert json.loads((tmp_path / f"{name}.json").read_text()) == \
-            json.loads((layouts.LAYOUT_DIR / f"{name}.json").read_text()), name
+        made = json.loads((tmp_path / f"{name}.json").read_text())
+        committed = json.loads((layouts.LAYOUT_DIR / f"{name}.json").read_text())
+        # the weights are stored to 7 decimals, and another CPU's float rounding can move the last one
+        made_weights = torch.tensor([p.pop("barycentric") for p in made["points"]])
+        committed_weights = torch.tensor([p.pop("barycentric") for p in committed["points"]])
+        assert made == committed, name
+        assert torch.allclose(made_weights, committed_weights, rtol=0, atol=2e-7), name
 
 
 @pytest.mark.parametrize("name", layouts.names())
