@@ -34,7 +34,6 @@ import numpy as np
 import torch
 
 from lm3d.face import camera
-from lm3d.seed_runs import run_name
 from lm3d.synth import SYNTH_VERSION, SynthFaces
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,6 +133,10 @@ def run_worker(lm3d_root: Path | None, *args) -> None:
 def train_baselines(lm3d_root: Path, runs: Path, preset: str, seeds) -> list[str]:
     """Train (or reuse, when finished) the baseline's seeds with the lm3d in ``lm3d_root`` (an older renderer's:
     its data is rendered there, under its own cache), into ``runs``; returns their checkpoints."""
+    # imported here, not at the top: the workers import this file on the old revision's lm3d, which needs only
+    # lm3d.face and lm3d.synth for rendering and timing (an older --before may have no seed_runs)
+    from lm3d.seed_runs import run_name
+
     runs = runs.resolve()
     for seed in seeds:
         run_worker(lm3d_root, "train", runs, preset, seed)
