@@ -21,8 +21,8 @@ import torch
 
 from lm3d.model import ContinuousLandmarkModel
 from lm3d.runtime import seconds_per_call
-from lm3d.losses import landmark_loss
-from lm3d.train import preset
+from lm3d.training import preset
+from lm3d.training.objective import landmark_loss
 
 
 def _timed(fn, repeats: int, device) -> float:
@@ -68,13 +68,13 @@ def latency_comparison(preset_name: str, sizes=(256, 1024), repeats: int = 5) ->
     """Single-image CPU latency (ms) of S + model, and of the LBP detector + baseline, at each image size."""
     import torch.nn.functional as F
 
-    from lm3d.detectors import LBPFaceDetector
+    from lm3d.inference import LBPFaceFinder
     from lm3d.synth import SynthFaces
 
     sample = SynthFaces("synth300w", "test", 1, image_size=256).render([0])
     s_model = ContinuousLandmarkModel(preset(preset_name, "s-similarity").model).eval()
     baseline = ContinuousLandmarkModel(preset(preset_name).model).eval()
-    detector, queries = LBPFaceDetector(), torch.randn(68, 3) * 5
+    detector, queries = LBPFaceFinder(), torch.randn(68, 3) * 5
     out = {}
     for size in sizes:
         image = F.interpolate(sample["image"].float(), size=(size, size), mode="bilinear").round().to(torch.uint8)

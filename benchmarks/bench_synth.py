@@ -17,16 +17,17 @@ import statistics
 
 import torch
 
-from lm3d.synth.rasterizer import rasterize_covered
+from lm3d.raster import FRONT_FACING
+from lm3d.raster.rasterizer import rasterize_covered
 from lm3d.runtime import seconds_per_call
 from lm3d.synth import SynthFaces, pose_scenes
-from lm3d.synth.render import FRONT_FACING, _mesh
+from lm3d.synth.paint import head_mesh
 
 
 def measure(image_size: int, batch: int, batches: int, device: str) -> dict:
     data = SynthFaces("synth300w", "train", size=batch * (batches + 1), seed=0, image_size=image_size)
     data.render(range(batch), device=device)  # warm-up: masks, background pool, noise bank
-    triangles = _mesh()[0].to(device)
+    triangles = head_mesh()[0].to(device)
     full, raster = [], []
     for k in range(1, batches + 1):
         indices = range(k * batch, (k + 1) * batch)

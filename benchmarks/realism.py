@@ -115,7 +115,7 @@ def worker(argv) -> None:
         faces = near_frontal(count, image_size, max_yaw)
         torch.save({**faces, "version": SYNTH_VERSION}, out)
     elif task == "train":  # a baseline's seed on this renderer (skipped when finished: lm3d.seed_runs)
-        from lm3d.seed_runs import run_seed
+        from lm3d.experiments.seed_runs import run_seed
 
         run_seed(argv[2], int(argv[3]), out)
     else:
@@ -135,7 +135,7 @@ def train_baselines(lm3d_root: Path, runs: Path, preset: str, seeds) -> list[str
     its data is rendered there, under its own cache), into ``runs``; returns their checkpoints."""
     # imported here, not at the top: the workers import this file on the old revision's lm3d, which needs only
     # lm3d.face and lm3d.synth for rendering and timing (an older --before may have no seed_runs)
-    from lm3d.seed_runs import run_name
+    from lm3d.experiments.seed_runs import run_name
 
     runs = runs.resolve()
     for seed in seeds:

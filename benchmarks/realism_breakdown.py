@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from realism import matches, near_frontal, real_photo_faces  # benchmarks/ is this script's folder
 
 from lm3d.face import camera
 from lm3d.synth import SynthFaces
-from realism import matches, near_frontal, real_photo_faces  # benchmarks/ is this script's folder
 
 IMAGE_SIZE = 256  # as benchmarks/realism.py renders them; a scene's face size and place depend on it
 

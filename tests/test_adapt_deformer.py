@@ -7,19 +7,20 @@ import pytest
 import torch
 
 import lm3d
-from lm3d import adapt_deformer, train
-from lm3d.evaluate import load_model, predict_batches
 from lm3d.face import layouts
+from lm3d.inference import predict_batches
+from lm3d.model import load_model
+from lm3d.training import CHECKPOINT_NAME, adapt_deformer, configure, preset, train
 
-TINY = train.configure("fast", "crop-3d", 0, {"model.deformer": True, "steps": 6, "checkpoint_every": 6,
+TINY = configure("fast", "crop-3d", 0, {"model.deformer": True, "steps": 6, "checkpoint_every": 6,
                                               "log_every": 3, "eval_count": 4})
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("crop3d_d")
-    train.train(TINY, out, progress=False)
-    return out / train.CHECKPOINT_NAME
+    train(TINY, out, progress=False)
+    return out / CHECKPOINT_NAME
 
 
 def test_only_the_new_code_learns_and_known_datasets_are_unchanged(trained, face):
@@ -83,7 +84,7 @@ def test_bad_requests_and_bad_data_are_named(trained, tmp_path):
     faces = adapt_deformer.synth_faces("synthuser", "train", 4, TINY.image_size)
     with pytest.raises(ValueError, match="needs 'boxes'"):
         adapt_deformer.adapt(model, "mine", {k: v for k, v in faces.items() if k != "bbox"}, steps=1)
-    without_d = lm3d.model.ContinuousLandmarkModel(train.preset("fast", "crop-3d").model)
+    without_d = lm3d.model.ContinuousLandmarkModel(preset("fast", "crop-3d").model)
     with pytest.raises(ValueError, match="no query deformer"):
         adapt_deformer.grow_deformer(without_d, "mine")
     layout = layouts.get("ibug68")

@@ -2,13 +2,12 @@
 import math
 
 import numpy as np
-
 import pytest
 import torch
 import torch.nn.functional as F
 
-from lm3d.synth import appearance
 from lm3d.face import CanonicalFace
+from lm3d.synth import appearance
 
 
 @pytest.fixture(scope="module")

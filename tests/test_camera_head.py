@@ -4,11 +4,12 @@ import math
 import pytest
 import torch
 
-from lm3d import metrics, visibility
+from lm3d.evaluation import metrics
 from lm3d.face import camera, layouts
-from lm3d.model import crop
 from lm3d.model import camera_head as ch
-from lm3d.model.detector import ContinuousLandmarkModel, ModelConfig, variant_config
+from lm3d.model import crop
+from lm3d.model.landmark_model import ContinuousLandmarkModel, ModelConfig, variant_config
+from lm3d.raster import visibility
 from lm3d.synth import SynthFaces, pose_scenes
 
 

@@ -7,12 +7,14 @@ import pytest
 import torch
 
 import lm3d
-from lm3d import checkpoint, train
-from lm3d.evaluate import evaluate_checkpoint
+from lm3d.evaluation import evaluate_checkpoint
 from lm3d.face import layouts
+from lm3d.model import ContinuousLandmarkModel, checkpoint
 from lm3d.model.deformer import CANONICAL, NORMAL_FRACTION, QueryDeformer
 from lm3d.model.queries import QueryEncoder
 from lm3d.synth import sources
+from lm3d.training import CHECKPOINT_NAME, configure, preset, train
+from lm3d.vis import plots_3d
 
 DATASETS = ("synth300w", "synthwflw", "synthmpie")
 
@@ -71,31 +73,31 @@ def test_the_deformer_can_represent_the_true_conventions(face):
 
 
 # --- the variant full end to end -------------------------------------------------------------------------
-TINY_FULL = replace(train.preset("fast", "full"), steps=6, checkpoint_every=3, log_every=2, eval_count=4,
+TINY_FULL = replace(preset("fast", "full"), steps=6, checkpoint_every=3, log_every=2, eval_count=4,
                     negative_count=8)
 
 
 @pytest.fixture(scope="module")
 def trained_full(tmp_path_factory):
     out = tmp_path_factory.mktemp("full")
-    train.train(TINY_FULL, out, progress=False)
+    train(TINY_FULL, out, progress=False)
     return out
 
 
 def test_full_knows_its_training_sources_and_resumes_exactly(tmp_path, trained_full):
-    data = checkpoint.load(trained_full / train.CHECKPOINT_NAME)
+    data = checkpoint.load(trained_full / CHECKPOINT_NAME)
     assert tuple(data["model_config"]["datasets"]) == TINY_FULL.sources and data["model_config"]["deformer"]
     assert "penalty_deformer" in (trained_full / "log.jsonl").read_text()
-    train.train(TINY_FULL, tmp_path, progress=False, stop_after=3)
-    train.train(TINY_FULL, tmp_path, progress=False)
-    resumed, straight = (checkpoint.load(p / train.CHECKPOINT_NAME)["model"] for p in (tmp_path, trained_full))
+    train(TINY_FULL, tmp_path, progress=False, stop_after=3)
+    train(TINY_FULL, tmp_path, progress=False)
+    resumed, straight = (checkpoint.load(p / CHECKPOINT_NAME)["model"] for p in (tmp_path, trained_full))
     assert all(torch.equal(resumed[k], straight[k]) for k in straight)
     with pytest.raises(ValueError, match="must be the training sources"):
         replace(TINY_FULL, sources=("synth300w",), source_weights=(1.0,), train_counts=(8,)).validate()
 
 
 def test_evaluation_adds_the_deformer_keys(trained_full):
-    results = evaluate_checkpoint(trained_full / train.CHECKPOINT_NAME, count=4, eval_sources=("synth300w",),
+    results = evaluate_checkpoint(trained_full / CHECKPOINT_NAME, count=4, eval_sources=("synth300w",),
                                   stability=False)
     learned = results["deformer"]["learned_vs_true_cm"]
     assert set(learned) == set(TINY_FULL.sources) and learned["synth300w"]["true_mean"] == 0
@@ -108,7 +110,7 @@ def test_evaluation_adds_the_deformer_keys(trained_full):
 
 
 def test_the_detector_answers_in_a_datasets_convention(trained_full):
-    detector = lm3d.Detector.from_checkpoint(trained_full / train.CHECKPOINT_NAME, device="cpu", min_face_score=0.0)
+    detector = lm3d.Detector.from_checkpoint(trained_full / CHECKPOINT_NAME, device="cpu", min_face_score=0.0)
     torch.nn.init.normal_(detector.model.deformer.mlp[-1].weight, std=0.5)  # an untrained D would move nothing
     image = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)
     canonical = detector.predict(image, layout="wflw98")
@@ -120,14 +122,13 @@ def test_the_detector_answers_in_a_datasets_convention(trained_full):
 
 
 def test_a_model_without_d_refuses_a_dataset():
-    detector = lm3d.Detector(lm3d.evaluate.ContinuousLandmarkModel(train.preset("fast", "s-similarity").model),
+    detector = lm3d.Detector(ContinuousLandmarkModel(preset("fast", "s-similarity").model),
                              min_face_score=0.0)
     with pytest.raises(ValueError, match="no query deformer"):
         detector.predict(np.zeros((64, 64, 3), np.uint8), dataset="synthwflw")
 
 
 def test_the_offset_arrows_figure_draws_each_set(face):
-    from lm3d import plots_3d
     layout = layouts.get("wflw98")
     true = sources.convention_points("synthwflw")[1]
     figure = plots_3d.offset_arrows(face, layout.points(face), {"true": true, "learned": 0.5 * true})
@@ -136,5 +137,5 @@ def test_the_offset_arrows_figure_draws_each_set(face):
 
 
 def test_any_variant_can_take_d_by_a_setting():
-    config = train.configure("fast", "crop-3d", 0, {"model.deformer": True})
+    config = configure("fast", "crop-3d", 0, {"model.deformer": True})
     assert config.model.deformer and config.model.datasets == config.sources

@@ -10,9 +10,10 @@ matplotlib.use("Agg")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from lm3d import plots, reproduce  # noqa: E402
-from lm3d.detectors import BOX_SEED, face_boxes  # noqa: E402
+from lm3d.experiments.ladder import ladder_markdown
+from lm3d.inference import BOX_SEED, face_boxes  # noqa: E402
 from lm3d.model import crop  # noqa: E402
+from lm3d.vis import plots
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,7 +90,7 @@ def test_the_s_table_has_every_model_row():
            "static jitter synth300w": {"mean": 0.5, "std": 0.1, "values": [0.4, 0.6]},
            "faces found synth300w (%)": {"mean": 40.0, "std": 2.0, "values": [38.0, 42.0]}}
     one_run = {"NME synth300w": {"mean": 12.0, "std": 0.0, "values": [12.0]}}
-    text = reproduce.ladder_markdown({"baseline, LBP detector box": row, "S similarity": {}, "one seed": one_run},
+    text = ladder_markdown({"baseline, LBP detector box": row, "S similarity": {}, "one seed": one_run},
                                      "fast", [0, 1])
     assert "| baseline, LBP detector box | 40.0 ± 2.0 | 10.00 ± 1.00" in text and "| S similarity | 100 | - (" in text
     assert "| one seed | 100 | 12.00 (" in text  # a single run's value, not "12.00 ± 0.00"

@@ -42,6 +42,7 @@ def test_decoder_round_trip_unpacked_and_packed():
     buffer = rng.normal(size=(7, 5)).astype(np.float32)
     triangles = rng.integers(0, 300, size=(4, 3))
     for packed in (False, True):
-        decoded_buffer, decoded_triangles = extract.decode_mesh(encode_mesh(buffer.ravel().tolist(), triangles.ravel().tolist(), packed))
+        encoded = encode_mesh(buffer.ravel().tolist(), triangles.ravel().tolist(), packed)
+        decoded_buffer, decoded_triangles = extract.decode_mesh(encoded)
         np.testing.assert_array_equal(decoded_buffer, buffer)
         np.testing.assert_array_equal(decoded_triangles, triangles)

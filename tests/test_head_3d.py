@@ -7,15 +7,17 @@ import pytest
 import torch
 
 import lm3d
-from lm3d import checkpoint, train
-from lm3d.evaluate import evaluate_checkpoint
+from lm3d.evaluation import evaluate_checkpoint
 from lm3d.face import camera
+from lm3d.model import ContinuousLandmarkModel, checkpoint
+from lm3d.training import CHECKPOINT_NAME, loop, preset, train
+from lm3d.vis import plots_3d, widgets
 
 POSE_KEYS = {"rotation_deg", "focal_log_error", "nme3d", "visibility_f1", "yaw_mae", "translation_cm", "ordinal_depth"}
 
 
 def tiny(variant):
-    return replace(train.preset("fast", variant), steps=6, checkpoint_every=3, log_every=2, eval_count=8,
+    return replace(preset("fast", variant), steps=6, checkpoint_every=3, log_every=2, eval_count=8,
                    negative_count=8)
 
 
@@ -24,30 +26,30 @@ def trained_3d(tmp_path_factory):
     runs = {}
     for variant in ("crop-3d", "s-3d"):
         runs[variant] = tmp_path_factory.mktemp(variant)
-        train.train(tiny(variant), runs[variant], progress=False)
+        train(tiny(variant), runs[variant], progress=False)
     return runs
 
 
 def test_the_cli_trains_the_3d_variants(tmp_path):
-    train.main(["--preset", "fast", "--variant", "s-3d", "--steps", "2", "--out", str(tmp_path), "--no-eval"])
-    data = checkpoint.load(tmp_path / train.CHECKPOINT_NAME, kind="detector")
+    loop.main(["--preset", "fast", "--variant", "s-3d", "--steps", "2", "--out", str(tmp_path), "--no-eval"])
+    data = checkpoint.load(tmp_path / CHECKPOINT_NAME, kind="detector")
     assert data["model_config"]["head"] == "3d" and data["train_config"]["variant"] == "s-3d"
-    assert train.preset("fast", "crop-3d").model.crop == "box"
+    assert preset("fast", "crop-3d").model.crop == "box"
 
 
 def test_3d_training_logs_its_priors_and_resumes_exactly(tmp_path, trained_3d):
     log = [json.loads(line) for line in (trained_3d["crop-3d"] / "log.jsonl").read_text().splitlines()]
     assert {"penalty_offset", "penalty_scale_drift", "penalty_focal_prior", "crop_focal", "depth_cm"} <= set(log[-1])
-    train.train(tiny("crop-3d"), tmp_path, progress=False, stop_after=3)
-    train.train(tiny("crop-3d"), tmp_path, progress=False)
-    resumed = checkpoint.load(tmp_path / train.CHECKPOINT_NAME)["model"]
-    straight = checkpoint.load(trained_3d["crop-3d"] / train.CHECKPOINT_NAME)["model"]
+    train(tiny("crop-3d"), tmp_path, progress=False, stop_after=3)
+    train(tiny("crop-3d"), tmp_path, progress=False)
+    resumed = checkpoint.load(tmp_path / CHECKPOINT_NAME)["model"]
+    straight = checkpoint.load(trained_3d["crop-3d"] / CHECKPOINT_NAME)["model"]
     assert all(torch.equal(resumed[k], straight[k]) for k in straight)
 
 
 @pytest.mark.parametrize("variant", ["crop-3d", "s-3d"])
 def test_evaluation_adds_the_pose_keys(trained_3d, variant):
-    results = evaluate_checkpoint(trained_3d[variant] / train.CHECKPOINT_NAME, count=6, eval_sources=("synth300w",),
+    results = evaluate_checkpoint(trained_3d[variant] / CHECKPOINT_NAME, count=6, eval_sources=("synth300w",),
                                   stability=False)
     pose = results["pose"]["synth300w"]
     assert POSE_KEYS <= set(pose) and pose["faces"] == 6
@@ -57,14 +59,14 @@ def test_evaluation_adds_the_pose_keys(trained_3d, variant):
 
 
 def test_a_2d_head_has_no_pose_keys():
-    model = lm3d.evaluate.ContinuousLandmarkModel(train.preset("fast").model)
-    from lm3d.evaluate_pose import evaluate_pose
+    model = ContinuousLandmarkModel(preset("fast").model)
+    from lm3d.evaluation.pose import evaluate_pose
     with pytest.raises(ValueError, match="needs a model with a 3D head"):
         evaluate_pose(model, "synth300w", 2, 64)
 
 
 def test_the_detector_reports_3d_pose_camera_and_visibility(trained_3d):
-    detector = lm3d.Detector.from_checkpoint(trained_3d["s-3d"] / train.CHECKPOINT_NAME, device="cpu",
+    detector = lm3d.Detector.from_checkpoint(trained_3d["s-3d"] / CHECKPOINT_NAME, device="cpu",
                                              min_face_score=0.0)
     image = lm3d.synth.SynthFaces("synth300w", "test", 1, image_size=80)[0]["image"].permute(1, 2, 0).numpy()
     result = detector.predict(image, layout="ibug68")
@@ -87,7 +89,7 @@ def test_the_detector_reports_3d_pose_camera_and_visibility(trained_3d):
 
 
 def test_a_checkpoint_whose_camera_rotation_is_broken_is_refused(tmp_path, trained_3d):
-    data = checkpoint.load(trained_3d["crop-3d"] / train.CHECKPOINT_NAME)
+    data = checkpoint.load(trained_3d["crop-3d"] / CHECKPOINT_NAME)
     data["model"]["camera_head.mlp.2.bias"][:6] = 0.0  # a 6D rotation of two zero vectors
     checkpoint.save(tmp_path / "broken.pt", {k: v for k, v in data.items() if k != "format"})
     with pytest.raises(checkpoint.CheckpointError, match="camera head's rotation"):
@@ -97,7 +99,7 @@ def test_a_checkpoint_whose_camera_rotation_is_broken_is_refused(tmp_path, train
 # --- figures and the explorer widget (thin wrappers over lm3d.plots_3d) ---------------------------------------
 @pytest.fixture(scope="module")
 def frames(trained_3d):
-    detector = lm3d.Detector.from_checkpoint(trained_3d["s-3d"] / train.CHECKPOINT_NAME, device="cpu",
+    detector = lm3d.Detector.from_checkpoint(trained_3d["s-3d"] / CHECKPOINT_NAME, device="cpu",
                                              min_face_score=0.0)
     rendered = lm3d.synth.SynthFaces("synth300w", "test", 3, image_size=64).render([0, 1, 2])
     images = [i.permute(1, 2, 0).numpy() for i in rendered["image"]]
@@ -105,19 +107,17 @@ def frames(trained_3d):
 
 
 def test_pose_frames_hold_the_dense_face_and_the_layout(frames):
-    from lm3d import widgets
     detector, images, _ = frames
     poses = widgets.pose_frames(detector, images, layout="five")
     assert len(poses) == 3 and poses[0]["landmarks2d"].shape == (5, 2) and poses[0]["dense3d"].shape == (468, 3)
     assert poses[0]["dense2d"].shape == (468, 2) and set(poses[0]["euler"]) == {"yaw", "pitch", "roll"}
-    two_d = lm3d.Detector(lm3d.evaluate.ContinuousLandmarkModel(train.preset("fast").model))
+    two_d = lm3d.Detector(ContinuousLandmarkModel(preset("fast").model))
     with pytest.raises(ValueError, match="2D head"):
         widgets.pose_frames(two_d, images)
 
 
 def test_pose_figures_have_their_parts(frames):
     import matplotlib.pyplot as plt
-    from lm3d import plots_3d, widgets
     detector, images, rendered = frames
     pose = widgets.pose_frames(detector, images)[0]
     truth = {"rotation": rendered["rotation"][0], "translation": rendered["translation"][0]}
@@ -139,7 +139,6 @@ def test_pose_figures_have_their_parts(frames):
 
 
 def test_the_pose_explorer_steps_through_frames(frames):
-    from lm3d import widgets
     detector, images, rendered = frames
     explorer = widgets.PoseExplorer(detector, images, truth={"rotation": rendered["rotation"],
                                                              "translation": rendered["translation"]})

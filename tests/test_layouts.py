@@ -1,13 +1,11 @@
 """Landmark layouts: counts, surface membership, flip pairs, scheme semantics and loader errors."""
 import importlib.util
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
-import lm3d
 from lm3d import layouts
 from lm3d.face.layouts import LayoutAssetError
 

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from lm3d import metrics
+from lm3d.evaluation import metrics
 from lm3d.model import crop
 
 

@@ -7,7 +7,8 @@ import plotly.graph_objects as go  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from lm3d import layouts, plots, widgets  # noqa: E402
+from lm3d import layouts  # noqa: E402
+from lm3d.vis import plots, widgets
 
 
 def test_mesh_figure(face):

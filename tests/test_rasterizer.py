@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from lm3d.synth.rasterizer import Fragments, _benchmark_workload, rasterize
+from lm3d.raster.rasterizer import Fragments, _benchmark_workload, rasterize
 
 FOCAL, CENTRE = 120.0, 32.0  # pinhole for 3D tests: x = FOCAL * X / Z + CENTRE
 
@@ -231,7 +231,7 @@ def test_cuda_matches_cpu():
 
 
 def test_back_face_culling_keeps_one_winding():
-    from lm3d.synth.rasterizer import rasterize as raster
+    from lm3d.raster.rasterizer import rasterize as raster
 
     vertices = torch.tensor([[[2.0, 2.0, 1.0], [14.0, 2.0, 1.0], [2.0, 14.0, 1.0]]])
     forward, backward = torch.tensor([[0, 1, 2]]), torch.tensor([[0, 2, 1]])
@@ -245,7 +245,7 @@ def test_back_face_culling_keeps_one_winding():
 
 
 def test_covered_pixels_are_the_sparse_form_of_the_buffers():
-    from lm3d.synth.rasterizer import rasterize_covered, to_fragments
+    from lm3d.raster.rasterizer import rasterize_covered, to_fragments
 
     verts, triangles = _benchmark_workload(3, 40, torch.Generator().manual_seed(4))
     dense = rasterize(verts, triangles, (40, 40), max_chunk_pixels=2000)

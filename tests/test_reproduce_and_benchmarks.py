@@ -4,13 +4,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lm3d import reproduce
+from lm3d.evaluation import EVALUATION_VERSION
+from lm3d.experiments import cli
+from lm3d.experiments.seed_runs import aggregate, run_seed, training_minutes
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_seeds_table_end_to_end(tmp_path):
-    reproduce.main(["--preset", "fast", "--seeds", "0", "1", "--runs", str(tmp_path / "runs"),
+    cli.main(["--preset", "fast", "--seeds", "0", "1", "--runs", str(tmp_path / "runs"),
                     "--out", str(tmp_path / "reports")])
     table = json.loads((tmp_path / "reports" / "baseline_results.json").read_text())["table"]
     assert len(table["NME synth300w"]["values"]) == 2 and table["NME synth300w"]["std"] >= 0
@@ -18,7 +20,7 @@ def test_seeds_table_end_to_end(tmp_path):
     assert (tmp_path / "reports" / "baseline_learning_curves.png").stat().st_size > 1000
     # a second call reuses the finished runs instead of training again
     before = (tmp_path / "runs" / "fast_seed0" / "metrics.json").stat().st_mtime_ns
-    reproduce.main(["--preset", "fast", "--seeds", "0", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "r2")])
+    cli.main(["--preset", "fast", "--seeds", "0", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "r2")])
     assert (tmp_path / "runs" / "fast_seed0" / "metrics.json").stat().st_mtime_ns == before
 
 
@@ -28,7 +30,7 @@ def test_aggregate_mean_and_spread():
         heldout = {"heldout": {"nme": nme}, "ibug68": {"nme": nme}, "ratio": 1.0}
         return {"sources": {"synth300w": subsets}, "heldout": heldout, "train_minutes": minutes}
 
-    table = reproduce.aggregate([result(4.0, 1.0), result(6.0, 3.0)])
+    table = aggregate([result(4.0, 1.0), result(6.0, 3.0)])
     assert table["NME synth300w"]["mean"] == 5.0 and abs(table["NME synth300w"]["std"] - 2 ** 0.5) < 1e-9
     assert table["training minutes"]["mean"] == 2.0 and table["held-out / layout NME"]["std"] == 0.0
 
@@ -43,7 +45,7 @@ def test_benchmark_scripts_print_figures():
 
 
 def test_the_s_ladder_end_to_end(tmp_path):
-    reproduce.main(["--ladder", "--preset", "fast", "--seeds", "0", "--runs", str(tmp_path / "runs"),
+    cli.main(["--ladder", "--preset", "fast", "--seeds", "0", "--runs", str(tmp_path / "runs"),
                     "--out", str(tmp_path / "reports"), "--mtcnn-boxes", str(tmp_path / "none.json")])
     rows = json.loads((tmp_path / "reports" / "ladder_results.json").read_text())["rows"]
     assert list(rows) == ["baseline, simulated detector box", "baseline, LBP detector box", "S similarity", "S affine"]
@@ -52,7 +54,7 @@ def test_the_s_ladder_end_to_end(tmp_path):
 
 
 def test_the_3d_head_table_end_to_end(tmp_path):
-    reproduce.main(["--head-3d", "--preset", "fast", "--seeds", "0", "--runs", str(tmp_path / "runs"),
+    cli.main(["--head-3d", "--preset", "fast", "--seeds", "0", "--runs", str(tmp_path / "runs"),
                     "--out", str(tmp_path / "reports")])
     rows = json.loads((tmp_path / "reports" / "head_3d_results.json").read_text())["rows"]
     assert len(rows) == 6 and "rotation_deg synth300w" in rows["3D head, S similarity (s-3d)"]
@@ -65,22 +67,25 @@ def test_the_3d_head_table_end_to_end(tmp_path):
 def test_training_minutes_come_from_the_log(tmp_path):
     log = tmp_path / "log.jsonl"
     log.write_text('{"step": 10, "images_per_s": 32.0}\n{"step": 30, "images_per_s": 16.0}\n')
-    assert reproduce.training_minutes(log, batch_size=32) == (10 * 32 / 32 + 20 * 32 / 16) / 60
+    assert training_minutes(log, batch_size=32) == (10 * 32 / 32 + 20 * 32 / 16) / 60
 
 
 def test_the_deformer_table_end_to_end_and_stale_metrics_are_recomputed(tmp_path):
     runs = tmp_path / "runs"
-    reproduce.main(["--deformer", "--preset", "fast", "--seeds", "0", "--runs", str(runs), "--out", str(tmp_path / "r")])
+    cli.main(["--deformer", "--preset", "fast", "--seeds", "0", "--runs", str(runs), "--out", str(tmp_path / "r")])
     rows = json.loads((tmp_path / "r" / "deformer_results.json").read_text())["rows"]
     assert "D offset error synthwflw" in rows["S + 3D head + D (full)"]
-    assert "canonical NME synthwflw" in rows["S + 3D head (s-3d)"] and "D offset error synthwflw" not in rows["S + 3D head (s-3d)"]
+    without_d = rows["S + 3D head (s-3d)"]
+    assert "canonical NME synthwflw" in without_d and "D offset error synthwflw" not in without_d
     text = (tmp_path / "r" / "deformer_results.md").read_text()
     assert "| synthwflw |" in text and "asked as synthuser (adapted)" in text
     scaled = rows["box crop + 3D head + D (crop-3d + D), conventions x4 (seed 0)"]
-    assert scaled["true offset synthwflw"]["mean"] > 3.5 * rows["box crop + 3D head + D (crop-3d + D)"]["true offset synthwflw"]["mean"]
+    unscaled = rows["box crop + 3D head + D (crop-3d + D)"]
+    assert scaled["true offset synthwflw"]["mean"] > 3.5 * unscaled["true offset synthwflw"]["mean"]
     assert json.loads((runs / "fast_crop-3d-deformer-conv4x_seed0" / "metrics.json").read_text())["convention_scale"] == 4
     adapted = rows["S + 3D head + D (full), taught synthuser (seed 0)"]
-    assert {"NME synthuser asked as None", "NME synthuser asked as synthuser (adapted)", "D offset error relative synthuser"} <= set(adapted)
+    assert {"NME synthuser asked as None", "NME synthuser asked as synthuser (adapted)",
+            "D offset error relative synthuser"} <= set(adapted)
     at_x4 = rows["box crop + 3D head + D (crop-3d + D), conventions x4, taught synthuser (seed 0)"]
     assert at_x4["true offset synthuser"]["mean"] > 3.5 * adapted["true offset synthuser"]["mean"]  # taught at its scale
     assert (runs / "fast_crop-3d-deformer-conv4x_seed0_adapt-synthuser-network" / "adapt.json").exists()
@@ -88,8 +93,8 @@ def test_the_deformer_table_end_to_end_and_stale_metrics_are_recomputed(tmp_path
     stale = json.loads(metrics.read_text())
     stale.pop("evaluation_version"), stale.pop("deformer")
     metrics.write_text(json.dumps(stale))
-    again = reproduce.run_seed("fast", 0, runs, "s-3d")
-    assert "deformer" in again and json.loads(metrics.read_text())["evaluation_version"] == reproduce.EVALUATION_VERSION
+    again = run_seed("fast", 0, runs, "s-3d")
+    assert "deformer" in again and json.loads(metrics.read_text())["evaluation_version"] == EVALUATION_VERSION
 
 
 def test_the_realism_benchmark_picks_near_frontal_faces_and_matches_boxes():
@@ -116,6 +121,7 @@ def test_the_realism_breakdown_splits_faces_by_their_scene(monkeypatch):
     import numpy as np
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     import realism_breakdown
+
     from lm3d.synth import SynthFaces
     scenes = SynthFaces("synth300w", "val", 40, image_size=64).scenes(range(40))
     iod, angles = np.linspace(20, 60, 40), np.linspace(-15, 15, 40)

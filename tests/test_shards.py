@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from lm3d.synth.shards import ShardDataset, load_all, make_shards, read_shard
 from lm3d.synth import SYNTH_VERSION, SynthFaces
+from lm3d.synth.shards import ShardDataset, load_all, make_shards, read_shard
 
 
 def test_shards_resume_and_match_the_dataset(tmp_path):

@@ -2,11 +2,19 @@
 import pytest
 import torch
 
-from lm3d.losses import landmark_loss
 from lm3d.model import crop
-from lm3d.model.detector import ContinuousLandmarkModel, ModelConfig, compose
-from lm3d.model.spatial_transformer import (SpatialTransformer, corner_excess, from_pixels, non_similarity,
-                                            parameters_to_matrix, scale, scale_outside, to_pixels)
+from lm3d.model.landmark_model import ContinuousLandmarkModel, ModelConfig, compose
+from lm3d.model.spatial_transformer import (
+    SpatialTransformer,
+    corner_excess,
+    from_pixels,
+    non_similarity,
+    parameters_to_matrix,
+    scale,
+    scale_outside,
+    to_pixels,
+)
+from lm3d.training.objective import landmark_loss
 
 SMALL = dict(crop_size=32, width=8, feature_dim=16, query_dim=16, hidden=16, layers=2, localiser_size=32,
              localiser_width=4)
@@ -81,7 +89,8 @@ def _s_gradient(model: ContinuousLandmarkModel, key: str) -> float:
 @pytest.mark.parametrize("learns_from", ["all", "template"])
 def test_s_learns_only_from_the_landmarks_in_image_pixels(learns_from):
     """S moves with its template's landmark loss; with s_learns_from="all" also with P's, else not at all."""
-    model = lambda: ContinuousLandmarkModel(ModelConfig(crop="similarity", s_learns_from=learns_from, **SMALL))
+    def model():
+        return ContinuousLandmarkModel(ModelConfig(crop="similarity", s_learns_from=learns_from, **SMALL))
     assert _s_gradient(model(), "template2d") > 0
     from_predictor = _s_gradient(model(), "landmarks2d")
     assert from_predictor > 0 if learns_from == "all" else from_predictor == 0
@@ -138,5 +147,6 @@ def test_grid_pooling_keeps_where_the_face_is():
     mirrored = image.flip(-1).flip(-2)
     mean, grid = FeatureExtractor(8, 16, pooling="mean"), FeatureExtractor(8, 16, pooling="grid")
     grid.stem, grid.stages = mean.stem, mean.stages
-    gap = lambda f: (f(image) - f(mirrored)).norm() / f(image).norm()
+    def gap(f):
+        return (f(image) - f(mirrored)).norm() / f(image).norm()
     assert gap(grid) > 5 * gap(mean)

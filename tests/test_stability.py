@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from lm3d import stability
+from lm3d.evaluation import stability
 from lm3d.model import crop
 
 

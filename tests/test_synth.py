@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from lm3d.face import camera, layouts
-from lm3d.synth import SynthFaces, pose_scenes, project_queries, render_scenes, sources, visibility_tolerance
+from lm3d.raster import visibility_tolerance
+from lm3d.synth import SynthFaces, pose_scenes, project_queries, render_scenes, sources
 from lm3d.synth.render import SILHOUETTE_LOOKOUT_PIXELS
 
 SIZE = 96  # small images keep the suite fast; the code path is the same at 256

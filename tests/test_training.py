@@ -11,11 +11,11 @@ import torch
 import torch.multiprocessing as mp
 
 import lm3d
-from lm3d import checkpoint, train
-from lm3d.evaluate import evaluate_checkpoint
-from lm3d.model import ModelConfig
+from lm3d.evaluation import evaluate_checkpoint
+from lm3d.model import ModelConfig, checkpoint
+from lm3d.training import CHECKPOINT_NAME, PRESETS, configure, loop, preset, train
 
-TINY = replace(train.PRESETS["fast"], steps=8, checkpoint_every=4, log_every=2, eval_count=8)
+TINY = replace(PRESETS["fast"], steps=8, checkpoint_every=4, log_every=2, eval_count=8)
 
 
 def _weights(path):
@@ -25,12 +25,12 @@ def _weights(path):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    train.train(TINY, out, progress=False)
+    train(TINY, out, progress=False)
     return out
 
 
 def test_training_writes_a_checkpoint_and_a_log(trained):
-    data = checkpoint.load(trained / train.CHECKPOINT_NAME, kind="detector")
+    data = checkpoint.load(trained / CHECKPOINT_NAME, kind="detector")
     assert data["step"] == TINY.steps
     log = [json.loads(line) for line in (trained / "log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log] == [2, 4, 6, 8] and all(np.isfinite(e["loss"]) for e in log)
@@ -39,43 +39,43 @@ def test_training_writes_a_checkpoint_and_a_log(trained):
 def test_training_reduces_the_loss(tmp_path):
     config = replace(TINY, steps=40, lr=3e-3, warmup_steps=2, checkpoint_every=40, log_every=5,
                      sources=("synth300w",), source_weights=(1.0,), train_counts=(8,))
-    train.train(config, tmp_path, progress=False)
+    train(config, tmp_path, progress=False)
     losses = [json.loads(line)["loss"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert losses[-1] < 0.7 * losses[0]
 
 
 def test_resume_after_an_interruption_matches_an_uninterrupted_run(tmp_path, trained):
-    train.train(TINY, tmp_path, progress=False, stop_after=4)  # "killed" right after the checkpoint at step 4
-    assert checkpoint.load(tmp_path / train.CHECKPOINT_NAME)["step"] == 4
-    train.train(TINY, tmp_path, progress=False)  # the same command again resumes
+    train(TINY, tmp_path, progress=False, stop_after=4)  # "killed" right after the checkpoint at step 4
+    assert checkpoint.load(tmp_path / CHECKPOINT_NAME)["step"] == 4
+    train(TINY, tmp_path, progress=False)  # the same command again resumes
     steps = [json.loads(line)["step"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert steps == [2, 4, 6, 8]  # no step logged twice
-    resumed, straight = _weights(tmp_path / train.CHECKPOINT_NAME), _weights(trained / train.CHECKPOINT_NAME)
+    resumed, straight = _weights(tmp_path / CHECKPOINT_NAME), _weights(trained / CHECKPOINT_NAME)
     for name in straight:
         torch.testing.assert_close(resumed[name], straight[name], atol=1e-6, rtol=0)
 
 
 def test_resume_refuses_a_different_config(tmp_path, trained):
-    (tmp_path / train.CHECKPOINT_NAME).write_bytes((trained / train.CHECKPOINT_NAME).read_bytes())
+    (tmp_path / CHECKPOINT_NAME).write_bytes((trained / CHECKPOINT_NAME).read_bytes())
     with pytest.raises(ValueError, match="another config"):
-        train.train(replace(TINY, lr=1e-4), tmp_path, progress=False)
+        train(replace(TINY, lr=1e-4), tmp_path, progress=False)
 
 
 def test_a_baseline_resumes_whatever_the_s_settings_it_never_used(tmp_path, trained):
-    data = checkpoint.load(trained / train.CHECKPOINT_NAME)
+    data = checkpoint.load(trained / CHECKPOINT_NAME)
     data["train_config"]["model"]["s_learns_from"] = "all"  # as written before that default changed
-    checkpoint.save(tmp_path / train.CHECKPOINT_NAME, data)
-    assert train.train(TINY, tmp_path, progress=False)["steps_done"] == TINY.steps
+    checkpoint.save(tmp_path / CHECKPOINT_NAME, data)
+    assert train(TINY, tmp_path, progress=False)["steps_done"] == TINY.steps
     s_model = replace(TINY.model, crop="similarity")
     assert s_model.what_matters() == s_model and replace(s_model, s_learns_from="all").what_matters() != s_model
 
 
 def test_resume_refuses_a_checkpoint_of_another_renderer_version(tmp_path, trained):
-    data = checkpoint.load(trained / train.CHECKPOINT_NAME)
+    data = checkpoint.load(trained / CHECKPOINT_NAME)
     data["synth_version"] -= 1
-    checkpoint.save(tmp_path / train.CHECKPOINT_NAME, data)
+    checkpoint.save(tmp_path / CHECKPOINT_NAME, data)
     with pytest.raises(ValueError, match="renderer v"):
-        train.train(TINY, tmp_path, progress=False)
+        train(TINY, tmp_path, progress=False)
 
 
 def _free_port():
@@ -88,20 +88,20 @@ def _ddp_worker(rank, world, port, out, config=TINY):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    train.train(config, out, progress=False)
+    train(config, out, progress=False)
     torch.distributed.destroy_process_group()
 
 
 def test_two_gloo_processes_match_one_process(tmp_path, trained):
     mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
-    ddp, single = _weights(tmp_path / train.CHECKPOINT_NAME), _weights(trained / train.CHECKPOINT_NAME)
+    ddp, single = _weights(tmp_path / CHECKPOINT_NAME), _weights(trained / CHECKPOINT_NAME)
     for name in single:
         # float sums differ in order across processes; Adam can amplify that on near-zero gradients
         torch.testing.assert_close(ddp[name], single[name], atol=1e-4, rtol=1e-3)
 
 
 def test_evaluation_json(trained, tmp_path):
-    results = evaluate_checkpoint(trained / train.CHECKPOINT_NAME, count=6, eval_sources=("synth300w", "hmc"))
+    results = evaluate_checkpoint(trained / CHECKPOINT_NAME, count=6, eval_sources=("synth300w", "hmc"))
     assert set(results["sources"]) == {"synth300w", "hmc"}
     assert results["sources"]["synth300w"]["all"]["faces"] == 6
     assert results["heldout"]["ratio"] > 0
@@ -120,7 +120,7 @@ def test_corrupt_checkpoints_are_refused(tmp_path, content, message):
 
 
 def test_truncated_foreign_and_unsafe_checkpoints_are_refused(tmp_path, trained):
-    good = (trained / train.CHECKPOINT_NAME).read_bytes()
+    good = (trained / CHECKPOINT_NAME).read_bytes()
     (tmp_path / "cut.pt").write_bytes(good[: len(good) // 2])
     with pytest.raises(checkpoint.CheckpointError, match="truncated or corrupt"):
         checkpoint.load(tmp_path / "cut.pt")
@@ -131,7 +131,7 @@ def test_truncated_foreign_and_unsafe_checkpoints_are_refused(tmp_path, trained)
     with pytest.raises(checkpoint.CheckpointError):
         checkpoint.load(tmp_path / "unsafe.pt")
     with pytest.raises(checkpoint.CheckpointError, match="expected 'spatial'"):
-        checkpoint.load(trained / train.CHECKPOINT_NAME, kind="spatial")
+        checkpoint.load(trained / CHECKPOINT_NAME, kind="spatial")
     with pytest.raises(checkpoint.CheckpointError, match="does not exist"):
         checkpoint.load(tmp_path / "none.pt")
 
@@ -139,11 +139,11 @@ def test_truncated_foreign_and_unsafe_checkpoints_are_refused(tmp_path, trained)
 @pytest.mark.parametrize("make, message", [
     (lambda: ModelConfig(width=4).validate(), "width"),
     (lambda: ModelConfig(crop_size=8).validate(), "crop_size"),
-    (lambda: train.preset("fast", lr=5.0), "lr"),
-    (lambda: train.preset("fast", steps=0), "steps"),
-    (lambda: train.preset("fast", convention_scale=11.0), "convention_scale"),
-    (lambda: train.preset("fast", train_counts=(1, 2)), "same length"),
-    (lambda: train.preset("huge"), "unknown preset"),
+    (lambda: preset("fast", lr=5.0), "lr"),
+    (lambda: preset("fast", steps=0), "steps"),
+    (lambda: preset("fast", convention_scale=11.0), "convention_scale"),
+    (lambda: preset("fast", train_counts=(1, 2)), "same length"),
+    (lambda: preset("huge"), "unknown preset"),
 ])
 def test_config_values_out_of_range(make, message):
     with pytest.raises(ValueError, match=message):
@@ -152,14 +152,14 @@ def test_config_values_out_of_range(make, message):
 
 def test_learning_rate_schedule():
     config = replace(TINY, steps=100, warmup_steps=10)
-    factors = [train.learning_rate_factor(s, config) for s in range(100)]
+    factors = [loop.learning_rate_factor(s, config) for s in range(100)]
     assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(factors[10:], factors[11:])) and factors[-1] < 0.01
 
 
 @pytest.fixture(scope="module")
 def detector(trained):
-    return lm3d.Detector.from_checkpoint(trained / train.CHECKPOINT_NAME, device="cpu")
+    return lm3d.Detector.from_checkpoint(trained / CHECKPOINT_NAME, device="cpu")
 
 
 def test_detector_accepts_the_documented_inputs(detector, tmp_path):
@@ -203,39 +203,39 @@ def test_detector_rejects_bad_input(detector, image, kwargs, error, message):
 
 
 # --- variants with the spatial transformer S -------------------------------------------------------------
-TINY_S = replace(train.preset("fast", "s-similarity"), steps=8, checkpoint_every=4, log_every=2, eval_count=8,
+TINY_S = replace(preset("fast", "s-similarity"), steps=8, checkpoint_every=4, log_every=2, eval_count=8,
                  negative_count=8, template_weight=1.0)
 
 
 @pytest.fixture(scope="module")
 def trained_s(tmp_path_factory):
     out = tmp_path_factory.mktemp("run_s")
-    train.train(TINY_S, out, progress=False)
+    train(TINY_S, out, progress=False)
     return out
 
 
 def test_the_variant_flag_picks_the_crop(tmp_path):
-    assert train.preset("fast").model.crop == "box" and train.preset("fast").variant == "baseline"
-    assert train.preset("fast", "s-affine").model.crop == "affine"
+    assert preset("fast").model.crop == "box" and preset("fast").variant == "baseline"
+    assert preset("fast", "s-affine").model.crop == "affine"
     with pytest.raises(ValueError, match="unknown variant 's-magic'.*s-similarity"):
-        train.preset("fast", "s-magic")
+        preset("fast", "s-magic")
     with pytest.raises(ValueError, match="needs model crop"):
-        replace(train.preset("fast"), variant="s-affine").validate()
+        replace(preset("fast"), variant="s-affine").validate()
 
 
 def test_s_training_logs_what_s_does_and_resumes_exactly(tmp_path, trained_s):
     entries = [json.loads(line) for line in (trained_s / "log.jsonl").read_text().splitlines()]
     assert {"crop_over_face", "crop_offset_over_face", "penalty_face", "penalty_template"} <= set(entries[-1])
-    data = checkpoint.load(trained_s / train.CHECKPOINT_NAME, kind="detector")
+    data = checkpoint.load(trained_s / CHECKPOINT_NAME, kind="detector")
     assert data["model_config"]["crop"] == "similarity" and 0 < data["scale_range"][0] < data["scale_range"][1]
-    train.train(TINY_S, tmp_path, progress=False, stop_after=4)
-    train.train(TINY_S, tmp_path, progress=False)
-    resumed, straight = _weights(tmp_path / train.CHECKPOINT_NAME), _weights(trained_s / train.CHECKPOINT_NAME)
+    train(TINY_S, tmp_path, progress=False, stop_after=4)
+    train(TINY_S, tmp_path, progress=False)
+    resumed, straight = _weights(tmp_path / CHECKPOINT_NAME), _weights(trained_s / CHECKPOINT_NAME)
     assert all(torch.equal(resumed[k], straight[k]) for k in straight)
 
 
 def test_s_evaluation_has_stability_keys(trained_s):
-    results = evaluate_checkpoint(trained_s / train.CHECKPOINT_NAME, count=4, eval_sources=("synth300w",))
+    results = evaluate_checkpoint(trained_s / CHECKPOINT_NAME, count=4, eval_sources=("synth300w",))
     assert results["boxes"] == "S" and results["found"]["synth300w"] == 100.0
     stability = results["stability"]["synth300w"]
     assert {"static_jitter", "motion_jitter", "video_nme", "roi_jitter"} <= set(stability)
@@ -244,7 +244,7 @@ def test_s_evaluation_has_stability_keys(trained_s):
 
 @pytest.fixture(scope="module")
 def s_detector(trained_s):
-    return lm3d.Detector.from_checkpoint(trained_s / train.CHECKPOINT_NAME, device="cpu")
+    return lm3d.Detector.from_checkpoint(trained_s / CHECKPOINT_NAME, device="cpu")
 
 
 def test_s_detector_needs_no_box_and_reports_a_face_score(s_detector):
@@ -297,18 +297,18 @@ def test_s_under_two_gloo_processes_matches_one_process(tmp_path):
     """S's penalties, face score and template term are batch means: DDP's averaged gradients must equal one
     process's. Two steps: later, S's crops amplify float rounding differences chaotically."""
     config = replace(TINY_S, steps=2, checkpoint_every=1, log_every=1, warmup_steps=1)
-    train.train(config, tmp_path / "single", progress=False)
+    train(config, tmp_path / "single", progress=False)
     mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path / "ddp"), config), nprocs=2, join=True)
-    ddp, single = _weights(tmp_path / "ddp" / train.CHECKPOINT_NAME), _weights(tmp_path / "single" / train.CHECKPOINT_NAME)
+    ddp, single = _weights(tmp_path / "ddp" / CHECKPOINT_NAME), _weights(tmp_path / "single" / CHECKPOINT_NAME)
     for name in single:
         torch.testing.assert_close(ddp[name], single[name], atol=1e-5, rtol=1e-4)
 
 
 def test_settings_override_training_and_model_fields():
-    config = train.configure("fast", "s-affine", 3, {"template_weight": 0.0, "model.localiser": "regression"})
+    config = configure("fast", "s-affine", 3, {"template_weight": 0.0, "model.localiser": "regression"})
     assert config.seed == 3 and config.template_weight == 0.0 and config.model.localiser == "regression"
     assert config.model.crop == "affine"
     with pytest.raises(ValueError, match="unknown setting"):
-        train.configure("fast", "baseline", 0, {"model.wings": 2})
-    assert train._setting("model.second_pass=true") == ("model.second_pass", True)
-    assert train._setting("model.localiser=regression") == ("model.localiser", "regression")
+        configure("fast", "baseline", 0, {"model.wings": 2})
+    assert loop._setting("model.second_pass=true") == ("model.second_pass", True)
+    assert loop._setting("model.localiser=regression") == ("model.localiser", "regression")

@@ -2,7 +2,7 @@
 
     .venv-peers/bin/python benchmarks/peers/mtcnn_boxes.py IMAGES.npz BOXES.json
 
-IMAGES.npz holds one uint8 (N,3,H,W) array per key (written by ``benchmarks/detector_boxes.py``); BOXES.json
+IMAGES.npz holds one uint8 (N,3,H,W) array per key (written by ``benchmarks/face_boxes.py``); BOXES.json
 gets, per key, the most confident MTCNN box (x0, y0, x1, y1) of each image, or null where it found none.
 MTCNN (Zhang et al. 2016) is the detector the paper compares its spatial transformer with; its weights ship
 inside the facenet-pytorch wheel, so nothing downloads.

@@ -10,8 +10,8 @@ Imports: torch and the assets in ``lm3d/assets`` only; nothing of ``lm3d.synth``
 top of the package (``tests/test_layering.py`` checks this by parsing the imports).
 """
 from . import camera, layouts, silhouette
-from .canonical import ASSETS, CanonicalFace, MeshAssetError, SnapResult, Subdivision, SurfacePoints
+from .canonical import ASSETS, EYE_CORNERS, CanonicalFace, MeshAssetError, SnapResult, Subdivision, SurfacePoints
 from .layouts import Layout, LayoutAssetError
 
-__all__ = ["ASSETS", "CanonicalFace", "Layout", "LayoutAssetError", "MeshAssetError", "SnapResult", "Subdivision",
+__all__ = ["ASSETS", "EYE_CORNERS", "CanonicalFace", "Layout", "LayoutAssetError", "MeshAssetError", "SnapResult", "Subdivision",
            "SurfacePoints", "camera", "layouts", "silhouette"]

@@ -30,6 +30,7 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"  # lm3d/assets, share
 MESH_ASSET = ASSETS / "canonical_face.json"
 REGENERATE = "regenerate it with `python data_scripts/extract_canonical_face.py`"
 BARYCENTRIC_TOLERANCE = 1e-4
+EYE_CORNERS = (33, 263)  # mesh vertices of the outer eye corners (ibug68 points 36 and 45): the IOD's ends
 
 
 class MeshAssetError(RuntimeError):

@@ -116,7 +116,9 @@ def sections(face: CanonicalFace, chains: list) -> Section:
         rows = [(t, _barycentric(face, t, a), _barycentric(face, t, b)) for t, a, b in chain]
         last_t, _, last_end = rows[-1]
         rows += [(last_t, last_end, last_end)] * (length - len(rows))
-        triangle.append([r[0] for r in rows]); start.append([r[1] for r in rows]); end.append([r[2] for r in rows])
+        triangle.append([r[0] for r in rows])
+        start.append([r[1] for r in rows])
+        end.append([r[2] for r in rows])
     return Section(torch.tensor(triangle), torch.tensor(start), torch.tensor(end))
 
 

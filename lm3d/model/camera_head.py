@@ -159,5 +159,6 @@ def image_camera(camera_in_crop: dict, transform: torch.Tensor) -> dict:
                         torch.stack([zero, zero, one], -1)], -2)
     focal, c = camera_in_crop["intrinsics"][:, 0], camera_in_crop["intrinsics"][:, 2:]
     centre = (matrix @ c[..., None])[..., 0] + transform[:, :, 2]
-    return {"rotation": roll @ camera_in_crop["rotation"], "translation": (roll @ camera_in_crop["translation"][..., None])[..., 0],
+    return {"rotation": roll @ camera_in_crop["rotation"],
+            "translation": (roll @ camera_in_crop["translation"][..., None])[..., 0],
             "intrinsics": torch.cat([(s * focal)[:, None], (s * focal)[:, None], centre], -1)}

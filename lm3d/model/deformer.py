@@ -3,7 +3,7 @@
 Datasets label "the same" landmark differently (brows on their upper edge or their middle, jaw points spaced
 otherwise). D(Q(p), e_j) -> Δp moves a query p to where dataset j's annotators put it, p~ = p + Δp, before
 Q and P see it, so P learns one consistent meaning instead of the datasets' average. It is trained alongside,
-from the landmark loss alone, with a small L2 on Δp (``lm3d.losses``).
+from the landmark loss alone, with a small L2 on Δp (``lm3d.training.objective``).
 
 * Datasets are named, in the order the model was trained on them (``ModelConfig.datasets``, from the training
   sources); ``dataset=None`` is the canonical (reference) semantics and gets Δp = 0 exactly.

@@ -18,7 +18,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
 POOLINGS = ("mean", "keypoints", "grid")
 GRID = 4  # cells per side of pooling="grid"
 

@@ -4,14 +4,15 @@
   ``render_scenes``, ``pose_scenes``, ``project_queries``; ``SYNTH_VERSION`` keys every cache.
 * ``facemodel`` (identity fields, expressions, head proxy), ``scene`` (the random scene sampler),
   ``sources`` (the simulated datasets and their annotation conventions, from ``lm3d/assets/sources.json``),
-  ``rasterizer`` (batched z-buffer), ``appearance`` (painting, backgrounds, degradations).
+  ``paint`` (textured, lit pixels), ``textures`` (the real-photo texture bank), ``appearance`` (colours, light,
+  hair, backgrounds, degradations).
 * ``video`` (clips for the stability metrics) and ``shards`` (cached renders on disk).
 
-Imports: ``lm3d.face`` only; nothing of ``lm3d.model`` or the top of the package.
+Imports: ``lm3d.face`` and ``lm3d.raster`` (the z-buffer and the visibility test it shares with predictions);
+nothing of ``lm3d.model`` or the layers above.
 """
 from . import sources
-from .render import (EYE_CORNERS, SYNTH_VERSION, SynthFaces, pose_scenes, project_queries, render_backgrounds,
-                     render_scenes, visibility_tolerance)
+from .render import SYNTH_VERSION, SynthFaces, pose_scenes, project_queries, render_backgrounds, render_scenes
 
-__all__ = ["EYE_CORNERS", "SYNTH_VERSION", "SynthFaces", "pose_scenes", "project_queries", "render_backgrounds",
-           "render_scenes", "sources", "visibility_tolerance"]
+__all__ = ["SYNTH_VERSION", "SynthFaces", "pose_scenes", "project_queries", "render_backgrounds", "render_scenes",
+           "sources"]

@@ -11,27 +11,23 @@ import torch
 import torch.nn.functional as F
 
 from ..face.canonical import CanonicalFace
+from ..raster.rasterizer import Covered
 from . import appearance, facemodel, textures
-from .rasterizer import Covered
 from .scene import stack
 
-# Face and head proxy are wound counter-clockwise seen from outside, which in image coordinates (y down)
-# gives a negative signed area: culling the other sign drops the back of the skull and every surface
-# that faces away from the camera before it costs any pixel work.
-FRONT_FACING = -1
 # diffuse light wraps a little past the terminator, as light scattered under the skin does: softer shadows
 WRAP = 0.4
 
 
 @lru_cache(maxsize=1)
-def _face() -> CanonicalFace:
+def canonical_face() -> CanonicalFace:
     return CanonicalFace.load()
 
 
 @lru_cache(maxsize=1)
-def _mesh():
+def head_mesh():
     """Face and head proxy as one mesh: (triangles (T,3), face triangle count, proxy)."""
-    face, proxy = _face(), facemodel.head_proxy()
+    face, proxy = canonical_face(), facemodel.head_proxy()
     triangles = torch.cat([face.triangles, proxy.triangles + face.num_vertices])
     return triangles, face.num_triangles, proxy
 
@@ -40,9 +36,9 @@ def _mesh():
 def _uv_corners() -> torch.Tensor:
     """(T,3,2) texture coordinates of each triangle's corners: the face's UVs, zero on the head proxy (whose
     pixels take no texture)."""
-    triangles, face_triangles, _ = _mesh()
+    triangles, face_triangles, _ = head_mesh()
     corners = torch.zeros(len(triangles), 3, 2)
-    corners[:face_triangles] = _face().uvs[_face().triangles]
+    corners[:face_triangles] = canonical_face().uvs[canonical_face().triangles]
     return corners
 
 
@@ -50,8 +46,8 @@ def _uv_corners() -> torch.Tensor:
 def _mouth() -> tuple[torch.Tensor, torch.Tensor]:
     """(T,) bool over face and proxy triangles: the mouth opening; (T,3,1) per triangle corner, 1 on the upper
     inner lip (interpolated, a pixel's fraction across the opening)."""
-    triangles, face_triangles, proxy = _mesh()
-    opening, upper = textures.mouth_tables(_face().triangles, _face().num_vertices)
+    triangles, face_triangles, proxy = head_mesh()
+    opening, upper = textures.mouth_tables(canonical_face().triangles, canonical_face().num_vertices)
     flags = torch.zeros(len(triangles), dtype=torch.bool)
     flags[:face_triangles] = opening
     return flags, torch.cat([upper, torch.zeros(len(proxy.vertices))])[triangles][..., None]
@@ -65,7 +61,7 @@ def paint(scenes, geometry, covered: Covered, triangles, occluders, image_size) 
     their interpolated UV, and the mouth opening is painted with its inside and teeth (:func:`_paint_mouth`).
     """
     device = covered.depth.device
-    face, bank = _face(), textures.bank()
+    face, bank = canonical_face(), textures.bank()
     texture = torch.tensor([s["texture"] for s in scenes])
     amount = torch.tensor([s["texture_recolour"] for s in scenes])
     factor = textures.recolour(bank.skin[texture], appearance.skin_colours(scenes), amount)  # (B,3)

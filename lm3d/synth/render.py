@@ -8,30 +8,25 @@
 
 A sample is a pure function of (source, split, index, seed): ``lm3d.synth.scene`` draws its random
 numbers, ``lm3d.synth.facemodel`` deforms the canonical face, ``lm3d.face.camera`` poses and projects it,
-``lm3d.synth.rasterizer`` covers its pixels and ``lm3d.synth.paint`` paints them (real-photo textures from
+``lm3d.raster.rasterizer`` covers its pixels and ``lm3d.synth.paint`` paints them (real-photo textures from
 ``lm3d.synth.textures``, light and colours from ``lm3d.synth.appearance``). ``landmarks2d`` is the projection of
 ``points3d`` plus the source's annotation noise (``annotation_noise``, in pixels, is returned
 too, so the exact projection is ``landmarks2d - annotation_noise``).
 """
 from __future__ import annotations
 
-
 import torch
 from torch.utils.data import Dataset
 
 from ..face import camera, layouts, silhouette
+from ..face.canonical import EYE_CORNERS
+from ..raster.rasterizer import Covered, rasterize_covered, to_fragments
+from ..raster.visibility import FRONT_FACING, visibility_tolerance
 from . import appearance, facemodel, sources
-from .paint import FRONT_FACING, _face, _mesh, paint
-from .rasterizer import Covered, rasterize_covered, to_fragments
+from .paint import canonical_face, head_mesh, paint
 from .scene import FACE_CENTRE_CM, FACE_WIDTH_CM, sample_scene, stack
 
-# A landmark is visible when no surface in the depth buffer lies more than the tolerance in front of
-# it: 0.35 cm, plus the depth change across two pixels of a grazing surface (two pixel footprints),
-# so that points on a face's outline do not flicker with the image size.
 SYNTH_VERSION = 5  # bump whenever a change alters rendered samples: cached shards are keyed by it
-VISIBILITY_TOLERANCE_CM = 0.35
-VISIBILITY_TOLERANCE_PIXELS = 2.0
-EYE_CORNERS = (33, 263)  # mesh vertices of the outer eye corners (ibug68 points 36 and 45)
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 32, 1024
 
 
@@ -108,17 +103,17 @@ class SynthFaces(Dataset):
         if layout is not None:
             chosen = layouts.get(layout)
             queries = (chosen.triangle, chosen.barycentric)
-        triangle, barycentric = _face().check_surface_points(*queries)
+        triangle, barycentric = canonical_face().check_surface_points(*queries)
         geometry = pose_scenes(self.scenes([index]), self.image_size)
         return project_queries(geometry, triangle, barycentric, index=0)
 
 
 def pose_scenes(scenes: list[dict], image_size: int, device="cpu") -> dict:
     """Deformed, posed and projected vertices of a batch of scenes (no pixels yet)."""
-    face = _face()
+    face = canonical_face()
     identity, expression = stack(scenes, "identity"), stack(scenes, "expression")
     face_vertices = facemodel.deform(face, identity, expression)
-    _, _, proxy = _mesh()
+    _, _, proxy = head_mesh()
     widen = torch.stack([1 + 0.06 * identity[:, 0], 1 + 0.05 * identity[:, 1], torch.ones(len(scenes))], 1)
     hair = appearance.hair_weights(scenes, face.vertices, proxy)  # (B,V): painted, and pushed out by the volume
     volume = torch.tensor([s["hair_volume"] for s in scenes])[:, None, None]
@@ -131,16 +126,17 @@ def pose_scenes(scenes: list[dict], image_size: int, device="cpu") -> dict:
     anchor = camera.to_camera(torch.tensor([FACE_CENTRE_CM]).expand(len(scenes), 1, 3), rotation, torch.zeros(len(scenes), 3))
     translation = centre - anchor[:, 0]
     cam_vertices = camera.to_camera(vertices, rotation, translation)
-    normals = appearance.vertex_normals(cam_vertices, _mesh()[0])  # lit by the painter, and where the silhouette lies
+    normals = appearance.vertex_normals(cam_vertices, head_mesh()[0])  # lit by the painter, and where the silhouette lies
     return {k: v.to(device) for k, v in dict(
-        hair_weight=hair, normals=normals, vertices=vertices, cam_vertices=cam_vertices, rotation=rotation, translation=translation,
+        hair_weight=hair, normals=normals, vertices=vertices, cam_vertices=cam_vertices, rotation=rotation,
+        translation=translation,
         intrinsics=intrinsics, screen=torch.cat([camera.project(cam_vertices, intrinsics), cam_vertices[..., 2:]], -1),
     ).items()}
 
 
 def project_queries(geometry: dict, triangle, barycentric, index=None) -> dict:
     """Canonical, camera-frame and projected positions of surface points on each posed face."""
-    face = _face()
+    face = canonical_face()
     corners = face.triangles.to(triangle.device)[triangle]  # (K,3) vertex ids
     weights = barycentric.to(geometry["cam_vertices"])
     cam = (geometry["cam_vertices"][:, corners] * weights[None, ..., None]).sum(-2)  # (B,K,3)
@@ -160,12 +156,12 @@ def _iod_and_box(geometry: dict, num_face_vertices: int):
 
 def render_scenes(scenes, spec, queries, layout_name, image_size, device="cpu", buffers: bool = False) -> dict:
     """Pixels and ground truth of a batch of scenes (``buffers`` adds the depth and triangle buffers)."""
-    triangles, _, _ = _mesh()
+    triangles, _, _ = head_mesh()
     device = torch.device(device)
     geometry = pose_scenes(scenes, image_size, device)
     triangles = triangles.to(device)
     covered = rasterize_covered(geometry["screen"], triangles, (image_size, image_size), cull=FRONT_FACING)
-    face = _face()
+    face = canonical_face()
     iod, box = _iod_and_box(geometry, face.num_vertices)
     # each occluder's mask, made once: painted into the image and used for visibility
     occluders = {i: appearance.occluder_mask(s["occluder"], box[i].cpu(), image_size)
@@ -197,7 +193,8 @@ def render_scenes(scenes, spec, queries, layout_name, image_size, device="cpu", 
         extra = {"depth_buffer": fragments.depth, "triangle_buffer": fragments.triangle}
     return {
         **extra, "image": images, "landmarks2d": truth["landmarks2d"] + noise, "annotation_noise": noise,
-        "visible": visible, "self_visible": self_visible, "rotation": geometry["rotation"], "translation": geometry["translation"],
+        "visible": visible, "self_visible": self_visible, "rotation": geometry["rotation"],
+        "translation": geometry["translation"],
         "intrinsics": geometry["intrinsics"], "points3d": truth["points3d"],
         "points_canonical": canonical,
         "iod": iod, "bbox": box, "identity": stack(scenes, "identity").to(device), "expression": expression.to(device),
@@ -208,7 +205,7 @@ def render_scenes(scenes, spec, queries, layout_name, image_size, device="cpu", 
 def _follow_silhouette(truth: dict, canonical: torch.Tensor, geometry: dict, source: str):
     """Move the source's silhouette points (its annotators put them on the visible outline) to where each posed
     face's surface turns away from the camera, along their cross-sections (``lm3d.face.silhouette``)."""
-    face = _face()
+    face = canonical_face()
     indices, section = sources.silhouette_sections(source)
     count = face.num_vertices
     triangles = face.triangles.to(canonical.device)
@@ -234,19 +231,14 @@ def render_backgrounds(scenes, image_size: int, device="cpu") -> torch.Tensor:
     twin differ only by the face.
     """
     device = torch.device(device)
-    triangles, _, _ = _mesh()
+    triangles, _, _ = head_mesh()
     geometry = pose_scenes(scenes, image_size, device)
-    _, box = _iod_and_box(geometry, _face().num_vertices)
+    _, box = _iod_and_box(geometry, canonical_face().num_vertices)
     empty = Covered(*(torch.zeros(0, dtype=torch.long, device=device),) * 3,
                     torch.zeros(0, 3, device=device), torch.zeros(0, device=device))
     occluders = {i: appearance.occluder_mask(s["occluder"], box[i].cpu(), image_size)
                  for i, s in enumerate(scenes) if s["occluder"] is not None}
     return paint(scenes, geometry, empty, triangles.to(device), occluders, image_size)
-
-
-def visibility_tolerance(depth: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
-    """(B,K) depth tolerance (cm) of the visibility test for points at camera depth (B,K)."""
-    return VISIBILITY_TOLERANCE_CM + VISIBILITY_TOLERANCE_PIXELS * depth / intrinsics[:, :1]
 
 
 SILHOUETTE_LOOKOUT_PIXELS = 1.5

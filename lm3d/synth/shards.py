@@ -44,7 +44,8 @@ def read_shard(path: Path) -> dict:
         raise ValueError(f"{path} is not a readable SynthFaces shard ({type(error).__name__}: {error}); "
                          "delete it and rerun data_scripts/make_synthfaces.py") from None
     if not isinstance(data, dict) or data.get("format") != SHARD_FORMAT:
-        raise ValueError(f"{path} is not a SynthFaces shard (format {data.get('format') if isinstance(data, dict) else type(data).__name__!r})")
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"{path} is not a SynthFaces shard (format {found!r})")
     return data
 
 

@@ -29,15 +29,16 @@ import torch.nn.functional as F
 from ..face.canonical import CanonicalFace
 
 BANK_FOLDER = Path(__file__).resolve().parents[1] / "assets" / "texture_bank"
-TEXTURE_BANK_DIGEST = "b9b633121e8db31de00cc90f35d5b293aa56a8279b6c173338f2150d99071ce9"  # sha256 of bank.json and every texture file, in order (see bank_digest)
+# sha256 of bank.json and every texture file, in order (see bank_digest)
+TEXTURE_BANK_DIGEST = "b9b633121e8db31de00cc90f35d5b293aa56a8279b6c173338f2150d99071ce9"
 # MediaPipe's inner lip contour, vertex ids of the canonical mesh (its topology is MediaPipe's)
 UPPER_INNER_LIP = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
 LOWER_INNER_LIP = (95, 88, 178, 87, 14, 317, 402, 318, 324)
 MOUTH_COLOUR = (0.30, 0.07, 0.08)  # the mouth's inside, lit
 TEETH_COLOUR = (0.86, 0.82, 0.74)
 UPPER_TEETH, LOWER_TEETH = 0.62, 0.16  # fractions across the opening (0 lower lip, 1 upper lip)
-RECOLOUR_LIMITS = (0.4, 2.5)
-MIP_LEVELS = 4  # 256, 128, 64 and 32 texels a side  # per-channel factor of the recolouring, so no texture is pushed to an extreme
+RECOLOUR_LIMITS = (0.4, 2.5)  # per-channel factor of the recolouring, so no texture is pushed to an extreme
+MIP_LEVELS = 4  # 256, 128, 64 and 32 texels a side
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def mip_texels(device: str) -> tuple[torch.Tensor, tuple[int, ...]]:
     covers (so the black outside the face never bleeds into its rim). A render reads the level whose texels are
     about a pixel apart: a small face then shows the average of the skin under each pixel, as a camera would,
     instead of one texel's colour picked at random (aliasing)."""
-    from .rasterizer import rasterize  # the UV map's coverage: which texels lie on the mesh
+    from ..raster.rasterizer import rasterize  # the UV map's coverage: which texels lie on the mesh
 
     b, face = bank(), CanonicalFace.load()
     uv_screen = torch.cat([face.uvs * b.size, torch.ones(face.num_vertices, 1)], 1)[None]

@@ -119,7 +119,8 @@ class Session:
             [str(JUPYTER), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={self.port}", "--ServerApp.port_retries=0",
              f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={workdir / 'notebooks'}",
              "--LabApp.expose_app_in_browser=True", f"--LabApp.user_settings_dir={settings}",
-             f"--LabApp.workspaces_dir={workdir / 'workspaces'}", "--LabApp.news_url=", "--LabApp.extension_manager=readonly", "--ServerApp.terminals_enabled=False"]
+             f"--LabApp.workspaces_dir={workdir / 'workspaces'}", "--LabApp.news_url=",
+             "--LabApp.extension_manager=readonly", "--ServerApp.terminals_enabled=False"]
             + (["--allow-root"] if os.geteuid() == 0 else []),
             stdout=open(self.server_log, "w"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
         print(f"JupyterLab pid {self.server.pid} on 127.0.0.1:{self.port}")
@@ -242,7 +243,8 @@ def check_query_picker(session: Session, notebook: str) -> None:
     # centre (below it, a little, lies the upper lip: away from query 0 at the nose tip)
     # On a loaded machine the scene may not have picked yet when the click arrives (the click then reports
     # nothing): click again, a little longer after the move, but only once the previous click has had its time.
-    added = lambda: (lambda t: t if any("query 1" in x for x in t) else None)(picker_texts(cell))
+    def added():
+        return (lambda t: t if any("query 1" in x for x in t) else None)(picker_texts(cell))
     for attempt in range(3):
         actions = ActionChains(session.driver)
         actions.move_to_element_with_offset(canvas, 0, int(0.08 * canvas.size["height"])).pause(1.0 + attempt)
@@ -280,7 +282,8 @@ def check_query_picker(session: Session, notebook: str) -> None:
 def check_pose_explorer(session: Session, notebook: str) -> None:
     """Notebook 05: the PoseExplorer draws its 3D scene, and its "next" button moves it to frame 1."""
     cell = session.cell_node("explorer = widgets.PoseExplorer(detector, images")
-    wait_for("the explorer's WebGL scene", lambda: cell.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .gl-container canvas"), 60)
+    wait_for("the explorer's WebGL scene",
+             lambda: cell.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .gl-container canvas"), 60)
     graph = cell.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")[0]
     before = wait_for("the landmarks of frame 0 in the figure", lambda: session.driver.execute_script(JS_LANDMARKS_X, graph), 30)
     texts = lambda: [n.text for n in cell.find_elements(By.CSS_SELECTOR, ".widget-html-content")]  # noqa: E731
@@ -290,7 +293,8 @@ def check_pose_explorer(session: Session, notebook: str) -> None:
     shown = wait_for("the panel to show frame 1", lambda: (lambda t: t if any("frame 1" in x for x in t) else None)(texts()), 30)
     assert not any("Error" in t for t in shown) and any("rotation error" in t for t in shown), f"the panel says {shown}"
     after = wait_for("the figure to draw frame 1",
-                     lambda: (lambda x: x if x and x != before else None)(session.driver.execute_script(JS_LANDMARKS_X, graph)), 30)
+                     lambda: (lambda x: x if x and x != before else None)(
+                         session.driver.execute_script(JS_LANDMARKS_X, graph)), 30)
     assert len(after) == len(before) == 68, f"frame 1 shows {len(after)} landmarks"
     assert not session.state()["widgetErrors"], session.state()["widgetErrors"]
     print("the pose explorer drew its 3D scene and moved to frame 1 (panel and figure) on a click of 'next'")

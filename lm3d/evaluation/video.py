@@ -12,12 +12,12 @@ from functools import lru_cache
 
 import torch
 
+from ..face import CanonicalFace, layouts
+from ..inference.face_boxes import BOX_SEED, face_boxes
+from ..inference.predict import predict_batches
+from ..synth import sources
+from ..synth.video import make_clip
 from . import stability
-from .detectors import BOX_SEED, face_boxes
-from .evaluate import predict_batches
-from .face import CanonicalFace, layouts
-from .synth import sources
-from .synth.video import make_clip
 
 CLIPS, LENGTH, CLIP_SEED = 6, 32, 0
 

@@ -1,27 +1,42 @@
-"""Which landmarks the camera sees, from the 3D head's own dense face: a side benefit of the 3D head.
+"""Which surface points a camera sees: the one visibility test of SynthFaces' truth and of predictions.
+
+SynthFaces (``lm3d.synth.render``) uses ``FRONT_FACING`` and ``visibility_tolerance`` for its exact truth; the
+3D head's predicted dense face uses :func:`visible_points`, a side benefit of the 3D head.
 
 The 3D head answers for every point of the canonical surface, so asking it for all 468 mesh vertices gives a
 predicted dense face in the camera frame. A query point is visible when
 
 * it projects inside the image,
 * no surface of that predicted face lies in front of it: a z-buffer of the predicted mesh, rasterised with
-  ``lm3d.synth.rasterizer``, with the tolerance SynthFaces' truth uses (``lm3d.synth.render.visibility_tolerance``).
+  ``lm3d.raster.rasterizer``, with the tolerance SynthFaces' truth uses (:func:`visibility_tolerance`).
   Normals decide which triangles can hide a point: those whose normal turns away from the camera are culled,
   as SynthFaces' renderer culls them (``FRONT_FACING``). A further test on the point's own normal was measured
   and left out: on SynthFaces' exact geometry it flags grazing outline points (the jaw of a turned face) that
   the truth calls visible, and lowers agreement with the truth from 99.9 % to 93.7 % (``facing_camera``).
 
-A point behind the camera (a wild prediction) is not visible. This is self-occlusion only: a hand or a microphone in front of the face is not in the predicted mesh. The
-query's 3D point for the test is its barycentric mix of the predicted vertices, so it lies on the rasterised
-surface exactly.
-"""
-from __future__ import annotations
+A point behind the camera (a wild prediction) is not visible. This is self-occlusion only: a hand or a microphone
+in front of the face is not in the predicted mesh. The query's 3D point for the test is its barycentric mix of the
+predicted vertices, so it lies on the rasterised surface exactly. """ from __future__ import annotations
 
 import torch
 
-from .face import CanonicalFace, camera
-from .synth.rasterizer import rasterize
-from .synth.render import FRONT_FACING, visibility_tolerance
+from ..face import CanonicalFace, camera
+from .rasterizer import rasterize
+
+# Face and head proxy are wound counter-clockwise seen from outside, which in image coordinates (y down)
+# gives a negative signed area: culling the other sign drops the back of the skull and every surface
+# that faces away from the camera before it costs any pixel work.
+FRONT_FACING = -1
+# A point is visible when no surface in the depth buffer lies more than the tolerance in front of
+# it: 0.35 cm, plus the depth change across two pixels of a grazing surface (two pixel footprints),
+# so that points on a face's outline do not flicker with the image size.
+VISIBILITY_TOLERANCE_CM = 0.35
+VISIBILITY_TOLERANCE_PIXELS = 2.0
+
+
+def visibility_tolerance(depth: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
+    """(B,K) depth tolerance (cm) of the visibility test for points at camera depth (B,K)."""
+    return VISIBILITY_TOLERANCE_CM + VISIBILITY_TOLERANCE_PIXELS * depth / intrinsics[:, :1]
 
 
 def camera_space_mesh(vertices: torch.Tensor, rotation: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import torch
 
-from .face import CanonicalFace, layouts
-from .model import crop
-from .synth import SynthFaces, sources
-from .synth.shards import load_all, make_shards, shard_folder
+from ..face import CanonicalFace, layouts
+from ..model import crop
+from ..synth import SynthFaces, sources
+from ..synth.shards import load_all, make_shards, shard_folder
 
 KEYS = ("image", "landmarks2d", "iod", "bbox", "visible", "challenging")
 NEGATIVE_SEED_OFFSET = 7_000_003  # background-only frames draw scenes the face samples never use

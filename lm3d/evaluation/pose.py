@@ -9,41 +9,37 @@
     pose.<source>.visibility_f1      visibility from the predicted dense face against the true self-occlusion
                                      (and visibility_accuracy)
 
-The test faces, the boxes of a box model and the metric definitions (``lm3d.metrics``) are those of
-``lm3d.evaluate``. The truth in 3D is the exact surface point on the deformed face (identity and expression),
+The test faces, the boxes of a box model and the metric definitions (``lm3d.evaluation.metrics``) are those of
+``lm3d.evaluation.landmarks``. The truth in 3D is the exact surface point on the deformed face (identity and expression),
 in canonical cm; annotation conventions do not enter (the ``synth300w`` and ``hmc`` layouts have none).
 """
 from __future__ import annotations
 
 import torch
 
+from ..face import EYE_CORNERS, CanonicalFace, camera, layouts
+from ..inference.predict import predict_batches
+from ..raster.visibility import visible_points
+from ..synth import project_queries, sources
 from . import metrics
-from .detectors import face_boxes
-from .evaluate import predict_batches
-from .face import CanonicalFace, camera, layouts
-from .synth import SynthFaces, pose_scenes, project_queries, sources
-from .synth.render import EYE_CORNERS
-from .visibility import visible_points
+from .test_sets import found_faces, test_faces
 
 DISTANCE_BINS_CM = (0, 30, 60, 120, 250, 1000)
 FACE_SIZE_BINS = (0, 0.2, 0.3, 0.45, 2)  # face width over image width
+TRUTH_KEYS = ("image", "bbox", "rotation", "translation", "intrinsics", "self_visible", "iod")
 
 
 def render_with_truth(source: str, count: int, image_size: int, seed: int = 0) -> dict:
     """Test images with their pose, camera and visibility truth, and the exact 3D points of the source's layout."""
-    data = SynthFaces(source, "test", count, seed=seed, image_size=image_size)
     layout = layouts.get(sources.get(source).layout)
-    parts = []
-    for indices in data.chunks():
-        rendered = data.render(indices)
-        geometry = pose_scenes(data.scenes(indices), image_size)
-        exact = project_queries(geometry, layout.triangle, layout.barycentric)
+
+    def exact(geometry):
+        points = project_queries(geometry, layout.triangle, layout.barycentric)
         eyes = geometry["vertices"][:, list(EYE_CORNERS)]
-        parts.append({**{k: rendered[k] for k in ("image", "bbox", "rotation", "translation", "intrinsics",
-                                                  "self_visible", "iod")},
-                      "points_deformed": exact["points_deformed"], "points3d": exact["points3d"],
-                      "landmarks2d": exact["landmarks2d"], "iod3d": (eyes[:, 0] - eyes[:, 1]).norm(dim=-1)})
-    return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+        return {"points_deformed": points["points_deformed"], "points3d": points["points3d"],
+                "landmarks2d": points["landmarks2d"], "iod3d": (eyes[:, 0] - eyes[:, 1]).norm(dim=-1)}
+
+    return test_faces(source, count, image_size, seed, keys=TRUTH_KEYS, truth=exact)
 
 
 def predict_pose(model, images, boxes, layout, face: CanonicalFace) -> dict:
@@ -63,14 +59,10 @@ def evaluate_pose(model, source: str, count: int, image_size: int, seed: int = 0
         raise ValueError("pose evaluation needs a model with a 3D head (variant crop-3d, s-3d or full)")
     face = CanonicalFace.load()
     layout = layouts.get(sources.get(source).layout)
-    truth = render_with_truth(source, count, image_size, seed)
-    chosen, found = (face_boxes(boxes, truth["image"], truth["bbox"], key=f"{source}/test") if model.needs_box
-                     else (None, torch.ones(count, dtype=torch.bool)))
-    keep = found.nonzero()[:, 0]
-    if len(keep) == 0:
+    truth, chosen, _ = found_faces(model, boxes, render_with_truth(source, count, image_size, seed), f"{source}/test")
+    if len(truth["image"]) == 0:
         return {"faces": 0}
-    truth = {k: v[keep] for k, v in truth.items()}
-    predicted = predict_pose(model, truth["image"], None if chosen is None else chosen[keep], layout, face)
+    predicted = predict_pose(model, truth["image"], chosen, layout, face)
     rotation_error = metrics.rotation_error_degrees(predicted["rotation"], truth["rotation"])
     euler = metrics.euler_errors(predicted["rotation"], truth["rotation"])
     focal_error = metrics.focal_log_error(predicted["intrinsics"][:, 0], truth["intrinsics"][:, 0])
@@ -79,7 +71,7 @@ def evaluate_pose(model, source: str, count: int, image_size: int, seed: int = 0
                              predicted["intrinsics"], (image_size, image_size), layout.triangle, layout.barycentric, face)
     distance = truth["translation"].norm(dim=-1)
     face_size = (truth["bbox"][:, 2] - truth["bbox"][:, 0]) / image_size
-    return {"faces": len(keep), "rotation_deg": rotation_error.mean().item(),
+    return {"faces": len(truth["image"]), "rotation_deg": rotation_error.mean().item(),
             "rotation_deg_median": rotation_error.median().item(),
             **{f"{name}_mae": value.mean().item() for name, value in euler.items()},
             "translation_cm": (predicted["translation"] - truth["translation"]).norm(dim=-1).mean().item(),

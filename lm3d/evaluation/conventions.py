@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import torch
 
+from ..face import CanonicalFace, layouts
+from ..inference.predict import predict_batches
+from ..model.deformer import nearest_vertex_normals
+from ..synth import project_queries, sources
 from . import metrics
-from .detectors import face_boxes
-from .evaluate import own_dataset, predict_batches
-from .face import CanonicalFace, layouts
-from .model.deformer import nearest_vertex_normals
-from .synth import SynthFaces, pose_scenes, project_queries, sources
+from .landmarks import own_dataset
+from .test_sets import found_faces, test_faces
 
 CANONICAL_SOURCES = ("synth300w", "synthwflw", "synthmpie")
 
@@ -32,25 +33,18 @@ def conventions_on_test_faces(model, source: str, count: int, image_size: int, s
     head, ``along_cm`` / ``across_cm``: the 3D residual of the points asked in the source's own convention (a model
     with D asks with the source's code) against the true convention points on the face, split into its part along
     the surface and its part along the normal. A convention moves points along the surface, so that is the part
-    D should remove. Only the faces a box model's detector found count; none found: an empty dict."""
-    data = SynthFaces(source, "test", count, seed=seed, image_size=image_size, convention_scale=convention_scale)
+    D should remove. Only the faces a box model's face finder found count; none found: an empty dict."""
     layout = layouts.get(sources.get(source).layout)
-    convention = data.queries  # the surface points this source's annotators label
-    parts = []
-    for indices in data.chunks():
-        rendered = data.render(indices)
-        geometry = pose_scenes(data.scenes(indices), image_size)
-        parts.append({"image": rendered["image"], "bbox": rendered["bbox"], "iod": rendered["iod"],
-                      "nominal2d": project_queries(geometry, layout.triangle, layout.barycentric)["landmarks2d"],
-                      "convention3d": project_queries(geometry, *convention)["points_deformed"]})
-    faces = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
-    chosen, found = (face_boxes(boxes, faces["image"], faces["bbox"], key=f"{source}/test") if model.needs_box
-                     else (None, torch.ones(count, dtype=torch.bool)))
-    keep = found.nonzero()[:, 0]
-    if len(keep) == 0:
-        return {}  # the detector found no face: nothing to measure
-    faces = {k: v[keep] for k, v in faces.items()}
-    boxes_kept = None if chosen is None else chosen[keep]
+    convention = sources.convention_points(source, convention_scale)[0]  # the surface points its annotators label
+
+    def exact(geometry):
+        return {"nominal2d": project_queries(geometry, layout.triangle, layout.barycentric)["landmarks2d"],
+                "convention3d": project_queries(geometry, *convention)["points_deformed"]}
+
+    faces = test_faces(source, count, image_size, seed, convention_scale, keys=("image", "bbox", "iod"), truth=exact)
+    faces, boxes_kept, _ = found_faces(model, boxes, faces, key=f"{source}/test")
+    if len(faces["image"]) == 0:
+        return {}  # the finder found no face: nothing to measure
     face = CanonicalFace.load()
     canonical = predict_batches(model, faces["image"], boxes_kept, layout.points(face))
     out = {"canonical_nme": metrics.nme_per_face(canonical["landmarks2d"], faces["nominal2d"], faces["iod"]).mean().item()}
@@ -85,7 +79,7 @@ def offset_errors(model, source: str, convention_scale: float = 1.0, asked_as: s
     ``relative_mean``: the same for D's offsets *relative to the reference dataset's* at the same points. D also
     learns what every dataset shares (the training faces' mean shape differs from the template's: expressions),
     which the absolute offsets mix in; the relative ones isolate the convention. ``asked_as``: D's code of another
-    name than the source's (a dataset added by ``lm3d.adapt_deformer``, measured against the source it came from).
+    name than the source's (a dataset added by ``lm3d.training.adapt_deformer``, measured against the source it came from).
     """
     layout = layouts.get(sources.get(source).layout)
     true = sources.convention_points(source, convention_scale)[1]

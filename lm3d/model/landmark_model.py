@@ -1,4 +1,4 @@
-"""The assembled detector: the continuous baseline of the CVPR 2023 paper and the rungs the 2024 paper adds.
+"""The assembled landmark model: the continuous baseline of the CVPR 2023 paper and the rungs the 2024 paper adds.
 
     image I  ->  crop A: the external box (lm3d.model.crop) or S (lm3d.model.spatial_transformer)  ->  I'
     I'  ->  F (lm3d.model.features)  ->  f
@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, replace
 import torch
 from torch import nn
 
-from . import crop as crops
 from . import camera_head
+from . import crop as crops
 from .camera_head import PRINCIPALS, TEMPLATE_SCALE_CM, CameraHead
 from .deformer import QueryDeformer
 from .features import POOLINGS, FeatureExtractor
@@ -127,7 +127,7 @@ class Template(nn.Module):
 
     n = s R (x, -y) / 11 cm + t for a canonical query (x, y, z): where the query would sit in a crop around a
     frontal face. Mapped to the image through S's crop, these points give S a direct landmark loss (the
-    template term of ``lm3d.losses``): a crop is good when the template lands on the face, as in DAN's
+    template term of ``lm3d.training.objective``): a crop is good when the template lands on the face, as in DAN's
     alignment to a mean shape. Still only the landmarks train S; no box or face position is a target.
     """
 

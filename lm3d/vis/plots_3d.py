@@ -1,6 +1,6 @@
 """Figures of the 3D head: the predicted face in the camera's 3D frame, the image with its landmarks and mesh,
 pose over time. Each function returns a figure (plotly, or matplotlib for the static mesh overlay) and is
-smoke-tested; ``lm3d.widgets.PoseExplorer`` only steps through them.
+smoke-tested; ``lm3d.vis.widgets.PoseExplorer`` only steps through them.
 
 Coordinates are the camera frame of ``lm3d.face.camera`` (OpenCV: x right, y down, z forward, cm). The 3D
 scene keeps them as they are and turns plotly's view so that image "up" (-y) is up and we look along +z
@@ -13,8 +13,8 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from ..face import CanonicalFace, camera
 from . import plots
-from .face import CanonicalFace, camera
 
 AXIS_COLOURS = ("#d62728", "#2ca02c", "#1f77b4")  # the head's x (its left), y (up), z (out of the face)
 VISIBLE, HIDDEN = "#2ca02c", "#d62728"

@@ -1,12 +1,12 @@
-"""Face boxes for the models that crop around one: simulated, a real detector, or boxes from a file.
+"""Face boxes for the models that crop around one: simulated, a real face finder, or boxes from a file.
 
 The continuous baseline crops faces from an external box. On SynthFaces we simulate a detector
-from the ground-truth box (``lm3d.model.crop.jitter_boxes``); ``LBPFaceDetector`` is a real one, for your
+from the ground-truth box (``lm3d.model.crop.jitter_boxes``); ``LBPFaceFinder`` is a real face finder, for your
 own images: the LBP cascade that ships inside the scikit-image wheel. It is a classical frontal-face
 cascade: it finds roughly frontal, upright faces and misses profiles (on SynthFaces ``synth300w`` test
 images it finds only a minority of the faces, mostly the frontal ones), which is exactly the weakness the
 paper's built-in spatial transformer removes. Boxes of peer detectors that cannot be imported here
-(MTCNN, in its own venv: ``benchmarks/detector_boxes.py``) come in as a JSON file.
+(MTCNN, in its own venv: ``benchmarks/face_boxes.py``) come in as a JSON file.
 
 ``face_boxes(kind, images, true_boxes)`` gives the evaluation one interface to all three.
 """
@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .model.crop import jitter_boxes
+from ..model.crop import jitter_boxes
 
 CASCADE_FILE = "lbpcascade_frontalface_opencv.xml"
 BOX_SEED = 12345  # the simulated detector's noise: one fixed stream, so every model sees the same boxes
 BOX_FILE_FORMAT = "lm3d.face_boxes/1"
 
 
-class LBPFaceDetector:
+class LBPFaceFinder:
     """Callable: HxWx3 uint8 image -> the largest face box (x0, y0, x1, y1), or None."""
 
     def __init__(self, scale_factor: float = 1.2, min_size: int = 24):
@@ -56,7 +56,7 @@ def face_boxes(kind: str, images: torch.Tensor, true_boxes: torch.Tensor, key: s
     """Boxes (N,4) and whether each face was found (N,) for uint8 images (N,3,H,W).
 
     ``kind``: ``simulated`` (the true boxes with detector-like noise drawn from ``seed``; always found),
-    ``lbp`` (:class:`LBPFaceDetector` on each image), or ``file:PATH`` (the boxes stored under ``key`` in a
+    ``lbp`` (:class:`LBPFaceFinder` on each image), or ``file:PATH`` (the boxes stored under ``key`` in a
     JSON file of format ``lm3d.face_boxes/1``, null where the detector found nothing).
     """
     count = len(images)
@@ -68,7 +68,7 @@ def face_boxes(kind: str, images: torch.Tensor, true_boxes: torch.Tensor, key: s
     elif kind.startswith("file:"):
         stored = _box_file(kind[5:]).get(key)
         if stored is None or len(stored) != count:
-            raise ValueError(f"{kind[5:]} holds no {count} boxes for {key!r}; make it with benchmarks/detector_boxes.py")
+            raise ValueError(f"{kind[5:]} holds no {count} boxes for {key!r}; make it with benchmarks/face_boxes.py")
         found = stored
     else:
         raise ValueError(f"unknown face boxes {kind!r}; known: simulated, lbp, file:PATH")
@@ -77,8 +77,8 @@ def face_boxes(kind: str, images: torch.Tensor, true_boxes: torch.Tensor, key: s
 
 
 @lru_cache(maxsize=1)
-def _lbp() -> LBPFaceDetector:
-    return LBPFaceDetector()
+def _lbp() -> LBPFaceFinder:
+    return LBPFaceFinder()
 
 
 @lru_cache(maxsize=4)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
 
-from .model import ModelConfig
-from .model.detector import VARIANTS, check_ranges, variant_config
-from .synth.sources import MAX_CONVENTION_SCALE
+from ..model import ModelConfig
+from ..model.landmark_model import VARIANTS, check_ranges, variant_config
+from ..synth.sources import MAX_CONVENTION_SCALE
 
 
 @dataclass
@@ -46,7 +46,7 @@ class TrainConfig:
     template_weight: float = 1.0  # S's own landmark loss: the template's points through its crop
     negative_fraction: float = 0.125  # share of each batch that is background-only frames
     negative_count: int = 1000  # background-only frames rendered for training
-    # 3D head only (lm3d.losses.head_3d_penalties): points near the template, their size, a weak focal prior
+    # 3D head only (lm3d.training.objective.head_3d_penalties): points near the template, their size, a weak focal prior
     offset_weight: float = 0.01
     scale_drift_weight: float = 1.0
     focal_prior_weight: float = 0.01

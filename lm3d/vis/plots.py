@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from .face import CanonicalFace, Layout, Subdivision
+from ..face import CanonicalFace, Layout, Subdivision
 
 FRONT_CAMERA = dict(eye=dict(x=0.0, y=0.0, z=2.2), up=dict(x=0.0, y=1.0, z=0.0))
 SKIN = "#e8c4a8"
@@ -218,5 +218,21 @@ def roi_frames(images, rois: dict, frames, title: str = "RoIs on frames"):
         axis.set_axis_off()
     np.atleast_1d(axes)[0].legend(fontsize=7, loc="lower left")
     figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def learning_curves(logs: dict, title: str = "learning curves"):
+    """Training loss against step, one line per run: ``logs`` maps a label to a training log's entries (each a dict
+    with ``step`` and ``loss``, as ``lm3d.training.loop`` writes them)."""
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for label, entries in logs.items():
+        if entries:
+            axis.plot([e["step"] for e in entries], [e["loss"] for e in entries], label=label, lw=1)
+    axis.set_yscale("log")
+    axis.set_xlabel("step")
+    axis.set_ylabel("training loss (L1 pixel error / IOD)")
+    axis.set_title(title)
+    axis.legend()
     figure.tight_layout()
     return figure

@@ -1,6 +1,6 @@
 """Real detectors' face boxes on lm3d's evaluation images: MTCNN (in the peer venv) and the LBP cascade.
 
-    .venv/bin/python benchmarks/detector_boxes.py --image-size 128 --count 500 --out reports/mtcnn_boxes.json
+    .venv/bin/python benchmarks/face_boxes.py --image-size 128 --count 500 --out reports/mtcnn_boxes.json
 
 Renders exactly the images ``lm3d.evaluate`` uses (the test set of each evaluation source and the fixed
 stability clips), hands them to ``benchmarks/peers/mtcnn_boxes.py`` in ``.venv-peers`` (``make peers``
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lm3d.detectors import face_boxes
-from lm3d.evaluate import EVAL_SOURCES, render_test_set
-from lm3d.evaluate_video import CLIPS, LENGTH, test_clips
+from lm3d.evaluation import EVAL_SOURCES, test_faces
+from lm3d.evaluation.video import CLIPS, LENGTH, test_clips
+from lm3d.inference import face_boxes
 
 ROOT = Path(__file__).resolve().parents[1]
 PEER_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
@@ -30,7 +30,7 @@ PEER_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
 def evaluation_images(image_size: int, count: int, clips: int = CLIPS, length: int = LENGTH) -> dict:
     images = {}
     for source in EVAL_SOURCES:
-        images[f"{source}/test"] = render_test_set(source, count, image_size)
+        images[f"{source}/test"] = test_faces(source, count, image_size)
         for kind in ("static", "moving"):
             for index, clip in enumerate(test_clips(source, kind, image_size, clips, length)):
                 images[f"{source}/{kind}/{index}"] = clip

@@ -1,5 +1,7 @@
 """Checkpoints: written atomically, loaded safely (``weights_only=True``), checked before use.
 
+    >>> model = load_model("runs/standard_seed0/checkpoint.pt")   # a ContinuousLandmarkModel in eval mode
+
 A checkpoint is a dict with ``format``, the model and training configs (plain dicts), the
 model's state dict, and optionally optimizer/scheduler states and the step. Loading refuses
 truncated files, files that are not lm3d checkpoints, and checkpoints of another model kind,
@@ -12,8 +14,11 @@ from pathlib import Path
 
 import torch
 
+from ..runtime import default_device
+from .landmark_model import ContinuousLandmarkModel, ModelConfig
+
 CHECKPOINT_FORMAT = "lm3d.checkpoint/1"
-DETECTOR_KINDS = ("detector", "baseline")  # "baseline": landmark detectors saved before S existed
+MODEL_KINDS = ("detector", "baseline")  # the landmark model's stored kinds ("baseline": saved before S existed)
 
 
 class CheckpointError(RuntimeError):
@@ -51,3 +56,22 @@ def load(path: str | Path, kind: str | tuple[str, ...] | None = None, map_locati
     if kinds is not None and data["kind"] not in kinds:
         raise CheckpointError(f"checkpoint {path} holds a {data['kind']!r} model, expected {' or '.join(map(repr, kinds))}")
     return data
+
+
+def load_model(path: str | Path, device=None):
+    """The ``ContinuousLandmarkModel`` of a checkpoint, on ``device`` (default: the GPU when present), in eval mode.
+
+    A checkpoint whose weights do not fit its own config, or whose camera head holds a broken rotation, is refused
+    with :class:`CheckpointError`."""
+    data = load(path, kind=MODEL_KINDS)
+    try:
+        model = ContinuousLandmarkModel(ModelConfig(**data["model_config"]))
+        model.load_state_dict(data["model"])
+    except (RuntimeError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: weights do not fit the model config ({str(error)[:200]})") from None
+    if model.camera_head is not None:
+        try:
+            model.camera_head.check()
+        except ValueError as error:
+            raise CheckpointError(f"{path}: the camera head's rotation is broken ({error})") from None
+    return model.to(device or default_device()).eval()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from .face import camera
+from ..face import camera
 
 
 def _check(predicted: torch.Tensor, target: torch.Tensor, iod: torch.Tensor, mask):

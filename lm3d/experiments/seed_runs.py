@@ -1,5 +1,5 @@
 """Training runs of the seeds tables and their metrics: run folders, train-then-evaluate with a cache, and
-aggregation over seeds (``lm3d.reproduce`` builds its tables from these).
+aggregation over seeds (each table of ``lm3d.experiments`` is built from these).
 
 ``run_seed`` trains a variant's seed unless it is finished, evaluates it unless its cached metrics are of the
 current ``EVALUATION_VERSION``, and records the training minutes from the run's log. ``flatten`` turns one
@@ -11,8 +11,8 @@ import json
 import statistics
 from pathlib import Path
 
-from .evaluate import EVALUATION_VERSION, evaluate_checkpoint
-from .train import CHECKPOINT_NAME, configure, preset, train
+from ..evaluation import EVALUATION_VERSION, evaluate_checkpoint
+from ..training import CHECKPOINT_NAME, configure, preset, train
 
 
 def run_name(preset_name: str, variant: str, seed: int, tag: str | None = None) -> str:
@@ -50,7 +50,7 @@ def training_minutes(log: Path, batch_size: int) -> float:
 
 
 def evaluate_with_boxes(preset_name: str, seed: int, runs: Path, boxes: str, label: str) -> dict:
-    """The baseline of one seed evaluated on another detector's boxes (cached as metrics_<label>.json)."""
+    """The baseline of one seed evaluated on another face finder's boxes (cached as metrics_<label>.json)."""
     out = runs / run_name(preset_name, "baseline", seed)
     cached = out / f"metrics_{label}.json"
     if cached.exists():
@@ -130,18 +130,3 @@ def cell(table: dict, key: str, digits: int = 2) -> str:
     if not row:
         return "-"
     return f"{row['mean']:.{digits}f}" + (f" ± {row['std']:.{digits}f}" if len(row["values"]) > 1 else "")
-
-
-def untrained_3d(preset_name: str, runs: Path) -> dict:
-    """A crop-3d model at its initial weights, evaluated: γ answers with its priors (frontal, prior focal, template)."""
-    from .model import ContinuousLandmarkModel
-    from .train import save_checkpoint
-
-    out = runs / run_name(preset_name, "crop-3d", 0, "crop-3d-untrained")
-    metrics_file = out / "metrics.json"
-    if not metrics_file.exists() or json.loads(metrics_file.read_text()).get("evaluation_version") != EVALUATION_VERSION:
-        config = configure(preset_name, "crop-3d", 0)
-        save_checkpoint(out / CHECKPOINT_NAME, ContinuousLandmarkModel(config.model), config)
-        results = evaluate_checkpoint(out / CHECKPOINT_NAME, count=config.eval_count)
-        metrics_file.write_text(json.dumps(results, indent=1) + "\n")
-    return json.loads(metrics_file.read_text())

@@ -1,9 +1,9 @@
-"""Interactive widgets for notebooks: thin wrappers over pure functions and ``lm3d.plots``.
+"""Interactive widgets for notebooks: thin wrappers over pure functions and ``lm3d.vis.plots``.
 
 ``describe_point`` does the work (where a surface point is, and the nearest layout points) and is
 tested; ``QueryPicker`` wires it to a plotly ``FigureWidget`` click handler and an ipywidgets panel.
 ``pose_frames`` and ``describe_pose`` do the work of ``PoseExplorer``, which steps through images or the
-frames of a clip and draws the 3D head's answer with ``lm3d.plots_3d``. The browser test
+frames of a clip and draws the 3D head's answer with ``lm3d.vis.plots_3d``. The browser test
 (``make test-browser``) clicks both in a real JupyterLab.
 """
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
+from ..face import CanonicalFace, camera
+from ..face import layouts as layout_registry
 from . import plots, plots_3d
-from .face import CanonicalFace, camera
-from .face import layouts as layout_registry
 
 PICK_SEGMENTS = 4  # each mesh edge cut in 4: picks land within about 0.2 cm of the click (mean edge 0.9 cm)
 PANEL_HEIGHT = "9em"  # the query list scrolls past about five queries
@@ -195,7 +195,7 @@ class QueryPicker:
 def pose_frames(detector, images, layout: str = "ibug68", boxes=None) -> list[dict]:
     """Per image: the layout's 2D and 3D landmarks, visibility, pose, camera and Euler angles, plus the dense
     predicted face (every mesh vertex: ``dense3d`` canonical cm, ``dense2d`` pixels) for the 3D view.
-    ``boxes`` (N,4): face boxes for a box model (``crop-3d``) without a ``box_detector``."""
+    ``boxes`` (N,4): face boxes for a box model (``crop-3d``) without a ``face_finder``."""
     if detector.model.camera_head is None:
         raise ValueError("this detector has a 2D head: train --variant crop-3d or s-3d for pose and 3D")
     asked = detector.predict(list(images), box=boxes, layout=layout)

@@ -1,4 +1,4 @@
-"""The inference API: load a checkpoint, predict landmarks of any layout or query set.
+"""``Detector``: load a checkpoint, predict landmarks of any layout or query set; ``Prediction``: what it answers.
 
     >>> detector = lm3d.Detector.from_checkpoint("runs/std1/checkpoint.pt")
     >>> result = detector.predict(image, box=(x0, y0, x1, y1), layout="ibug68")   # a box model (baseline)
@@ -11,8 +11,8 @@ Images: an HxWx3 uint8 RGB array, an HxWx3 float array in [0, 1], an HxW (or HxW
 an HxWx4 RGBA array (alpha is dropped), a file path, or a batch (a list of those, or an NxHxWx3 array
 with one box per image for a box model). Views with any strides are fine.
 
-A box model needs a face box; without one it runs ``box_detector`` if one was given (for example
-``LBPFaceDetector``), and otherwise says that it needs a box. A model with a spatial transformer takes
+A box model needs a face box; without one it runs ``face_finder`` if one was given (for example
+``lm3d.inference.LBPFaceFinder``), and otherwise says that it needs a box. A model with a spatial transformer takes
 no box and reports ``face_score``: below ``min_face_score`` the image is taken to hold no face, its
 landmarks are NaN (never confident answers about a face that is not there) and ``message`` says why.
 ``message`` also warns when S's crop is smaller or larger than any face it was trained on.
@@ -23,7 +23,7 @@ A model with a 3D head (variants ``crop-3d``, ``s-3d``) also reports, in the con
     >>> result.landmarks3d        # (K,3) canonical cm: the face's shape at the queried points
     >>> result.rotation, result.translation, result.intrinsics   # (3,3) proper rotation, (3,) cm, (fx, fy, cx, cy) px
     >>> result.euler              # {"yaw", "pitch", "roll"} degrees, R = Rz(roll) Ry(yaw) Rx(pitch) (lm3d.face.camera)
-    >>> result.visible            # (K,) bool: not hidden by the predicted face itself (lm3d.visibility)
+    >>> result.visible            # (K,) bool: not hidden by the predicted face itself (lm3d.raster.visibility)
     >>> result.mesh3d             # (468,3) canonical cm: the predicted dense face (the 3D face shape)
 """
 from __future__ import annotations
@@ -35,13 +35,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import checkpoint
-from .evaluate import dataset_codes, load_model
-from .face import CanonicalFace, camera, layouts
-from .model.spatial_transformer import scale as crop_scale
-from .visibility import visible_points
-
-MAX_PIXELS = 100_000_000  # larger images are refused: downscale them first (S only ever needs a small copy)
+from ..face import CanonicalFace, camera, layouts
+from ..model import checkpoint
+from ..model.spatial_transformer import scale as crop_scale
+from ..raster.visibility import visible_points
+from .images import check_box, read_image
+from .predict import dataset_codes
 
 
 @dataclass
@@ -62,61 +61,24 @@ class Prediction:
     mesh3d: torch.Tensor | None = None  # (V,3) or (B,V,3) canonical cm: the predicted dense face, every mesh vertex
 
 
-def _read_image(image) -> np.ndarray:
-    if isinstance(image, (str, Path)):
-        path = Path(image)
-        if not path.is_file():
-            raise FileNotFoundError(f"image file {path} does not exist")
-        import matplotlib.image
-
-        image = matplotlib.image.imread(path)
-    array = np.asarray(image)
-    if array.size == 0:
-        raise ValueError("the image is empty")
-    if array.ndim == 3 and array.shape[-1] == 1:
-        array = array[..., 0]
-    if array.ndim == 2:
-        array = np.repeat(array[..., None], 3, axis=-1)
-    if array.ndim != 3 or array.shape[-1] not in (3, 4):
-        raise ValueError(f"expected an HxWx3 RGB, HxWx4 RGBA or HxW grayscale image, got shape {array.shape}")
-    if array.shape[0] * array.shape[1] > MAX_PIXELS:
-        raise ValueError(f"the image is {array.shape[1]}x{array.shape[0]} pixels, more than {MAX_PIXELS:,}; "
-                         "downscale it first")
-    array = np.ascontiguousarray(array[..., :3])  # flipped or strided views become plain arrays
-    if array.dtype == np.uint8:
-        return array
-    if np.issubdtype(array.dtype, np.floating):
-        if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
-            raise ValueError("float images must hold finite values in [0, 1]")
-        return np.round(array * 255).astype(np.uint8)
-    raise ValueError(f"unsupported image dtype {array.dtype}; use uint8 or float in [0, 1]")
-
-
-def _check_box(box) -> torch.Tensor:
-    box = torch.as_tensor(box, dtype=torch.float32).reshape(-1)
-    if box.shape != (4,) or not torch.isfinite(box).all() or box[2] <= box[0] or box[3] <= box[1]:
-        raise ValueError(f"a face box is (x0, y0, x1, y1) with x1 > x0 and y1 > y0, got {box.tolist()}")
-    return box
-
-
 class Detector:
-    """A trained continuous landmark detector."""
+    """A trained continuous landmark detector: a ``ContinuousLandmarkModel`` with the checks a user's images need."""
 
-    def __init__(self, model, box_detector=None, scale_range: tuple[float, float] | None = None,
+    def __init__(self, model, face_finder=None, scale_range: tuple[float, float] | None = None,
                  min_face_score: float = 0.5):
         self.model = model.eval()
         self.face = CanonicalFace.load()
-        self.box_detector = box_detector
+        self.face_finder = face_finder
         self.scale_range = scale_range  # the crop scales S met in training, to flag crops outside them
         if not 0 <= min_face_score <= 1:
             raise ValueError(f"min_face_score must be in [0, 1], got {min_face_score}")
         self.min_face_score = min_face_score
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device=None, box_detector=None, min_face_score: float = 0.5) -> "Detector":
-        data = checkpoint.load(path, kind=checkpoint.DETECTOR_KINDS)
+    def from_checkpoint(cls, path: str | Path, device=None, face_finder=None, min_face_score: float = 0.5) -> "Detector":
+        data = checkpoint.load(path, kind=checkpoint.MODEL_KINDS)
         scale_range = tuple(data["scale_range"]) if data.get("scale_range") else None
-        return cls(load_model(path, device), box_detector, scale_range, min_face_score)
+        return cls(checkpoint.load_model(path, device), face_finder, scale_range, min_face_score)
 
     def _queries(self, layout, queries):
         if (layout is None) == (queries is None):
@@ -139,7 +101,7 @@ class Detector:
         points, names, surface = self._queries(layout, queries)
         has_3d = self.model.camera_head is not None
         batched = isinstance(image, (list, tuple)) or (isinstance(image, np.ndarray) and image.ndim == 4)
-        arrays = [_read_image(i) for i in image] if batched else [_read_image(image)]
+        arrays = [read_image(i) for i in image] if batched else [read_image(image)]
         shapes = {a.shape for a in arrays}
         if len(shapes) != 1:
             raise ValueError(f"images in a batch must share one size, got {sorted(shapes)}")
@@ -206,17 +168,17 @@ class Detector:
 
     def _boxes(self, arrays, box, batched) -> torch.Tensor:
         if box is None:
-            if self.box_detector is None:
+            if self.face_finder is None:
                 raise ValueError("the baseline needs a face box: pass box=(x0, y0, x1, y1), or create the Detector "
-                                 "with box_detector=lm3d.detectors.LBPFaceDetector()")
-            found = [self.box_detector(a) for a in arrays]
+                                 "with face_finder=lm3d.inference.LBPFaceFinder()")
+            found = [self.face_finder(a) for a in arrays]
             if any(f is None for f in found):
-                raise ValueError("the box detector found no face; pass box= explicitly")
+                raise ValueError("the face finder found no face; pass box= explicitly")
             return torch.stack([torch.as_tensor(f, dtype=torch.float32) for f in found])
         boxes = torch.as_tensor(box, dtype=torch.float32)
         if batched:
             if boxes.shape != (len(arrays), 4):
                 raise ValueError(f"a batch of {len(arrays)} images needs boxes of shape ({len(arrays)}, 4), "
                                  f"got {tuple(boxes.shape)}")
-            return torch.stack([_check_box(b) for b in boxes])
-        return _check_box(boxes)[None]
+            return torch.stack([check_box(b) for b in boxes])
+        return check_box(boxes)[None]

@@ -13,15 +13,19 @@
   drift of their overall size (else depth and size trade off freely), and a weak log-normal prior on f_c.
 * ``offset_penalty``: the small L2 that keeps D's query offsets (``lm3d.model.deformer``) from wandering.
 * ``crop_diagnostics``: what S does, for the training log (crop size and offset against the true face's).
+
+``Objective`` assembles the terms a model's variant needs, with the config's weights: the training loop calls it
+once per step and sums what it returns.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from .model import crop
-from .model.camera_head import FOCAL_PRIOR
-from .model.spatial_transformer import corner_excess, non_similarity, scale_outside
+from ..model import crop
+from ..model.camera_head import FOCAL_PRIOR
+from ..model.spatial_transformer import corner_excess, non_similarity, scale_outside
+from .config import TrainConfig
 
 
 def landmark_loss(predicted, targets, mask, iod, normaliser: float) -> torch.Tensor:
@@ -95,3 +99,41 @@ def crop_diagnostics(outputs: dict, local: dict, terms: dict, with_s: bool = Tru
     offset = (transform[:, :, 2] - box[:, :, 2]).norm(dim=-1) / face_half
     return {"crop_over_face": (transform[:, :, :2].det().abs().sqrt() / face_half).median().item(),
             "crop_offset_over_face": offset.median().item(), **penalties}
+
+
+class Objective:
+    """The loss terms of one training step for one model and config, already weighted, by name.
+
+    Every model has ``landmarks``; a model with S adds ``scale``, ``corners`` (``affine`` for an affine S), ``face``
+    and, with a template weight, ``template``; a 3D head adds its priors; D adds ``deformer``. ``world``: the
+    number of data-parallel processes (each normalises by the global point count, so their gradients average to
+    one process's)."""
+
+    def __init__(self, model, config: TrainConfig, scale_range: tuple[float, float] | None = None, world: int = 1):
+        self.config, self.scale_range, self.world = config, scale_range, world
+        self.with_s, self.with_3d = not model.needs_box, model.camera_head is not None
+        self.with_deformer = model.deformer is not None
+        if self.with_s and scale_range is None:
+            raise ValueError("a model with S needs the training faces' crop scale range")
+        self.s_weights = {"scale": config.scale_weight, "corners": config.corner_weight,
+                          "affine": config.affine_weight if config.model.crop == "affine" else 0.0}
+        self.weights_3d = {"offset": config.offset_weight, "scale_drift": config.scale_drift_weight,
+                           "focal_prior": config.focal_prior_weight}
+
+    def __call__(self, outputs: dict, batch: dict, normaliser: float) -> dict:
+        config = self.config
+        terms = {"landmarks": landmark_loss(outputs["landmarks2d"].float(), batch["targets"], batch["mask"],
+                                            batch["iod"], normaliser) * self.world}
+        if self.with_s:
+            terms.update(spatial_transformer_penalties(outputs, tuple(batch["image"].shape[-2:]), self.scale_range,
+                                                       config.corner_margin, self.s_weights))
+            terms["face"] = config.face_weight * face_loss(outputs["face_logit"], batch["is_face"])
+            if config.template_weight > 0:
+                terms["template"] = config.template_weight * self.world * landmark_loss(
+                    outputs["template2d"].float(), batch["targets"], batch["mask"], batch["iod"], normaliser)
+        if self.with_3d:  # (with D, the points stay near the deformed queries)
+            terms.update(head_3d_penalties(outputs, outputs.get("queries_deformed", batch["queries"]), batch["mask"],
+                                           self.weights_3d))
+        if self.with_deformer:
+            terms["deformer"] = config.deformer_weight * offset_penalty(outputs["query_offsets"], batch["mask"])
+        return terms

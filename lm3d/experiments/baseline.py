@@ -1,0 +1,40 @@
+"""The baseline's seeds table: the continuous baseline over several seeds, every number of its evaluation.
+
+Each seed trains into ``runs/<preset>_seed<k>`` (resuming if interrupted; a finished run with its metrics is not
+retrained) and is evaluated on the SynthFaces test sets. The mean and standard deviation over seeds go to
+``<out>/baseline_results.json`` and, as a markdown table, to ``<out>/baseline_results.md``, with the learning curves
+beside them.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from ..vis.plots import learning_curves
+from .seed_runs import aggregate, run_name, run_seed
+
+
+def baseline(preset_name: str, seeds: list[int], runs: Path) -> dict:
+    """Every number of the baseline's evaluation, over ``seeds``."""
+    return aggregate([run_seed(preset_name, seed, runs) for seed in seeds])
+
+
+def markdown(table: dict, preset_name: str, seeds: list[int]) -> str:
+    lines = [f"Baseline, preset `{preset_name}`, seeds {seeds}: mean and standard deviation over seeds. NME and FR@10 "
+             "in % of the inter-ocular distance, AUC@10 in [0, 1].", "",
+             "| metric | mean | std | per seed |", "| --- | --- | --- | --- |"]
+    for key, row in table.items():
+        lines.append(f"| {key} | {row['mean']:.3f} | {row['std']:.3f} | {', '.join(f'{v:.3f}' for v in row['values'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def save_learning_curves(runs: Path, preset_name: str, seeds: list[int], path: Path) -> None:
+    """The training loss of every seed against its step, as a PNG."""
+    logs = {f"seed {seed}": runs / run_name(preset_name, "baseline", seed) / "log.jsonl" for seed in seeds}
+    entries = {label: [json.loads(line) for line in log.read_text().splitlines() if line]
+               for label, log in logs.items() if log.exists()}
+    figure = learning_curves(entries, f"baseline, preset {preset_name}")
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

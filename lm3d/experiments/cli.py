@@ -1,0 +1,68 @@
+"""The main job's experiments: train and evaluate every rung over several seeds, write its table.
+
+    python -m lm3d.reproduce --out reports                # the baseline: standard preset, seeds 0 1 2
+    python -m lm3d.reproduce --preset fast --seeds 0 1    # a quick check of the whole path
+    python -m lm3d.reproduce --seeds 0 --interruption-check 1000   # kill -9 at step 1000, resume, compare
+    python -m lm3d.reproduce --ladder --out reports       # the spatial transformer's table
+    python -m lm3d.reproduce --head-3d --out reports      # the 3D head's table
+    python -m lm3d.reproduce --deformer --out reports     # the query deformer's table
+
+Each table is ``<out>/<name>_results.json`` and, as markdown, ``<out>/<name>_results.md`` (the docs' results pages
+are updated from these by ``tools/update_results_docs.py``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .baseline import baseline, markdown, save_learning_curves
+from .deformer import deformer, deformer_markdown
+from .head_3d import head_3d, head_3d_markdown
+from .interruption import interruption_check
+from .ladder import ladder, ladder_markdown
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="standard")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--runs", type=Path, default=Path("runs"))
+    parser.add_argument("--out", type=Path, default=Path("reports"))
+    parser.add_argument("--ladder", action="store_true",
+                        help="instead: the spatial transformer's table (baseline with simulated, MTCNN and LBP boxes; S)")
+    parser.add_argument("--head-3d", action="store_true",
+                        help="instead: the 3D head's table (2D against 3D head, on the box crop and on S)")
+    parser.add_argument("--deformer", action="store_true",
+                        help="instead: the query deformer's table (S + 3D head without and with D)")
+    parser.add_argument("--mtcnn-boxes", type=Path, default=Path("reports/mtcnn_boxes.json"))
+    parser.add_argument("--interruption-check", type=int, metavar="STEP", default=None,
+                        help="instead: kill -9 a training of the first seed after its checkpoint at STEP, resume, compare")
+    args = parser.parse_args(argv)
+    if args.interruption_check is not None:
+        report = interruption_check(args.preset, args.seeds[0], args.runs, args.interruption_check)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "interruption_check.json").write_text(json.dumps(report, indent=1) + "\n")
+        print(json.dumps(report, indent=1))
+        return
+    for wanted, name, build, write in ((args.head_3d, "head_3d", head_3d, head_3d_markdown),
+                                       (args.deformer, "deformer", deformer, deformer_markdown),
+                                       (args.ladder, "ladder", ladder, ladder_markdown)):
+        if wanted:
+            extra = (args.mtcnn_boxes,) if name == "ladder" else ()
+            rows = build(args.preset, args.seeds, args.runs, *extra)
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / f"{name}_results.json").write_text(json.dumps({"preset": args.preset, "seeds": args.seeds,
+                                                                       "rows": rows}, indent=1) + "\n")
+            text = write(rows, args.preset, args.seeds)
+            (args.out / f"{name}_results.md").write_text(text)
+            print(text)
+            return
+    table = baseline(args.preset, args.seeds, args.runs)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "baseline_results.json").write_text(json.dumps({"preset": args.preset, "seeds": args.seeds,
+                                                                "table": table}, indent=1) + "\n")
+    save_learning_curves(args.runs, args.preset, args.seeds, args.out / "baseline_learning_curves.png")
+    text = markdown(table, args.preset, args.seeds)
+    (args.out / "baseline_results.md").write_text(text)
+    print(text)

@@ -1,0 +1,49 @@
+"""The spatial transformer's table: the baseline with simulated, MTCNN and LBP boxes against S, same budget.
+
+Every row is trained over the same seeds with the same preset. A box row evaluated on a real finder's boxes counts
+only the faces (and clips) that finder found.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .seed_runs import aggregate, cell, evaluate_with_boxes, run_seed
+
+# The rows: (label, variant, face boxes of a box model)
+LADDER = (("baseline, simulated detector box", "baseline", "simulated"),
+          ("baseline, MTCNN box", "baseline", "mtcnn"),
+          ("baseline, LBP detector box", "baseline", "lbp"),
+          ("S similarity", "s-similarity", None),
+          ("S affine", "s-affine", None))
+
+
+def ladder(preset_name: str, seeds: list[int], runs: Path, mtcnn_boxes: Path | None) -> dict:
+    """Every row of LADDER over ``seeds``: aggregated tables, same budget (the preset) for every model."""
+    rows = {}
+    for label, variant, boxes in LADDER:
+        if boxes == "mtcnn" and (mtcnn_boxes is None or not mtcnn_boxes.exists()):
+            print(f"skipping '{label}': no MTCNN boxes (make peers && benchmarks/face_boxes.py)")
+            continue
+        if boxes in (None, "simulated"):
+            results = [run_seed(preset_name, seed, runs, variant) for seed in seeds]
+        else:
+            kind = f"file:{mtcnn_boxes}" if boxes == "mtcnn" else boxes
+            results = [evaluate_with_boxes(preset_name, seed, runs, kind, boxes) for seed in seeds]
+        rows[label] = aggregate(results)
+    return rows
+
+
+def ladder_markdown(rows: dict, preset_name: str, seeds: list[int]) -> str:
+    lines = [f"Preset `{preset_name}`, seeds {seeds}: mean ± standard deviation over seeds, all in % of the inter-ocular "
+             "distance except RoI jitter (% of the crop size). Jitter on the synth300w test clips (lm3d.evaluation.stability). "
+             "A detector row counts only the faces (and clips) its detector found.", "",
+             "| model | faces found | synth300w NME (common / challenging) | synthwflw | synthmpie | hmc | "
+             "static / motion jitter | video NME | RoI jitter |", "|---|---|---|---|---|---|---|---|---|"]
+    for label, table in rows.items():
+        found = cell(table, "faces found synth300w (%)", 1) if "faces found synth300w (%)" in table else "100"
+        lines.append(f"| {label} | {found} | {cell(table, 'NME synth300w')} ({cell(table, 'NME synth300w (common)')} / "
+                     f"{cell(table, 'NME synth300w (challenging)')}) | {cell(table, 'NME synthwflw')} | "
+                     f"{cell(table, 'NME synthmpie')} | {cell(table, 'NME hmc')} | "
+                     f"{cell(table, 'static jitter synth300w')} / {cell(table, 'motion jitter synth300w')} | "
+                     f"{cell(table, 'video nme synth300w')} | {cell(table, 'roi jitter synth300w')} |")
+    return "\n".join(lines) + "\n"

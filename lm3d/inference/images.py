@@ -1,0 +1,53 @@
+"""Reading images for the detector: every accepted form becomes one HxWx3 uint8 RGB array, or a clear error.
+
+Accepted: an HxWx3 uint8 RGB array, an HxWx3 float array in [0, 1], an HxW (or HxWx1) grayscale array, an HxWx4
+RGBA array (alpha is dropped), or a file path. Views with any strides are fine. Larger images than ``MAX_PIXELS``
+are refused: downscale them first (S only ever needs a small copy).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+MAX_PIXELS = 100_000_000
+
+
+def read_image(image) -> np.ndarray:
+    """One image (an array of an accepted form, or a file path) as an HxWx3 uint8 RGB array."""
+    if isinstance(image, (str, Path)):
+        path = Path(image)
+        if not path.is_file():
+            raise FileNotFoundError(f"image file {path} does not exist")
+        import matplotlib.image
+
+        image = matplotlib.image.imread(path)
+    array = np.asarray(image)
+    if array.size == 0:
+        raise ValueError("the image is empty")
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=-1)
+    if array.ndim != 3 or array.shape[-1] not in (3, 4):
+        raise ValueError(f"expected an HxWx3 RGB, HxWx4 RGBA or HxW grayscale image, got shape {array.shape}")
+    if array.shape[0] * array.shape[1] > MAX_PIXELS:
+        raise ValueError(f"the image is {array.shape[1]}x{array.shape[0]} pixels, more than {MAX_PIXELS:,}; "
+                         "downscale it first")
+    array = np.ascontiguousarray(array[..., :3])  # flipped or strided views become plain arrays
+    if array.dtype == np.uint8:
+        return array
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
+            raise ValueError("float images must hold finite values in [0, 1]")
+        return np.round(array * 255).astype(np.uint8)
+    raise ValueError(f"unsupported image dtype {array.dtype}; use uint8 or float in [0, 1]")
+
+
+def check_box(box) -> torch.Tensor:
+    """A face box (x0, y0, x1, y1) as a (4,) float tensor, refused unless finite and non-empty."""
+    box = torch.as_tensor(box, dtype=torch.float32).reshape(-1)
+    if box.shape != (4,) or not torch.isfinite(box).all() or box[2] <= box[0] or box[3] <= box[1]:
+        raise ValueError(f"a face box is (x0, y0, x1, y1) with x1 > x0 and y1 > y0, got {box.tolist()}")
+    return box

@@ -1,0 +1,13 @@
+"""lm3d.vis: figures and widgets. Plot functions return figures; widgets are thin wrappers over them.
+
+* ``plots``: the canonical face, layouts and queries (plotly 3D, matplotlib 2D), RoIs over time, learning curves,
+  an offline animation player.
+* ``plots_3d``: the 3D head's figures: pose, camera frustum, predicted dense face.
+* ``widgets``: the query picker (click points on the face) and the pose explorer.
+
+Imports: ``lm3d.face``, ``lm3d.raster``, ``lm3d.model``, ``lm3d.inference`` and ``lm3d.runtime``; never
+``lm3d.synth``, ``lm3d.evaluation`` or ``lm3d.training`` (a figure draws what it is given).
+"""
+from . import plots, plots_3d, widgets
+
+__all__ = ["plots", "plots_3d", "widgets"]
