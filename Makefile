@@ -1,6 +1,6 @@
 # Two commands on a fresh machine (each sets itself up on first use):
 #   make reproduce   run the main job: train and evaluate the baseline (3 seeds), benchmarks, every notebook at full size -> reports/
-#   make test        run the unit tests and every notebook in fast mode (what CI runs)
+#   make test        lint, the unit tests and every notebook in fast mode (what CI runs)
 #   make test-browser   run the notebooks in JupyterLab in headless Chromium and click their widgets (CI runs it too)
 PYTHON ?= python3
 VENV := .venv
@@ -23,6 +23,7 @@ $(READY): requirements.txt pyproject.toml
 
 test: $(READY)
 	$(PY) tools/strip_notebooks.py --verify $(NOTEBOOKS)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest tests
 	LM3D_FAST=1 $(PY) -m pytest --nbval-lax --nbval-current-env notebooks
 
@@ -78,7 +79,8 @@ strip: $(READY)
 # with D against crop-3d, three seeds; the four with conventions x4 and x8 and the D models taught synthuser by
 # lm3d.adapt_deformer, seed 0), the speed benchmarks
 # (reports/bench_*.txt), then executed copies of the notebooks and their HTML in reports/ (LM3D_FAST unset:
-# the real experiments; notebook 03 reuses runs/standard_seed0 instead of training it again).
+# the real experiments; notebook 03 reuses runs/standard_seed0 instead of training it again); last, the tables of
+# docs/results/ are copied from reports/ (tools/update_results_docs.py).
 V5_BASELINES := runs/standard_seed0/checkpoint.pt,runs/standard_seed1/checkpoint.pt,runs/standard_seed2/checkpoint.pt
 
 reproduce: $(READY) $(PEERS_VENV)/.ready $(REALISM_VENV)/.ready
@@ -95,6 +97,7 @@ reproduce: $(READY) $(PEERS_VENV)/.ready $(REALISM_VENV)/.ready
 	LM3D_FAST=0 $(VENV)/bin/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=-1 \
 		--output-dir reports $(NOTEBOOKS)
 	$(VENV)/bin/jupyter nbconvert --to html --output-dir reports $(addprefix reports/,$(notdir $(NOTEBOOKS)))
+	$(PY) tools/update_results_docs.py
 
 clean:
 	rm -rf reports .pytest_cache

@@ -114,8 +114,11 @@ def worker(argv) -> None:
         count, image_size, max_yaw = int(argv[2]), int(argv[3]), float(argv[4])
         faces = near_frontal(count, image_size, max_yaw)
         torch.save({**faces, "version": SYNTH_VERSION}, out)
-    elif task == "train":  # a baseline's seed on this renderer (skipped when finished: lm3d.seed_runs)
-        from lm3d.experiments.seed_runs import run_seed
+    elif task == "train":  # a baseline's seed on this renderer (skipped when finished: seed_runs)
+        try:
+            from lm3d.experiments.seed_runs import run_seed
+        except ImportError:  # a revision from before lm3d's folders were layers
+            from lm3d.seed_runs import run_seed
 
         run_seed(argv[2], int(argv[3]), out)
     else:

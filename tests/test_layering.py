@@ -1,12 +1,21 @@
-"""The package is layered: lm3d.face <- lm3d.synth, lm3d.model <- the top of the package.
+"""The package is layered: every folder of ``lm3d`` is a layer, and every import points down.
+
+    runtime <- face <- raster <- synth                         (data with exact truth)
+                    <- model (and runtime)                     (the landmark model, its checkpoints)
+    face, raster, model <- inference                           (Detector: never synth, evaluation or training)
+    synth, inference <- evaluation;  inference <- vis;  evaluation <- training <- experiments
+    the commands (lm3d.train, lm3d.evaluate, lm3d.reproduce, lm3d.adapt_deformer) sit on top; nothing imports them.
 
 The rules are read off the source itself: every ``import`` and ``from ... import`` statement of every
 module under ``lm3d/`` (also those inside functions) is parsed and resolved to the module it names, so
-the test does not trust a list kept by hand.
+the test does not trust a list kept by hand. No module may import one above its layer, and no chain of
+imports may come back to where it started.
 """
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,19 +23,35 @@ import pytest
 import lm3d
 
 PACKAGE_ROOT = Path(lm3d.__file__).resolve().parent
-# what each layer may import, besides itself; "top" is everything that is not in a subpackage
-ALLOWED = {"face": {"face"}, "synth": {"face", "synth"}, "model": {"face", "model"},
-           "top": {"face", "synth", "model", "top"}}
+BELOW = {  # what each layer may import, besides itself
+    "runtime": set(),
+    "face": {"runtime"},
+    "raster": {"runtime", "face"},
+    "synth": {"runtime", "face", "raster"},
+    "model": {"runtime", "face"},
+    "inference": {"runtime", "face", "raster", "model"},
+    "evaluation": {"runtime", "face", "raster", "synth", "model", "inference"},
+    "vis": {"runtime", "face", "raster", "model", "inference"},
+    "training": {"runtime", "face", "raster", "synth", "model", "inference", "evaluation"},
+    "experiments": {"runtime", "face", "raster", "synth", "model", "inference", "evaluation", "vis", "training"},
+}
+COMMANDS = ("train", "evaluate", "reproduce", "adapt_deformer")  # python -m lm3d.<command>
+ALLOWED = {**BELOW, "commands": set(BELOW), "root": {"face", "inference"}}  # root: lm3d/__init__.py
+
+
+def layer_of(module: str) -> str:
+    """The layer of a module of lm3d: its folder, ``runtime``, ``commands``, ``root``; ``unplaced`` for a stray."""
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "root"
+    if parts[1] in BELOW:
+        return parts[1]
+    return "commands" if len(parts) == 2 and parts[1] in COMMANDS else "unplaced"
 
 
 def module_name(path: Path, root: Path) -> str:
     parts = list(path.relative_to(root.parent).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def layer_of(module: str) -> str:
-    parts = module.split(".")
-    return parts[1] if len(parts) > 1 and parts[1] in ("face", "synth", "model") else "top"
 
 
 def _is_module(name: str, root: Path) -> bool:
@@ -59,32 +84,91 @@ def layer_violations(root: Path) -> list[str]:
     problems = []
     for path in sorted(root.rglob("*.py")):
         here = layer_of(module_name(path, root))
+        if here == "unplaced":
+            problems.append(f"{path.relative_to(root.parent)} is in no layer: move it into one of {sorted(BELOW)}")
+            continue
         for line, module in imported_modules(path, root):
-            if layer_of(module) not in ALLOWED[here]:
-                problems.append(f"{path.relative_to(root.parent)}:{line} ({here}) imports {module} "
-                                f"({layer_of(module)})")
+            there = layer_of(module)
+            if there != here and there not in ALLOWED[here]:
+                problems.append(f"{path.relative_to(root.parent)}:{line} ({here}) imports {module} ({there})")
     return problems
+
+
+def import_cycles(root: Path) -> list[list[str]]:
+    """Every group of modules that import each other, directly or through others (Tarjan's strongly connected
+    components of the import graph, with more than one module, or one that imports itself)."""
+    graph = {module_name(p, root): {m for _, m in imported_modules(p, root)} for p in sorted(root.rglob("*.py"))}
+    index, low, stack, on_stack, cycles, counter = {}, {}, [], set(), [], [0]
+
+    def visit(node):
+        index[node] = low[node] = counter[0]
+        counter[0] += 1
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1 or node in graph.get(node, ()):
+                cycles.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return cycles
 
 
 def test_layers_import_only_the_layers_below():
     assert layer_violations(PACKAGE_ROOT) == []
 
 
-def test_the_subpackages_exist_and_say_what_they_may_import():
-    for layer in ("face", "synth", "model"):
+def test_no_modules_import_each_other():
+    assert import_cycles(PACKAGE_ROOT) == []
+
+
+def test_every_folder_is_a_layer_that_says_what_it_may_import():
+    folders = {p.name for p in PACKAGE_ROOT.iterdir() if (p / "__init__.py").is_file()}
+    assert folders == set(BELOW) - {"runtime"}
+    for layer in folders:
         init = PACKAGE_ROOT / layer / "__init__.py"
         docstring = ast.get_docstring(ast.parse(init.read_text()))
         assert docstring and "Imports:" in docstring, f"{init} needs a docstring that says what the layer may import"
 
 
-def test_every_module_is_parsed():
+def test_every_module_is_in_a_layer():
     modules = {module_name(p, PACKAGE_ROOT) for p in PACKAGE_ROOT.rglob("*.py")}
-    # the modules the issue names, in their layers
-    for expected in ("lm3d.face.canonical", "lm3d.face.layouts", "lm3d.face.camera", "lm3d.synth.render",
-                     "lm3d.synth.rasterizer", "lm3d.synth.video", "lm3d.synth.shards", "lm3d.model.crop",
-                     "lm3d.model.features", "lm3d.model.queries", "lm3d.model.predictor", "lm3d.model.detector",
-                     "lm3d.train", "lm3d.evaluate", "lm3d.inference"):
+    assert [m for m in sorted(modules) if layer_of(m) == "unplaced"] == []
+    for expected in ("lm3d.face.canonical", "lm3d.raster.rasterizer", "lm3d.synth.render", "lm3d.model.landmark_model",
+                     "lm3d.inference.detector", "lm3d.evaluation.report", "lm3d.training.loop", "lm3d.experiments.cli",
+                     "lm3d.vis.widgets", "lm3d.train", "lm3d.evaluate", "lm3d.reproduce", "lm3d.adapt_deformer"):
         assert expected in modules
+
+
+def test_import_lm3d_loads_no_data_engine_evaluation_or_training():
+    """A user who runs a detector gets the face, the model and inference: nothing that makes or measures data."""
+    script = "import lm3d, sys; lm3d.Detector; print(' '.join(sorted(m for m in sys.modules if m.startswith('lm3d.'))))"
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    assert "lm3d.inference.detector" in loaded
+    assert [m for m in loaded if layer_of(m) not in ("runtime", "face", "raster", "model", "inference")] == []
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_command_runs_without_the_package_warning(command):
+    """``python -m lm3d.<command> --help`` works, and Python does not warn that the module was imported twice."""
+    done = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-m", f"lm3d.{command}", "--help"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and "usage:" in done.stdout, done.stderr
+    assert "RuntimeWarning" not in done.stderr
 
 
 def _fake_package(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -101,13 +185,18 @@ def _fake_package(tmp_path: Path, files: dict[str, str]) -> Path:
     ("face/canonical.py", "from lm3d import CanonicalFace\n", "lm3d"),
     ("face/canonical.py", "def f():\n    from lm3d.model.crop import crop\n", "lm3d.model.crop"),
     ("model/crop.py", "import lm3d.synth.render\n", "lm3d.synth.render"),
-    ("model/crop.py", "from .. import runtime\n", "lm3d.runtime"),
+    ("model/crop.py", "from .. import train\n", "lm3d.train"),
+    ("runtime.py", "from .face import canonical\n", "lm3d.face.canonical"),
+    ("inference/detector.py", "from ..synth import render\n", "lm3d.synth.render"),
+    ("vis/plots.py", "from ..evaluation import metrics\n", "lm3d.evaluation.metrics"),
     ("synth/render.py", "from ..model import crop\n", "lm3d.model.crop"),
     ("synth/__init__.py", "from .. import train\n", "lm3d.train"),
 ])
 def test_the_check_finds_a_violation(tmp_path, where, source, expected):
     files = {"__init__.py": "", "runtime.py": "", "train.py": "", "face/__init__.py": "", "face/canonical.py": "",
-             "synth/__init__.py": "", "synth/render.py": "", "model/__init__.py": "", "model/crop.py": ""}
+             "synth/__init__.py": "", "synth/render.py": "", "model/__init__.py": "", "model/crop.py": "",
+             "inference/__init__.py": "", "inference/detector.py": "", "evaluation/__init__.py": "",
+             "evaluation/metrics.py": "", "vis/__init__.py": "", "vis/plots.py": ""}
     root = _fake_package(tmp_path, files | {where: source})
     problems = layer_violations(root)
     assert len(problems) == 1 and problems[0].startswith(f"lm3d/{where}") and f"imports {expected} " in problems[0]
@@ -115,8 +204,22 @@ def test_the_check_finds_a_violation(tmp_path, where, source, expected):
 
 def test_the_check_allows_imports_from_below(tmp_path):
     root = _fake_package(tmp_path, {
-        "__init__.py": "from .face import canonical\nfrom . import train\n", "train.py": "from .synth import render\n",
+        "__init__.py": "from .face import canonical\nfrom .inference import Detector\n",
+        "train.py": "from .synth import render\nfrom .training.loop import main\n", "inference/__init__.py": "",
+        "training/__init__.py": "", "training/loop.py": "from ..evaluation import report\n", "evaluation/__init__.py": "",
+        "evaluation/report.py": "from ..synth import render\nfrom ..inference import predict\n",
         "face/__init__.py": "from .canonical import x\n", "face/canonical.py": "import torch\n",
         "synth/__init__.py": "", "synth/render.py": "from ..face import canonical\nfrom . import other\n",
         "synth/other.py": "", "model/__init__.py": "", "model/crop.py": "from lm3d.face.canonical import x\n"})
     assert layer_violations(root) == []
+
+
+def test_a_stray_module_is_in_no_layer(tmp_path):
+    root = _fake_package(tmp_path, {"__init__.py": "", "helpers.py": "import torch\n"})
+    assert layer_violations(root) == ["lm3d/helpers.py is in no layer: move it into one of " + str(sorted(BELOW))]
+
+
+def test_the_check_finds_a_cycle(tmp_path):
+    root = _fake_package(tmp_path, {"__init__.py": "", "model/__init__.py": "", "model/a.py": "from . import b\n",
+                                    "model/b.py": "from .c import x\n", "model/c.py": "from lm3d.model import a\n"})
+    assert import_cycles(root) == [["lm3d.model.a", "lm3d.model.b", "lm3d.model.c"]]

@@ -191,6 +191,10 @@ class ContinuousLandmarkModel(nn.Module):
         ``landmarks3d`` (B,K,3) canonical cm, the pose and camera in the image (``rotation`` (B,3,3),
         ``translation`` (B,3) cm, ``intrinsics`` (B,4) fx, fy, cx, cy px), and ``crop_camera`` (the same in the crop).
         D adds ``query_offsets`` (B,K,3) cm and ``queries_deformed`` (B,K,3), the queries P answered.
+
+        A dict, not a typed container: each rung adds its own keys, and its three readers (the training objective,
+        ``lm3d.inference.predict_batches`` and ``Detector``) each ask for the keys of the rungs they handle; a
+        dataclass of a dozen optional fields would say no more than this list and cost a conversion in each.
         """
         images = crops.normalise_images(images)
         located = self.locate(images, boxes)

@@ -16,7 +16,9 @@ predicted dense face in the camera frame. A query point is visible when
 
 A point behind the camera (a wild prediction) is not visible. This is self-occlusion only: a hand or a microphone
 in front of the face is not in the predicted mesh. The query's 3D point for the test is its barycentric mix of the
-predicted vertices, so it lies on the rasterised surface exactly. """ from __future__ import annotations
+predicted vertices, so it lies on the rasterised surface exactly.
+"""
+from __future__ import annotations
 
 import torch
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-SCRIPT = Path(__file__).resolve().parents[1] / "data_scripts" / "extract_canonical_face.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "data_scripts" / "extract_canonical_face.py"
 spec = importlib.util.spec_from_file_location("extract_canonical_face", SCRIPT)
 extract = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(extract)

@@ -30,6 +30,7 @@ def trained_3d(tmp_path_factory):
     return runs
 
 
+@pytest.mark.slow
 def test_the_cli_trains_the_3d_variants(tmp_path):
     loop.main(["--preset", "fast", "--variant", "s-3d", "--steps", "2", "--out", str(tmp_path), "--no-eval"])
     data = checkpoint.load(tmp_path / CHECKPOINT_NAME, kind="detector")

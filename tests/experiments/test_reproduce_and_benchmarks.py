@@ -1,16 +1,21 @@
-"""The main job's seeds table and the benchmark scripts, at toy size."""
+"""The main job's tables and the benchmark scripts, at toy size."""
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from lm3d.evaluation import EVALUATION_VERSION
 from lm3d.experiments import cli
+from lm3d.experiments.ladder import ladder_markdown
 from lm3d.experiments.seed_runs import aggregate, run_seed, training_minutes
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_seeds_table_end_to_end(tmp_path):
     cli.main(["--preset", "fast", "--seeds", "0", "1", "--runs", str(tmp_path / "runs"),
                     "--out", str(tmp_path / "reports")])
@@ -44,6 +49,7 @@ def test_benchmark_scripts_print_figures():
     assert "images/s" in out and out.strip().splitlines()[-1].split()[0] == "cpu"
 
 
+@pytest.mark.slow
 def test_the_s_ladder_end_to_end(tmp_path):
     cli.main(["--ladder", "--preset", "fast", "--seeds", "0", "--runs", str(tmp_path / "runs"),
                     "--out", str(tmp_path / "reports"), "--mtcnn-boxes", str(tmp_path / "none.json")])
@@ -53,6 +59,7 @@ def test_the_s_ladder_end_to_end(tmp_path):
     assert "| S affine | 100 |" in (tmp_path / "reports" / "ladder_results.md").read_text()
 
 
+@pytest.mark.slow
 def test_the_3d_head_table_end_to_end(tmp_path):
     cli.main(["--head-3d", "--preset", "fast", "--seeds", "0", "--runs", str(tmp_path / "runs"),
                     "--out", str(tmp_path / "reports")])
@@ -70,6 +77,7 @@ def test_training_minutes_come_from_the_log(tmp_path):
     assert training_minutes(log, batch_size=32) == (10 * 32 / 32 + 20 * 32 / 16) / 60
 
 
+@pytest.mark.slow
 def test_the_deformer_table_end_to_end_and_stale_metrics_are_recomputed(tmp_path):
     runs = tmp_path / "runs"
     cli.main(["--deformer", "--preset", "fast", "--seeds", "0", "--runs", str(runs), "--out", str(tmp_path / "r")])
@@ -100,7 +108,6 @@ def test_the_deformer_table_end_to_end_and_stale_metrics_are_recomputed(tmp_path
 def test_the_realism_benchmark_picks_near_frontal_faces_and_matches_boxes():
     import importlib.util
 
-    import pytest
     import torch
     spec = importlib.util.spec_from_file_location("realism", ROOT / "benchmarks" / "realism.py")
     realism = importlib.util.module_from_spec(spec)
@@ -131,6 +138,9 @@ def test_the_realism_breakdown_splits_faces_by_their_scene(monkeypatch):
     assert table["IOD under 36 px"].sum() == (iod < 36).sum() and table["|pitch| over 10 deg"].any()
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(),
+                    reason="renders an older revision of git history: needs git and a clone")
 def test_the_realism_benchmark_trains_baselines_on_the_old_renderer(tmp_path, monkeypatch):
     """--before-baselines: the old revision's own lm3d renders its data and trains; a finished run is reused."""
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
@@ -145,3 +155,14 @@ def test_the_realism_benchmark_trains_baselines_on_the_old_renderer(tmp_path, mo
     assert realism.train_baselines(old, tmp_path / "runs", "fast", [0]) == [checkpoint]
     assert (tmp_path / "runs" / "fast_seed0" / "metrics.json").stat().st_mtime_ns == stamp
     assert (tmp_path / "runs" / "fast_seed0" / "log.jsonl").read_text() == log
+
+
+def test_the_s_table_has_every_model_row():
+    row = {"NME synth300w": {"mean": 10.0, "std": 1.0, "values": [9.0, 11.0]},
+           "static jitter synth300w": {"mean": 0.5, "std": 0.1, "values": [0.4, 0.6]},
+           "faces found synth300w (%)": {"mean": 40.0, "std": 2.0, "values": [38.0, 42.0]}}
+    one_run = {"NME synth300w": {"mean": 12.0, "std": 0.0, "values": [12.0]}}
+    text = ladder_markdown({"baseline, LBP detector box": row, "S similarity": {}, "one seed": one_run},
+                           "fast", [0, 1])
+    assert "| baseline, LBP detector box | 40.0 ± 2.0 | 10.00 ± 1.00" in text and "| S similarity | 100 | - (" in text
+    assert "| one seed | 100 | 12.00 (" in text  # a single run's value, not "12.00 ± 0.00"

@@ -176,7 +176,7 @@ def test_missing_and_unparsable_layout_files(tmp_path):
 
 
 def test_committed_layouts_are_what_the_script_makes(tmp_path):
-    script = Path(__file__).resolve().parents[1] / "data_scripts" / "make_layouts.py"
+    script = Path(__file__).resolve().parents[2] / "data_scripts" / "make_layouts.py"
     spec = importlib.util.spec_from_file_location("make_layouts", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -98,7 +98,7 @@ def test_mip_levels_average_the_covered_texels_and_a_small_face_reads_a_coarse_l
 
 def test_the_proxy_photos_share_no_photo_with_the_bank_and_no_reserved_package():
     from pathlib import Path
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     bank_photos = {(p["name"], f["path"]) for p in json.loads((root / "data_scripts/texture_photos.json").read_text())["packages"]
                    for f in p["photos"]}
     proxy = json.loads((root / "benchmarks/realism/proxy_photos.json").read_text())["packages"]

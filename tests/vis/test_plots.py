@@ -1,4 +1,4 @@
-"""Smoke tests of the plot functions, and the query picker driven by the messages a browser sends."""
+"""Smoke tests of the plot functions (faces, layouts, RoIs), and the query picker driven by the messages a browser sends."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -8,7 +8,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from lm3d import layouts  # noqa: E402
-from lm3d.vis import plots, widgets
+from lm3d.model import crop  # noqa: E402
+from lm3d.vis import plots, widgets  # noqa: E402
 
 
 def test_mesh_figure(face):
@@ -146,3 +147,14 @@ def test_the_animation_player_reaches_for_no_network():
     matplotlib.pyplot.close(figure)
     assert "http://" not in player and "https://" not in player
     assert "anim-buttons" in player and "\u25b6" in player  # the play button still has its icon
+
+
+def test_roi_plots_draw_every_roi():
+    boxes = torch.tensor([[10.0, 10.0, 50.0, 60.0]]).repeat(8, 1)
+    rois = {"truth": crop.box_to_transform(boxes), "simulated detector": crop.box_to_transform(
+        crop.jitter_boxes(boxes, torch.Generator().manual_seed(0)))}
+    figure = plots.roi_trajectories(rois)
+    assert len(figure.axes) == 4 and len(figure.axes[0].lines) == 2
+    figure = plots.roi_frames(torch.zeros(8, 3, 64, 64, dtype=torch.uint8), rois, [0, 7])
+    assert len(figure.axes) == 2 and len(figure.axes[1].lines) == 2
+    matplotlib.pyplot.close("all")

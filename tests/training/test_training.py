@@ -36,6 +36,7 @@ def test_training_writes_a_checkpoint_and_a_log(trained):
     assert [entry["step"] for entry in log] == [2, 4, 6, 8] and all(np.isfinite(e["loss"]) for e in log)
 
 
+@pytest.mark.slow
 def test_training_reduces_the_loss(tmp_path):
     config = replace(TINY, steps=40, lr=3e-3, warmup_steps=2, checkpoint_every=40, log_every=5,
                      sources=("synth300w",), source_weights=(1.0,), train_counts=(8,))
@@ -214,6 +215,7 @@ def trained_s(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_the_variant_flag_picks_the_crop(tmp_path):
     assert preset("fast").model.crop == "box" and preset("fast").variant == "baseline"
     assert preset("fast", "s-affine").model.crop == "affine"
@@ -288,11 +290,12 @@ def test_a_crop_outside_the_trained_face_sizes_is_flagged(s_detector):
 
 
 def test_huge_images_are_refused_by_size(s_detector, monkeypatch):
-    monkeypatch.setattr(lm3d.inference, "MAX_PIXELS", 64 * 64 - 1)
+    monkeypatch.setattr(lm3d.inference.images, "MAX_PIXELS", 64 * 64 - 1)
     with pytest.raises(ValueError, match="downscale it first"):
         s_detector.predict(np.zeros((64, 64, 3), np.uint8))
 
 
+@pytest.mark.slow
 def test_s_under_two_gloo_processes_matches_one_process(tmp_path):
     """S's penalties, face score and template term are batch means: DDP's averaged gradients must equal one
     process's. Two steps: later, S's crops amplify float rounding differences chaotically."""

@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "strip_notebooks.py"
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "strip_notebooks.py"
 
 
 def _notebook(outputs: bool) -> dict:
