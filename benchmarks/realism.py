@@ -1,4 +1,4 @@
-"""Does a real-photo face detector see SynthFaces' faces as faces? Before and after issue 13, in one run.
+"""Does a real-photo face detector see SynthFaces' faces as faces? This renderer and an older one, in one run.
 
     make realism-peers                                   # once: .venv-realism with dlib, its 68-point model, MediaPipe
     .venv/bin/python benchmarks/realism.py --count 500   # prints both tables and the speed ratio

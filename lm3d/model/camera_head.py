@@ -29,7 +29,7 @@ per-box convention); ``"image"`` fixes it at the centre of the original image (w
 always is, and SynthFaces' always is), c = A^-1 (W/2, H/2). R_a is the pose as seen along the ray through n0,
 and R = R_ray R_a, with R_ray the smallest rotation taking the optical axis onto the ray from c through n0: a face
 in the corner of a wide-angle image that looks straight at the camera has R_a = I but a true yaw and pitch.
-Decided by experiment (crop-3d, seed 0, standard preset; README "The 3D head"): with the principal point at the
+Decided by experiment (crop-3d, seed 0, standard preset; docs/results/head_3d.md): with the principal point at the
 image centre the head learned worse, synth300w NME 23.1 against 19.7 and rotation error 21.0 against 18.7
 degrees, although that model is the geometrically exact one for SynthFaces; the ray's angle then depends on the
 focal, which 2D landmarks barely fix, so focal errors turn into pose and landmark errors.

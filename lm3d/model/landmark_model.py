@@ -33,7 +33,7 @@ from .spatial_transformer import FAMILIES, LOCALISERS, SpatialTransformer, from_
 CROPS = ("box",) + FAMILIES
 HEADS = ("2d", "3d")
 # S's crops are never as tight as a box around the true face, so its F keeps a coarse grid of where things are
-# (pooling="grid"; training loss 0.47 against 0.70 with mean pooling, seed 0, README "The spatial transformer")
+# (pooling="grid"; training loss 0.47 against 0.70 with mean pooling, seed 0, docs/results/spatial_transformer.md)
 VARIANTS = {"baseline": {"crop": "box"}, "s-similarity": {"crop": "similarity", "pooling": "grid"},
             "s-affine": {"crop": "affine", "pooling": "grid"}, "crop-3d": {"crop": "box", "head": "3d"},
             "s-3d": {"crop": "similarity", "pooling": "grid", "head": "3d"},
@@ -49,14 +49,14 @@ def check_ranges(kind: str, config, checks: dict[str, bool]) -> None:
 
 @dataclass
 class ModelConfig:
-    crop_size: int = 128
-    crop_margin: float = 0.25
-    width: int = 32
-    feature_dim: int = 256
-    query_frequencies: int = 6
-    query_dim: int = 128
-    hidden: int = 256
-    layers: int = 3
+    crop_size: int = 128  # pixels a side of the crop F sees
+    crop_margin: float = 0.25  # the box crop: a square (1 + margin) times the face box's longer side
+    width: int = 32  # F's channels at its first stage
+    feature_dim: int = 256  # F's output f
+    query_frequencies: int = 6  # Q's Fourier frequencies (octaves) per coordinate
+    query_dim: int = 128  # Q's output q
+    hidden: int = 256  # P's hidden width
+    layers: int = 3  # P's hidden layers
     pooling: str = "mean"  # how F pools its last map: "mean", "keypoints" (also where features fire) or "grid" (a 4x4 grid)
     crop: str = "box"  # "box" (an external face box), or S: "similarity", "affine"
     localiser_size: int = 64  # S looks at the whole image downscaled to this many pixels

@@ -35,7 +35,7 @@ class TrainConfig:
     # experiment of how large conventions must be before D matters (lm3d.reproduce --deformer)
     convention_scale: float = 1.0
     variant: str = "baseline"
-    # S only (variants without a face box); what each one changed is measured in the README's S section
+    # S only (variants without a face box); what each one changed is measured in docs/results/spatial_transformer.md
     localiser_lr_scale: float = 1.0  # the localiser's learning rate relative to the rest
     localiser_warmup_steps: int = 0  # S frozen (whole-frame crop) for this many steps
     scale_weight: float = 1.0  # hinge on the crop scale outside the training faces' range
