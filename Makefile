@@ -85,13 +85,13 @@ V5_BASELINES := runs/standard_seed0/checkpoint.pt,runs/standard_seed1/checkpoint
 
 reproduce: $(READY) $(PEERS_VENV)/.ready $(REALISM_VENV)/.ready
 	mkdir -p reports
-	$(PY) -m lm3d.reproduce --preset standard --seeds 0 1 2 --runs runs --out reports
+	$(PY) -m lm3d.reproduce --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2
 	$(PY) benchmarks/realism.py --count 500 --speed-rounds 5 --proxy v5=$(V5_BASELINES) --before-baselines runs_v3 \
 		| tee reports/realism.txt
 	$(PY) benchmarks/face_boxes.py --image-size 128 --count 500 --out reports/mtcnn_boxes.json | tee reports/face_boxes.txt
-	$(PY) -m lm3d.reproduce --ladder --preset standard --seeds 0 1 2 --runs runs --out reports --mtcnn-boxes reports/mtcnn_boxes.json
-	$(PY) -m lm3d.reproduce --head-3d --preset standard --seeds 0 1 2 --runs runs --out reports
-	$(PY) -m lm3d.reproduce --deformer --preset standard --seeds 0 1 2 --runs runs --out reports
+	$(PY) -m lm3d.reproduce --ladder --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2 --mtcnn-boxes reports/mtcnn_boxes.json
+	$(PY) -m lm3d.reproduce --head-3d --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2
+	$(PY) -m lm3d.reproduce --deformer --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2
 	$(PY) benchmarks/bench_synth.py | tee reports/bench_synth.txt
 	$(PY) benchmarks/bench_model.py | tee reports/bench_model.txt
 	LM3D_FAST=0 $(VENV)/bin/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=-1 \

@@ -1,9 +1,10 @@
-"""Run-time switches and timing shared by notebooks, training, tests and benchmarks."""
+"""Run-time switches and timing shared by notebooks, training, tests and benchmarks: the bottom layer."""
 from __future__ import annotations
 
 import os
 import time
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import torch
 
@@ -32,3 +33,21 @@ def seconds_per_call(function: Callable[[], object], device: str | torch.device,
     if cuda:
         torch.cuda.synchronize()
     return (time.perf_counter() - start) / repeats
+
+
+@contextmanager
+def intra_op_threads(count: int) -> Iterator[None]:
+    """torch's intra-op threads set to ``count`` inside the block, then restored; 0 leaves them as they are.
+
+    A float sum split over more threads is added in another order, so the same training run gives other weights
+    under another thread count (after a few hundred steps, differences that matter). Fixing the count makes a run
+    repeat whatever ``OMP_NUM_THREADS`` says and however many other runs share the machine."""
+    if count < 0:
+        raise ValueError(f"threads must be 0 (leave as they are) or positive, got {count}")
+    before = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -7,8 +7,13 @@ against exact (noise-free) truth.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import torch
+
 from ..face import CanonicalFace, layouts
 from ..inference.predict import predict_batches
+from ..model.crop import box_to_transform
 from ..synth import project_queries, sources
 from . import metrics
 from .test_sets import found_faces, test_faces
@@ -19,14 +24,21 @@ def own_dataset(model, source: str) -> str | None:
     return source if model.deformer is not None and source in model.deformer.datasets else None
 
 
+class SourceResult(NamedTuple):
+    subsets: dict  # "all", "common", "challenging": NME, FR and AUC (lm3d.evaluation.metrics.summarize)
+    found: float  # % of the faces the face boxes found (100 for a model with S)
+    localisation: dict  # lost_face_rate (% of the faces seen) and nme_found (NME of the others), see lost_faces
+
+
 def evaluate_source(model, source: str, count: int, image_size: int, seed: int = 0,
-                    boxes: str = "simulated", convention_scale: float = 1.0) -> tuple[dict, float]:
-    """NME, FR and AUC per subset (all, common, challenging), and the percentage of faces the boxes found.
-    ``convention_scale``: the conventions' size the model was trained with (its test sets share it)."""
+                    boxes: str = "simulated", convention_scale: float = 1.0) -> SourceResult:
+    """NME, FR and AUC per subset (all, common, challenging), the percentage of faces the boxes found, and how
+    often the crop lost the face. ``convention_scale``: the conventions' size the model was trained with (its test
+    sets share it)."""
     faces = test_faces(source, count, image_size, seed, convention_scale)
     faces, chosen, rate = found_faces(model, boxes, faces, key=f"{source}/test")
     if len(faces["image"]) == 0:
-        return {}, rate
+        return SourceResult({}, rate, {})
     queries = layouts.get(sources.get(source).layout).points(CanonicalFace.load())
     predicted = predict_batches(model, faces["image"], chosen, queries, dataset=own_dataset(model, source))
     nme = metrics.nme_per_face(predicted["landmarks2d"], faces["landmarks2d"], faces["iod"])
@@ -35,7 +47,23 @@ def evaluate_source(model, source: str, count: int, image_size: int, seed: int =
     for subset, chosen_faces in (("common", ~challenging), ("challenging", challenging)):
         if chosen_faces.any():
             result[subset] = metrics.summarize(nme[chosen_faces])
-    return result, rate
+    lost = lost_faces(predicted["transform"], faces["bbox"], model.config.crop_margin)
+    localisation = {"lost_face_rate": 100 * lost.float().mean().item(),
+                    "nme_found": nme[~lost].mean().item() if (~lost).any() else None}
+    return SourceResult(result, rate, localisation)
+
+
+def lost_faces(transforms: torch.Tensor, true_boxes: torch.Tensor, margin: float) -> torch.Tensor:
+    """(N,) whether each crop (N,2,3) has lost its face: its centre further from the true face box's centre than
+    half the box's longer side, or its size off by more than a factor of two from the box crop of the true face
+    (``lm3d.model.crop.box_to_transform`` with the model's margin). A box model's crop comes from its face box, so
+    only a finder's bad box loses a face; S has to find the face itself."""
+    reference = box_to_transform(true_boxes.float(), margin)
+    size = transforms[:, :, :2].det().abs().sqrt()  # the crop's half-size in pixels (an affine crop's mean)
+    ratio = size / reference[:, 0, 0]
+    face_size = (true_boxes[:, 2:] - true_boxes[:, :2]).max(-1).values
+    off_centre = (transforms[:, :, 2] - reference[:, :, 2]).norm(dim=-1) > 0.5 * face_size
+    return off_centre | (ratio > 2) | (ratio < 0.5)
 
 
 HELDOUT_LAYOUTS = ("ibug68", "heldout")

@@ -9,7 +9,9 @@ from a fixed generator, so every model sees the same boxes), ``lbp`` (scikit-ima
 here), or ``file:PATH`` (boxes a peer detector such as MTCNN wrote, see ``benchmarks/face_boxes.py``).
 With a real face finder, faces it misses are left out and ``found`` says how many it found.
 
-The report holds ``sources`` (``lm3d.evaluation.landmarks``: NME, FR and AUC per source and subset), ``heldout``
+The report holds ``sources`` (``lm3d.evaluation.landmarks``: NME, FR and AUC per source and subset),
+``localisation`` (per source: ``lost_face_rate``, the % of faces whose crop lost the face, and ``nme_found``, the NME
+of the others; ``lm3d.evaluation.landmarks.lost_faces``), ``heldout``
 (held-out queries against the layout's), ``deformer`` (``lm3d.evaluation.conventions``), for a model with a 3D head
 ``pose`` (``lm3d.evaluation.pose``: rotation, focal, 3D and visibility errors against the exact truth), and
 ``stability`` (``lm3d.evaluation.video``: jitter on fixed test clips), with their headline numbers in ``summary``.
@@ -21,31 +23,41 @@ import json
 from pathlib import Path
 
 from ..model import checkpoint
+from ..runtime import intra_op_threads
 from .conventions import evaluate_deformer
 from .landmarks import evaluate_heldout, evaluate_source
 from .pose import evaluate_pose
 from .test_sets import EVAL_SOURCES
 from .video import evaluate_stability
 
-EVALUATION_VERSION = 2  # bumped when the evaluation adds or changes a number (2: deformer.canonical_nme); cached
+EVALUATION_VERSION = 3  # bumped when the evaluation adds or changes a number (2: deformer.canonical_nme, 3:
+#                         localisation.<source>.lost_face_rate); cached
 #                         metrics of another version are recomputed by lm3d.reproduce
 
 
 def evaluate_checkpoint(path: str | Path, count: int = 500, image_size: int | None = None,
                         eval_sources=EVAL_SOURCES, boxes: str = "simulated", stability: bool = True) -> dict:
     data = checkpoint.load(path, kind=checkpoint.MODEL_KINDS)
+    with intra_op_threads(data["train_config"].get("threads", 0)):  # the threads it was trained with, if recorded
+        return _evaluate(path, data, count, image_size, eval_sources, boxes, stability)
+
+
+def _evaluate(path, data: dict, count: int, image_size: int | None, eval_sources, boxes: str, stability: bool) -> dict:
     size = image_size or data["train_config"]["image_size"]
     scale = data["train_config"].get("convention_scale", 1.0)  # (checkpoints from before the field: 1)
     model = checkpoint.load_model(path)
     evaluated = {name: evaluate_source(model, name, count, size, boxes=boxes, convention_scale=scale)
                  for name in eval_sources}
-    per_source = {name: subsets for name, (subsets, _) in evaluated.items()}
+    per_source = {name: result.subsets for name, result in evaluated.items()}
     heldout = evaluate_heldout(model, min(count, 200), size)
     results = {"evaluation_version": EVALUATION_VERSION, "checkpoint": str(path), "step": data["step"],
                "image_size": size, "faces_per_source": count, "convention_scale": scale,
                "variant": data["train_config"].get("variant", "baseline"), "boxes": boxes if model.needs_box else "S",
-               "sources": per_source, "found": {name: rate for name, (_, rate) in evaluated.items()}, "heldout": heldout,
+               "sources": per_source, "found": {name: result.found for name, result in evaluated.items()},
+               "localisation": {name: result.localisation for name, result in evaluated.items()}, "heldout": heldout,
                "summary": {**{f"nme_{name}": r["all"]["nme"] for name, r in per_source.items() if "all" in r},
+                           **{f"lost_face_rate_{name}": r.localisation["lost_face_rate"] for name, r in evaluated.items()
+                              if r.localisation},
                            "heldout_over_layout_nme": heldout["ratio"]}}
     results["deformer"] = evaluate_deformer(model, count, size, boxes=boxes, convention_scale=scale)
     results["summary"].update({f"canonical_nme_{name}": v for name, v in results["deformer"]["canonical_nme"].items()

@@ -13,12 +13,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from ..vis.plots import learning_curves
-from .seed_runs import aggregate, run_name, run_seed
+from .seed_runs import aggregate, run_name, run_seeds
 
 
-def baseline(preset_name: str, seeds: list[int], runs: Path) -> dict:
-    """Every number of the baseline's evaluation, over ``seeds``."""
-    return aggregate([run_seed(preset_name, seed, runs) for seed in seeds])
+def baseline(preset_name: str, seeds: list[int], runs: Path, jobs: int = 1) -> dict:
+    """Every number of the baseline's evaluation, over ``seeds`` (``jobs`` trained at a time)."""
+    return aggregate(run_seeds(preset_name, seeds, runs, jobs=jobs))
 
 
 def markdown(table: dict, preset_name: str, seeds: list[int]) -> str:

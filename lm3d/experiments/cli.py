@@ -2,6 +2,7 @@
 
     python -m lm3d.reproduce --out reports                # the baseline: standard preset, seeds 0 1 2
     python -m lm3d.reproduce --preset fast --seeds 0 1    # a quick check of the whole path
+    python -m lm3d.reproduce --jobs 2 --out reports       # two seeds training at once (one thread each)
     python -m lm3d.reproduce --seeds 0 --interruption-check 1000   # kill -9 at step 1000, resume, compare
     python -m lm3d.reproduce --ladder --out reports       # the spatial transformer's table
     python -m lm3d.reproduce --head-3d --out reports      # the 3D head's table
@@ -36,9 +37,13 @@ def main(argv=None) -> None:
     parser.add_argument("--deformer", action="store_true",
                         help="instead: the query deformer's table (S + 3D head without and with D)")
     parser.add_argument("--mtcnn-boxes", type=Path, default=Path("reports/mtcnn_boxes.json"))
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="seeds trained at a time, each in its own process with its config's threads (default 1)")
     parser.add_argument("--interruption-check", type=int, metavar="STEP", default=None,
                         help="instead: kill -9 a training of the first seed after its checkpoint at STEP, resume, compare")
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        raise SystemExit(f"--jobs must be at least 1, got {args.jobs}")
     if args.interruption_check is not None:
         report = interruption_check(args.preset, args.seeds[0], args.runs, args.interruption_check)
         args.out.mkdir(parents=True, exist_ok=True)
@@ -50,7 +55,7 @@ def main(argv=None) -> None:
                                        (args.ladder, "ladder", ladder, ladder_markdown)):
         if wanted:
             extra = (args.mtcnn_boxes,) if name == "ladder" else ()
-            rows = build(args.preset, args.seeds, args.runs, *extra)
+            rows = build(args.preset, args.seeds, args.runs, *extra, jobs=args.jobs)
             args.out.mkdir(parents=True, exist_ok=True)
             (args.out / f"{name}_results.json").write_text(json.dumps({"preset": args.preset, "seeds": args.seeds,
                                                                        "rows": rows}, indent=1) + "\n")
@@ -58,7 +63,7 @@ def main(argv=None) -> None:
             (args.out / f"{name}_results.md").write_text(text)
             print(text)
             return
-    table = baseline(args.preset, args.seeds, args.runs)
+    table = baseline(args.preset, args.seeds, args.runs, jobs=args.jobs)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "baseline_results.json").write_text(json.dumps({"preset": args.preset, "seeds": args.seeds,
                                                                 "table": table}, indent=1) + "\n")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..training import CHECKPOINT_NAME, preset
 from ..training.adapt_deformer import adapt_checkpoint, synth_faces_for
-from .seed_runs import aggregate, aggregate_rows, cell, run_name, run_seed
+from .seed_runs import aggregate, aggregate_rows, cell, run_name, run_seed, run_seeds
 
 # The rows: the 3D head on S and on the box crop, without and with D, same budget and
 # seeds; then, seed 0 only, the same four with every convention CONVENTION_SCALES times larger (how large must
@@ -29,8 +29,8 @@ ADAPTED = (("S + 3D head + D (full)", "full", None), ("box crop + 3D head + D (c
            ("box crop + 3D head + D (crop-3d + D), conventions x4, D's network trained too", "crop-3d-deformer-conv4x", 1e-3))
 
 
-def deformer(preset_name: str, seeds: list[int], runs: Path) -> dict:
-    rows = {label: aggregate([run_seed(preset_name, seed, runs, variant, overrides, tag) for seed in seeds])
+def deformer(preset_name: str, seeds: list[int], runs: Path, jobs: int = 1) -> dict:
+    rows = {label: aggregate(run_seeds(preset_name, seeds, runs, variant, overrides, tag, jobs))
             for label, variant, overrides, tag in DEFORMER_ROWS}
     for scale in CONVENTION_SCALES:
         for label, variant, overrides, tag in DEFORMER_ROWS:

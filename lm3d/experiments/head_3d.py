@@ -12,7 +12,7 @@ from ..evaluation import EVALUATION_VERSION, evaluate_checkpoint
 from ..model import ContinuousLandmarkModel
 from ..training import CHECKPOINT_NAME, configure, save_checkpoint
 from .ladder import ladder_markdown
-from .seed_runs import POSE_COLUMNS, aggregate, cell, run_name, run_seed
+from .seed_runs import POSE_COLUMNS, aggregate, cell, run_name, run_seed, run_seeds
 
 # The rows: label, variant; the principal point's other choice (lm3d.model.camera_head) is a reference row
 HEAD_3D = (("2D head, box crop (baseline)", "baseline", None), ("3D head, box crop (crop-3d)", "crop-3d", None),
@@ -20,8 +20,8 @@ HEAD_3D = (("2D head, box crop (baseline)", "baseline", None), ("3D head, box cr
 PRINCIPAL_AT_IMAGE = {"model.principal": "image"}  # the alternative principal point, seed 0 only (a decision's evidence)
 
 
-def head_3d(preset_name: str, seeds: list[int], runs: Path) -> dict:
-    rows = {label: aggregate([run_seed(preset_name, seed, runs, variant) for seed in seeds])
+def head_3d(preset_name: str, seeds: list[int], runs: Path, jobs: int = 1) -> dict:
+    rows = {label: aggregate(run_seeds(preset_name, seeds, runs, variant, jobs=jobs))
             for label, variant, _ in HEAD_3D}
     rows["3D head, box crop, principal point at the image centre (seed 0)"] = aggregate(
         [run_seed(preset_name, seeds[0], runs, "crop-3d", PRINCIPAL_AT_IMAGE, tag="crop-3d-principal-image")])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .seed_runs import aggregate, cell, evaluate_with_boxes, run_seed
+from .seed_runs import aggregate, cell, evaluate_with_boxes, run_seeds
 
 # The rows: (label, variant, face boxes of a box model)
 LADDER = (("baseline, simulated detector box", "baseline", "simulated"),
@@ -17,7 +17,7 @@ LADDER = (("baseline, simulated detector box", "baseline", "simulated"),
           ("S affine", "s-affine", None))
 
 
-def ladder(preset_name: str, seeds: list[int], runs: Path, mtcnn_boxes: Path | None) -> dict:
+def ladder(preset_name: str, seeds: list[int], runs: Path, mtcnn_boxes: Path | None, jobs: int = 1) -> dict:
     """Every row of LADDER over ``seeds``: aggregated tables, same budget (the preset) for every model."""
     rows = {}
     for label, variant, boxes in LADDER:
@@ -25,7 +25,7 @@ def ladder(preset_name: str, seeds: list[int], runs: Path, mtcnn_boxes: Path | N
             print(f"skipping '{label}': no MTCNN boxes (make peers && benchmarks/face_boxes.py)")
             continue
         if boxes in (None, "simulated"):
-            results = [run_seed(preset_name, seed, runs, variant) for seed in seeds]
+            results = run_seeds(preset_name, seeds, runs, variant, jobs=jobs)
         else:
             kind = f"file:{mtcnn_boxes}" if boxes == "mtcnn" else boxes
             results = [evaluate_with_boxes(preset_name, seed, runs, kind, boxes) for seed in seeds]
@@ -36,13 +36,16 @@ def ladder(preset_name: str, seeds: list[int], runs: Path, mtcnn_boxes: Path | N
 def ladder_markdown(rows: dict, preset_name: str, seeds: list[int]) -> str:
     lines = [f"Preset `{preset_name}`, seeds {seeds}: mean ± standard deviation over seeds, all in % of the inter-ocular "
              "distance except RoI jitter (% of the crop size). Jitter on the synth300w test clips (lm3d.evaluation.stability). "
-             "A detector row counts only the faces (and clips) its detector found.", "",
-             "| model | faces found | synth300w NME (common / challenging) | synthwflw | synthmpie | hmc | "
-             "static / motion jitter | video NME | RoI jitter |", "|---|---|---|---|---|---|---|---|---|"]
+             "A detector row counts only the faces (and clips) its detector found. Lost faces: the crop's centre off the "
+             "true face by more than half its size, or the crop's size off by a factor of two (synth300w, % of the "
+             "faces seen).", "",
+             "| model | faces found | lost faces | synth300w NME (common / challenging) | NME, faces not lost | synthwflw | "
+             "synthmpie | hmc | static / motion jitter | video NME | RoI jitter |", "|---" * 11 + "|"]
     for label, table in rows.items():
         found = cell(table, "faces found synth300w (%)", 1) if "faces found synth300w (%)" in table else "100"
-        lines.append(f"| {label} | {found} | {cell(table, 'NME synth300w')} ({cell(table, 'NME synth300w (common)')} / "
-                     f"{cell(table, 'NME synth300w (challenging)')}) | {cell(table, 'NME synthwflw')} | "
+        lines.append(f"| {label} | {found} | {cell(table, 'lost faces synth300w (%)', 1)} | {cell(table, 'NME synth300w')} "
+                     f"({cell(table, 'NME synth300w (common)')} / {cell(table, 'NME synth300w (challenging)')}) | "
+                     f"{cell(table, 'NME synth300w (faces not lost)')} | {cell(table, 'NME synthwflw')} | "
                      f"{cell(table, 'NME synthmpie')} | {cell(table, 'NME hmc')} | "
                      f"{cell(table, 'static jitter synth300w')} / {cell(table, 'motion jitter synth300w')} | "
                      f"{cell(table, 'video nme synth300w')} | {cell(table, 'roi jitter synth300w')} |")

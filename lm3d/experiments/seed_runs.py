@@ -2,13 +2,17 @@
 aggregation over seeds (each table of ``lm3d.experiments`` is built from these).
 
 ``run_seed`` trains a variant's seed unless it is finished, evaluates it unless its cached metrics are of the
-current ``EVALUATION_VERSION``, and records the training minutes from the run's log. ``flatten`` turns one
-evaluation into the table's named numbers; ``aggregate`` takes mean, standard deviation and values over seeds.
+current ``EVALUATION_VERSION``, and records the training minutes from the run's log; ``run_seeds`` does it for
+several seeds, in parallel processes. ``flatten`` turns one evaluation into the table's named numbers;
+``aggregate`` takes mean, standard deviation and values over seeds.
 """
 from __future__ import annotations
 
 import json
+import multiprocessing
 import statistics
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from ..evaluation import EVALUATION_VERSION, evaluate_checkpoint
@@ -36,6 +40,19 @@ def run_seed(preset_name: str, seed: int, runs: Path, variant: str = "baseline",
     results["train_minutes"] = training_minutes(out / "log.jsonl", config.batch_size)
     metrics_file.write_text(json.dumps(results, indent=1) + "\n")
     return results
+
+
+def run_seeds(preset_name: str, seeds, runs: Path, variant: str = "baseline", overrides: dict | None = None,
+              tag: str | None = None, jobs: int = 1) -> list[dict]:
+    """``run_seed`` for every seed, ``jobs`` at a time, each in a process of its own (with the threads its config
+    fixes, so a seed gives the same numbers alone or beside another)."""
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    if jobs == 1 or len(seeds) == 1:
+        return [run_seed(preset_name, seed, runs, variant, overrides, tag) for seed in seeds]
+    with ProcessPoolExecutor(min(jobs, len(seeds)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(partial(run_seed, runs=runs, variant=variant, overrides=overrides, tag=tag),
+                             [preset_name] * len(seeds), seeds))
 
 
 def training_minutes(log: Path, batch_size: int) -> float:
@@ -74,6 +91,11 @@ def flatten(result: dict) -> dict:
             if subset == "all":
                 row[f"FR@10 {source}"] = values["fr@10"]
                 row[f"AUC@10 {source}"] = values["auc@10"]
+    for source, values in result.get("localisation", {}).items():
+        if values:
+            row[f"lost faces {source} (%)"] = values["lost_face_rate"]
+            if values["nme_found"] is not None:
+                row[f"NME {source} (faces not lost)"] = values["nme_found"]
     row["NME held-out points (synth300w test)"] = result["heldout"]["heldout"]["nme"]
     row["NME ibug68 points, same faces, exact truth"] = result["heldout"]["ibug68"]["nme"]
     row["held-out / layout NME"] = result["heldout"]["ratio"]

@@ -31,6 +31,10 @@ class TrainConfig:
     log_every: int = 25
     eval_count: int = 500
     cache_dir: str | None = "data/synthfaces"
+    # torch's intra-op threads while training and evaluating (lm3d.runtime.intra_op_threads), so the same command,
+    # seed and revision gives the same weights under any OMP_NUM_THREADS; 1: two seeds train at once on two cores.
+    # 0 leaves torch's own choice (faster alone on many cores, but not repeatable across thread settings)
+    threads: int = 1
     # every source's convention offsets times this (training and test sets alike): 1 as in sources.json; the
     # experiment of how large conventions must be before D matters (lm3d.reproduce --deformer)
     convention_scale: float = 1.0
@@ -61,7 +65,7 @@ class TrainConfig:
         checks = {"image_size": 32 <= self.image_size <= 1024, "steps": self.steps >= 1, "batch_size": self.batch_size >= 1,
                   "lr": 0 < self.lr < 1, "weight_decay": 0 <= self.weight_decay < 1, "warmup_steps": self.warmup_steps >= 0,
                   "max_queries": self.max_queries >= 1, "checkpoint_every": self.checkpoint_every >= 1,
-                  "log_every": self.log_every >= 1, "eval_count": self.eval_count >= 0,
+                  "log_every": self.log_every >= 1, "eval_count": self.eval_count >= 0, "threads": 0 <= self.threads <= 256,
                   "train_counts": all(c >= 1 for c in self.train_counts), "seed": self.seed >= 0,
                   "variant": self.variant in VARIANTS, "localiser_lr_scale": 0 <= self.localiser_lr_scale <= 10,
                   "localiser_warmup_steps": self.localiser_warmup_steps >= 0,

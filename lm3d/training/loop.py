@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from ..evaluation import evaluate_checkpoint
 from ..model import VARIANTS, ContinuousLandmarkModel, checkpoint, crop
-from ..runtime import default_device, fast_mode
+from ..runtime import default_device, fast_mode, intra_op_threads
 from ..synth import SYNTH_VERSION
 from .config import PRESETS, TrainConfig, configure
 from .data import MixedPool, render_negatives, render_pool, with_negatives
@@ -104,12 +104,17 @@ def crop_scale_range(pool: MixedPool, config: TrainConfig, slack: float = 1.25) 
 def train(config: TrainConfig, out_dir: str | Path, progress: bool = True, stop_after: int | None = None) -> dict:
     """Train (resuming from ``out_dir/checkpoint.pt`` if present); returns a summary dict.
 
-    ``stop_after`` ends the run after that many steps of this call, as an interruption would.
+    ``stop_after`` ends the run after that many steps of this call, as an interruption would. The run uses
+    ``config.threads`` intra-op threads, whatever the process had before (restored on return).
     """
     config.validate()
+    with intra_op_threads(config.threads):
+        return _train(config, Path(out_dir), progress, stop_after)
+
+
+def _train(config: TrainConfig, out_dir: Path, progress: bool, stop_after: int | None) -> dict:
     rank, world = _distributed()
     device = _device(rank)
-    out_dir = Path(out_dir)
     torch.manual_seed(config.seed)
     model = ContinuousLandmarkModel(config.model).to(device)
     optimizer, scheduler = _optimizer(model, config)

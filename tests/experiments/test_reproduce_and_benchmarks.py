@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_seeds_table_end_to_end(tmp_path):
-    cli.main(["--preset", "fast", "--seeds", "0", "1", "--runs", str(tmp_path / "runs"),
-                    "--out", str(tmp_path / "reports")])
+    cli.main(["--preset", "fast", "--seeds", "0", "1", "--runs", str(tmp_path / "runs"), "--jobs", "2",
+              "--out", str(tmp_path / "reports")])
     table = json.loads((tmp_path / "reports" / "baseline_results.json").read_text())["table"]
     assert len(table["NME synth300w"]["values"]) == 2 and table["NME synth300w"]["std"] >= 0
     assert "| NME synth300w |" in (tmp_path / "reports" / "baseline_results.md").read_text()
@@ -27,6 +27,10 @@ def test_seeds_table_end_to_end(tmp_path):
     before = (tmp_path / "runs" / "fast_seed0" / "metrics.json").stat().st_mtime_ns
     cli.main(["--preset", "fast", "--seeds", "0", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "r2")])
     assert (tmp_path / "runs" / "fast_seed0" / "metrics.json").stat().st_mtime_ns == before
+    # seed 0 trained beside seed 1, in a process of its own, gives what it gives alone in this one
+    alone = run_seed("fast", 0, tmp_path / "alone")
+    beside = json.loads((tmp_path / "runs" / "fast_seed0" / "metrics.json").read_text())
+    assert alone["summary"] == beside["summary"]
 
 
 def test_aggregate_mean_and_spread():

@@ -106,6 +106,9 @@ def test_evaluation_json(trained, tmp_path):
     assert set(results["sources"]) == {"synth300w", "hmc"}
     assert results["sources"]["synth300w"]["all"]["faces"] == 6
     assert results["heldout"]["ratio"] > 0
+    # the simulated detector's box is never far enough off to lose a face
+    assert results["localisation"]["synth300w"]["lost_face_rate"] == 0.0 == results["summary"]["lost_face_rate_hmc"]
+    assert results["localisation"]["hmc"]["nme_found"] == pytest.approx(results["sources"]["hmc"]["all"]["nme"])
     json.dumps(results)  # plain JSON
 
 
@@ -239,6 +242,8 @@ def test_s_training_logs_what_s_does_and_resumes_exactly(tmp_path, trained_s):
 def test_s_evaluation_has_stability_keys(trained_s):
     results = evaluate_checkpoint(trained_s / CHECKPOINT_NAME, count=4, eval_sources=("synth300w",))
     assert results["boxes"] == "S" and results["found"]["synth300w"] == 100.0
+    localisation = results["localisation"]["synth300w"]
+    assert 0 <= localisation["lost_face_rate"] <= 100 and set(localisation) == {"lost_face_rate", "nme_found"}
     stability = results["stability"]["synth300w"]
     assert {"static_jitter", "motion_jitter", "video_nme", "roi_jitter"} <= set(stability)
     assert all(np.isfinite(v) and v >= 0 for v in stability.values())
