@@ -19,6 +19,9 @@ import torch
 from torch import nn
 
 POOLINGS = ("mean", "keypoints", "grid")
+# "bfloat16": F's convolutions run under bfloat16 autocast (1.6 times faster training on a CPU with AVX512-BF16,
+# measured at the standard size); its output, and all that follows, stays float32
+PRECISIONS = ("float32", "bfloat16")
 GRID = 4  # cells per side of pooling="grid"
 
 
@@ -45,8 +48,12 @@ class ResidualBlock(nn.Module):
 class FeatureExtractor(nn.Module):
     """(B,3,S,S) normalised images -> (B,feature_dim) features."""
 
-    def __init__(self, width: int = 32, feature_dim: int = 256, blocks_per_stage: int = 2, pooling: str = "mean"):
+    def __init__(self, width: int = 32, feature_dim: int = 256, blocks_per_stage: int = 2, pooling: str = "mean",
+                 precision: str = "float32"):
         super().__init__()
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
+        self.precision = precision
         if width < 8 or feature_dim < 1 or blocks_per_stage < 1:
             raise ValueError(f"width must be >= 8, feature_dim and blocks_per_stage >= 1; got {width}, "
                              f"{feature_dim}, {blocks_per_stage}")
@@ -64,7 +71,9 @@ class FeatureExtractor(nn.Module):
         self.head = nn.Linear(channels * {"mean": 1, "keypoints": 3, "grid": GRID * GRID}[pooling], feature_dim)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = self.stages(self.stem(images))
+        with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
+            x = self.stages(self.stem(images))
+        x = x.float()  # pooling, the head and everything after F keep float32: landmarks need their last bits
         if self.pooling == "grid":
             return self.head(nn.functional.adaptive_avg_pool2d(x, GRID).flatten(1))
         pooled = x.mean(dim=(2, 3))

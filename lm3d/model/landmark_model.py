@@ -25,7 +25,7 @@ from . import camera_head
 from . import crop as crops
 from .camera_head import PRINCIPALS, TEMPLATE_SCALE_CM, CameraHead
 from .deformer import QueryDeformer
-from .features import POOLINGS, FeatureExtractor
+from .features import POOLINGS, PRECISIONS, FeatureExtractor
 from .predictor import LandmarkPredictor2D, LandmarkPredictor3D
 from .queries import QueryEncoder
 from .spatial_transformer import FAMILIES, LOCALISERS, SpatialTransformer, from_pixels
@@ -57,6 +57,7 @@ class ModelConfig:
     query_dim: int = 128  # Q's output q
     hidden: int = 256  # P's hidden width
     layers: int = 3  # P's hidden layers
+    feature_precision: str = "float32"  # F's convolutions in "float32" or "bfloat16" (lm3d.model.features.PRECISIONS)
     pooling: str = "mean"  # how F pools its last map: "mean", "keypoints" (also where features fire) or "grid" (a 4x4 grid)
     crop: str = "box"  # "box" (an external face box), or S: "similarity", "affine"
     localiser_size: int = 64  # S looks at the whole image downscaled to this many pixels
@@ -83,6 +84,7 @@ class ModelConfig:
                   "localiser_width": 4 <= self.localiser_width <= 128, "localiser": self.localiser in LOCALISERS,
                   "second_pass": not self.second_pass or self.crop != "box",
                   "s_learns_from": self.s_learns_from in ("all", "template"), "pooling": self.pooling in POOLINGS,
+                  "feature_precision": self.feature_precision in PRECISIONS,
                   "head": self.head in HEADS, "principal": self.principal in PRINCIPALS,
                   "datasets": not self.deformer or (len(self.datasets) > 0 and len(set(self.datasets)) == len(self.datasets))}
         check_ranges("model", self, checks)
@@ -152,7 +154,7 @@ class ContinuousLandmarkModel(nn.Module):
         self.spatial_transformer = (SpatialTransformer(c.crop, c.localiser_size, c.localiser_width, localiser=c.localiser)
                                     if c.crop != "box" else None)
         self.template = Template() if c.crop != "box" else None
-        self.features = FeatureExtractor(c.width, c.feature_dim, pooling=c.pooling)
+        self.features = FeatureExtractor(c.width, c.feature_dim, pooling=c.pooling, precision=c.feature_precision)
         self.queries = QueryEncoder(c.query_frequencies, c.query_dim)
         predictor = LandmarkPredictor3D if c.head == "3d" else LandmarkPredictor2D
         self.predictor = predictor(c.feature_dim, c.query_dim, c.hidden, c.layers)

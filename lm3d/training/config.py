@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from ..model import ModelConfig
 from ..model.landmark_model import VARIANTS, check_ranges, variant_config
 from ..synth.sources import MAX_CONVENTION_SCALE
+from .objective import LOSSES
 
 
 @dataclass
@@ -35,6 +36,7 @@ class TrainConfig:
     # seed and revision gives the same weights under any OMP_NUM_THREADS; 1: two seeds train at once on two cores.
     # 0 leaves torch's own choice (faster alone on many cores, but not repeatable across thread settings)
     threads: int = 1
+    loss: str = "l1"  # the landmark loss: "l1" or "wing" (lm3d.training.objective.LOSSES)
     # every source's convention offsets times this (training and test sets alike): 1 as in sources.json; the
     # experiment of how large conventions must be before D matters (lm3d.reproduce --deformer)
     convention_scale: float = 1.0
@@ -66,6 +68,7 @@ class TrainConfig:
                   "lr": 0 < self.lr < 1, "weight_decay": 0 <= self.weight_decay < 1, "warmup_steps": self.warmup_steps >= 0,
                   "max_queries": self.max_queries >= 1, "checkpoint_every": self.checkpoint_every >= 1,
                   "log_every": self.log_every >= 1, "eval_count": self.eval_count >= 0, "threads": 0 <= self.threads <= 256,
+                  "loss": self.loss in LOSSES,
                   "train_counts": all(c >= 1 for c in self.train_counts), "seed": self.seed >= 0,
                   "variant": self.variant in VARIANTS, "localiser_lr_scale": 0 <= self.localiser_lr_scale <= 10,
                   "localiser_warmup_steps": self.localiser_warmup_steps >= 0,

@@ -19,19 +19,32 @@ once per step and sums what it returns.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
 from ..model import crop
 from ..model.camera_head import FOCAL_PRIOR
 from ..model.spatial_transformer import corner_excess, non_similarity, scale_outside
-from .config import TrainConfig
+
+LOSSES = ("l1", "wing")
+# Wing (Feng et al. 2018) in units of the IOD: logarithmic below WING_WIDTH (10 % of the IOD), so small errors keep a
+# strong gradient (WING_WIDTH / WING_CURVATURE = 5 times L1's at zero) where L1's is the same for every error; linear
+# above, as L1, so gross errors pull no harder
+WING_WIDTH, WING_CURVATURE = 0.1, 0.02
 
 
-def landmark_loss(predicted, targets, mask, iod, normaliser: float) -> torch.Tensor:
-    """Sum over annotated points of the L1 pixel error over the face's IOD, divided by ``normaliser``."""
-    per_point = (predicted - targets).abs().sum(-1) / iod[:, None]
-    return (per_point * mask).sum() / normaliser
+def landmark_loss(predicted, targets, mask, iod, normaliser: float, kind: str = "l1") -> torch.Tensor:
+    """Sum over annotated points of the pixel error over the face's IOD (``kind``: L1 of x and y, or Wing of each),
+    divided by ``normaliser``."""
+    error = (predicted - targets).abs() / iod[:, None, None]
+    if kind == "wing":
+        linear_offset = WING_WIDTH - WING_WIDTH * math.log1p(WING_WIDTH / WING_CURVATURE)
+        error = torch.where(error < WING_WIDTH, WING_WIDTH * torch.log1p(error / WING_CURVATURE), error - linear_offset)
+    elif kind != "l1":
+        raise ValueError(f"unknown landmark loss {kind!r}; known: {', '.join(LOSSES)}")
+    return (error.sum(-1) * mask).sum() / normaliser
 
 
 def spatial_transformer_penalties(outputs: dict, image_size: tuple[int, int], scale_range: tuple[float, float],
@@ -102,14 +115,14 @@ def crop_diagnostics(outputs: dict, local: dict, terms: dict, with_s: bool = Tru
 
 
 class Objective:
-    """The loss terms of one training step for one model and config, already weighted, by name.
+    """The loss terms of one training step for one model and its ``TrainConfig``, already weighted, by name.
 
     Every model has ``landmarks``; a model with S adds ``scale``, ``corners`` (``affine`` for an affine S), ``face``
     and, with a template weight, ``template``; a 3D head adds its priors; D adds ``deformer``. ``world``: the
     number of data-parallel processes (each normalises by the global point count, so their gradients average to
     one process's)."""
 
-    def __init__(self, model, config: TrainConfig, scale_range: tuple[float, float] | None = None, world: int = 1):
+    def __init__(self, model, config, scale_range: tuple[float, float] | None = None, world: int = 1):
         self.config, self.scale_range, self.world = config, scale_range, world
         self.with_s, self.with_3d = not model.needs_box, model.camera_head is not None
         self.with_deformer = model.deformer is not None
@@ -123,14 +136,14 @@ class Objective:
     def __call__(self, outputs: dict, batch: dict, normaliser: float) -> dict:
         config = self.config
         terms = {"landmarks": landmark_loss(outputs["landmarks2d"].float(), batch["targets"], batch["mask"],
-                                            batch["iod"], normaliser) * self.world}
+                                            batch["iod"], normaliser, config.loss) * self.world}
         if self.with_s:
             terms.update(spatial_transformer_penalties(outputs, tuple(batch["image"].shape[-2:]), self.scale_range,
                                                        config.corner_margin, self.s_weights))
             terms["face"] = config.face_weight * face_loss(outputs["face_logit"], batch["is_face"])
             if config.template_weight > 0:
                 terms["template"] = config.template_weight * self.world * landmark_loss(
-                    outputs["template2d"].float(), batch["targets"], batch["mask"], batch["iod"], normaliser)
+                    outputs["template2d"].float(), batch["targets"], batch["mask"], batch["iod"], normaliser, config.loss)
         if self.with_3d:  # (with D, the points stay near the deformed queries)
             terms.update(head_3d_penalties(outputs, outputs.get("queries_deformed", batch["queries"]), batch["mask"],
                                            self.weights_3d))
