@@ -23,6 +23,7 @@ POOLINGS = ("mean", "keypoints", "grid")
 # measured at the standard size); its output, and all that follows, stays float32
 PRECISIONS = ("float32", "bfloat16")
 GRID = 4  # cells per side of pooling="grid"
+MAP_STAGES = (1, 2)  # the stages (from 0) whose last maps a refiner samples: 1/4 and 1/8 of the crop's resolution
 
 
 def group_norm(channels: int) -> nn.GroupNorm:
@@ -71,9 +72,30 @@ class FeatureExtractor(nn.Module):
         self.head = nn.Linear(channels * {"mean": 1, "keypoints": 3, "grid": GRID * GRID}[pooling], feature_dim)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.features_and_maps(images)[0]
+
+    @property
+    def map_channels(self) -> int:
+        """Channels of the maps ``features_and_maps`` returns (the ends of stages 2 and 3)."""
+        return sum(block.conv2.out_channels for block in self._map_blocks())
+
+    def _map_blocks(self) -> list[ResidualBlock]:
+        per_stage = len(self.stages) // 4
+        return [self.stages[per_stage * (stage + 1) - 1] for stage in MAP_STAGES]
+
+    def features_and_maps(self, images: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """(B,F) features and the spatial maps of stages 2 and 3 (float32), for a refiner to sample."""
+        ends, maps = set(map(id, self._map_blocks())), []
         with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
-            x = self.stages(self.stem(images))
+            x = self.stem(images)
+            for block in self.stages:
+                x = block(x)
+                if id(block) in ends:
+                    maps.append(x)
         x = x.float()  # pooling, the head and everything after F keep float32: landmarks need their last bits
+        return self._pool(x), [m.float() for m in maps]
+
+    def _pool(self, x: torch.Tensor) -> torch.Tensor:
         if self.pooling == "grid":
             return self.head(nn.functional.adaptive_avg_pool2d(x, GRID).flatten(1))
         pooled = x.mean(dim=(2, 3))

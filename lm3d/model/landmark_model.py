@@ -28,6 +28,7 @@ from .deformer import QueryDeformer
 from .features import POOLINGS, PRECISIONS, FeatureExtractor
 from .predictor import LandmarkPredictor2D, LandmarkPredictor3D
 from .queries import QueryEncoder
+from .refiner import Refiner
 from .spatial_transformer import FAMILIES, LOCALISERS, SpatialTransformer, from_pixels
 
 CROPS = ("box",) + FAMILIES
@@ -67,6 +68,7 @@ class ModelConfig:
     s_learns_from: str = "template"  # "template": only its template's loss moves S (see Template); "all": every landmark loss
     head: str = "2d"  # "2d": P gives crop points; "3d": P gives canonical 3D points, γ the pose and camera
     principal: str = "crop"  # 3D head: the principal point at the crop's centre or the image's (camera_head)
+    refine: bool = False  # R: correct each point from F's maps sampled where it lies (lm3d.model.refiner)
     deformer: bool = False  # D: move each query by its dataset's convention (lm3d.model.deformer)
     datasets: tuple[str, ...] = ()  # the datasets D knows, in training order (set from the training sources)
 
@@ -160,6 +162,8 @@ class ContinuousLandmarkModel(nn.Module):
         self.predictor = predictor(c.feature_dim, c.query_dim, c.hidden, c.layers)
         self.camera_head = CameraHead(c.feature_dim) if c.head == "3d" else None
         self.deformer = QueryDeformer(c.datasets, c.query_dim) if c.deformer else None
+        self.refiner = (Refiner(self.features.map_channels, c.query_dim, c.hidden, 3 if c.head == "3d" else 2)
+                        if c.refine else None)
 
     @property
     def needs_box(self) -> bool:
@@ -192,7 +196,8 @@ class ContinuousLandmarkModel(nn.Module):
         ``template2d`` (B,K,2): the template's points through S's crop (see :class:`Template`). A 3D head adds
         ``landmarks3d`` (B,K,3) canonical cm, the pose and camera in the image (``rotation`` (B,3,3),
         ``translation`` (B,3) cm, ``intrinsics`` (B,4) fx, fy, cx, cy px), and ``crop_camera`` (the same in the crop).
-        D adds ``query_offsets`` (B,K,3) cm and ``queries_deformed`` (B,K,3), the queries P answered.
+        D adds ``query_offsets`` (B,K,3) cm and ``queries_deformed`` (B,K,3), the queries P answered. R adds
+        ``coarse2d`` (B,K,2): the image points before its correction.
 
         A dict, not a typed container: each rung adds its own keys, and its three readers (the training objective,
         ``lm3d.inference.predict_batches`` and ``Detector``) each ask for the keys of the rungs they handle; a
@@ -204,7 +209,7 @@ class ContinuousLandmarkModel(nn.Module):
         # with s_learns_from="template" the detector works on S's crop but cannot move it: S answers to its template
         used = transform.detach() if self.config.s_learns_from == "template" else transform
         face = crops.crop(images, used, self.config.crop_size)
-        features = self.features(face)
+        features, maps = self.features.features_and_maps(face)
         queries = queries.to(features)
         out = dict(located)
         if self.deformer is not None and datasets is not None:
@@ -214,13 +219,21 @@ class ContinuousLandmarkModel(nn.Module):
         elif datasets is not None:
             raise ValueError("this model has no query deformer D (variant full has one): it cannot answer in a "
                              "dataset's convention")
+        embedded = self.queries(queries)
         if self.camera_head is None:
-            crop_points = self.predictor(features, self.queries(queries))
+            crop_points = self.predictor(features, embedded)
+            if self.refiner is not None:
+                out["coarse2d"] = crops.to_image(crop_points, used)
+                crop_points = crop_points + self.refiner(maps, crop_points, embedded)
         else:
-            points3d = self.predictor(features, self.queries(queries), queries)
+            points3d = self.predictor(features, embedded, queries)
             in_crop = camera_head.crop_camera(self.camera_head(features), used, tuple(images.shape[-2:]),
                                               self.config.principal)
             crop_points = camera_head.project_to_crop(points3d.float(), in_crop)
+            if self.refiner is not None:  # a 3D correction, projected again: one consistent 3D answer
+                out["coarse2d"] = crops.to_image(crop_points, used)
+                points3d = points3d + self.refiner(maps, crop_points, embedded)
+                crop_points = camera_head.project_to_crop(points3d.float(), in_crop)
             out.update(camera_head.image_camera(in_crop, used), landmarks3d=points3d, crop_camera=in_crop)
         out.update(landmarks2d=crops.to_image(crop_points, used), crop_points=crop_points)
         if self.template is not None:

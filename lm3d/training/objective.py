@@ -137,6 +137,9 @@ class Objective:
         config = self.config
         terms = {"landmarks": landmark_loss(outputs["landmarks2d"].float(), batch["targets"], batch["mask"],
                                             batch["iod"], normaliser, config.loss) * self.world}
+        if "coarse2d" in outputs:  # R's input is P's answer: P keeps answering on its own, as each stage of a cascade
+            terms["coarse"] = landmark_loss(outputs["coarse2d"].float(), batch["targets"], batch["mask"], batch["iod"],
+                                            normaliser, config.loss) * self.world
         if self.with_s:
             terms.update(spatial_transformer_penalties(outputs, tuple(batch["image"].shape[-2:]), self.scale_range,
                                                        config.corner_margin, self.s_weights))
