@@ -51,6 +51,9 @@ def test_benchmark_scripts_print_figures():
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_synth.py"), "--sizes", "64",
                           "--batch", "4", "--batches", "1"], capture_output=True, text=True, check=True).stdout
     assert "images/s" in out and out.strip().splitlines()[-1].split()[0] == "cpu"
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_training_step.py"), "--image-size", "64",
+                          "--rounds", "1", "--batch", "2"], capture_output=True, text=True, check=True).stdout
+    assert "refiner" in out and out.count("ms/step") == 6 and "ratio 1.00" in out
 
 
 @pytest.mark.slow
