@@ -88,7 +88,7 @@ reproduce: $(READY) $(PEERS_VENV)/.ready $(REALISM_VENV)/.ready
 	$(PY) -m lm3d.reproduce --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2
 	$(PY) benchmarks/realism.py --count 500 --speed-rounds 5 --proxy v5=$(V5_BASELINES) --before-baselines runs_v3 \
 		| tee reports/realism.txt
-	$(PY) benchmarks/face_boxes.py --image-size 128 --count 500 --out reports/mtcnn_boxes.json | tee reports/face_boxes.txt
+	$(PY) benchmarks/face_boxes.py --image-size 256 --count 500 --out reports/mtcnn_boxes.json | tee reports/face_boxes.txt
 	$(PY) -m lm3d.reproduce --ladder --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2 --mtcnn-boxes reports/mtcnn_boxes.json
 	$(PY) -m lm3d.reproduce --head-3d --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2
 	$(PY) -m lm3d.reproduce --deformer --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2

@@ -3,10 +3,11 @@
     .venv/bin/python benchmarks/bench_training_step.py                  # the standard model's options, 256 px
     .venv/bin/python benchmarks/bench_training_step.py --image-size 128 --threads 2
 
-Each setting builds the ``standard`` preset's model with its overrides, then times forward, backward and an AdamW
-step on random uint8 images with face boxes (batch 32, 98 queries), one after the other in rounds, so a machine
-that slows down slows every setting alike. Prints the median milliseconds per step and the ratio to the first
-setting. Timing only: no setting's accuracy is measured here (docs/results/regime.md has those runs).
+Each setting builds the ``legacy`` preset's model (the standard size before the regime search) with its overrides,
+then times forward, backward and an AdamW step on random uint8 images with face boxes (batch 32, 98 queries), one
+after the other in rounds, so a machine that slows down slows every setting alike. Prints the median milliseconds
+per step and the ratio to the first setting. Timing only: no setting's accuracy is measured here
+(docs/results/regime.md has those runs).
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ SETTINGS = {
 
 
 def step_function(overrides: dict, image_size: int, batch: int, queries: int):
-    model = ContinuousLandmarkModel(replace(preset("standard").model, **overrides))
+    model = ContinuousLandmarkModel(replace(preset("legacy").model, **overrides))
     optimizer = torch.optim.AdamW(model.parameters(), 1e-3)
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (batch, 3, image_size, image_size), dtype=torch.uint8, generator=generator)

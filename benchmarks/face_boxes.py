@@ -1,6 +1,6 @@
 """Real detectors' face boxes on lm3d's evaluation images: MTCNN (in the peer venv) and the LBP cascade.
 
-    .venv/bin/python benchmarks/face_boxes.py --image-size 128 --count 500 --out reports/mtcnn_boxes.json
+    .venv/bin/python benchmarks/face_boxes.py --image-size 256 --count 500 --out reports/mtcnn_boxes.json
 
 Renders exactly the images ``lm3d.evaluate`` uses (the test set of each evaluation source and the fixed
 stability clips), hands them to ``benchmarks/peers/mtcnn_boxes.py`` in ``.venv-peers`` (``make peers``
@@ -39,7 +39,7 @@ def evaluation_images(image_size: int, count: int, clips: int = CLIPS, length: i
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument("--image-size", type=int, default=256)
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--out", type=Path, default=Path("reports/mtcnn_boxes.json"))
     args = parser.parse_args(argv)

@@ -109,12 +109,21 @@ PRESETS = {
                         train_counts=(48, 32, 16), image_size=64, steps=12, batch_size=8, warmup_steps=2,
                         checkpoint_every=6, log_every=4, eval_count=16, cache_dir=None,
                         model=ModelConfig(crop_size=48, width=8, feature_dim=32, query_dim=32, hidden=32, layers=2)),
-    # a 2-core CPU in under 30 minutes
-    "standard": TrainConfig(model=ModelConfig(crop_size=96, width=16, feature_dim=192, query_dim=96, hidden=192)),
-    # one GPU: larger images, model and schedule
+    # the regime chosen by experiment (docs/results/regime.md): at most 20 minutes a seed on one core of a 2-core CPU,
+    # two seeds at once: 256 px frames, F's grid pooling for every rung, F's convolutions in bfloat16, the Wing loss,
+    # the refiner R, 6000 steps
+    "standard": TrainConfig(image_size=256, steps=6000, loss="wing",
+                            model=ModelConfig(crop_size=96, width=16, feature_dim=192, query_dim=96, hidden=192,
+                                              pooling="grid", feature_precision="bfloat16", refine=True)),
+    # the standard preset before that search (128 px, mean pooling, L1, float32, 3000 steps, threads left to torch):
+    # the preset of the tables in docs/results that are marked as made with it
+    "legacy": TrainConfig(threads=0, model=ModelConfig(crop_size=96, width=16, feature_dim=192, query_dim=96,
+                                                        hidden=192)),
+    # one GPU: larger images, model and schedule (the regime's choices; not measured yet)
     "paper": TrainConfig(train_counts=(40000, 20000, 20000, 8000), image_size=256, steps=40000, batch_size=128,
-                         lr=1e-3, warmup_steps=1000, checkpoint_every=2000, log_every=100, eval_count=2000,
-                         model=ModelConfig(crop_size=160, width=48, feature_dim=384, query_dim=128, hidden=384)),
+                         lr=1e-3, warmup_steps=1000, checkpoint_every=2000, log_every=100, eval_count=2000, loss="wing",
+                         model=ModelConfig(crop_size=160, width=48, feature_dim=384, query_dim=128, hidden=384,
+                                           pooling="grid", refine=True)),
 }
 
 

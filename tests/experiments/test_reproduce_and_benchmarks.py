@@ -167,9 +167,11 @@ def test_the_realism_benchmark_trains_baselines_on_the_old_renderer(tmp_path, mo
 def test_the_s_table_has_every_model_row():
     row = {"NME synth300w": {"mean": 10.0, "std": 1.0, "values": [9.0, 11.0]},
            "static jitter synth300w": {"mean": 0.5, "std": 0.1, "values": [0.4, 0.6]},
-           "faces found synth300w (%)": {"mean": 40.0, "std": 2.0, "values": [38.0, 42.0]}}
+           "faces found synth300w (%)": {"mean": 40.0, "std": 2.0, "values": [38.0, 42.0]},
+           "lost faces synth300w (%)": {"mean": 1.5, "std": 0.5, "values": [1.0, 2.0]}}
     one_run = {"NME synth300w": {"mean": 12.0, "std": 0.0, "values": [12.0]}}
     text = ladder_markdown({"baseline, LBP detector box": row, "S similarity": {}, "one seed": one_run},
                            "fast", [0, 1])
-    assert "| baseline, LBP detector box | 40.0 ± 2.0 | 10.00 ± 1.00" in text and "| S similarity | 100 | - (" in text
-    assert "| one seed | 100 | 12.00 (" in text  # a single run's value, not "12.00 ± 0.00"
+    assert "| baseline, LBP detector box | 40.0 ± 2.0 | 1.5 ± 0.5 | 10.00 ± 1.00" in text
+    assert "| S similarity | 100 | - | - (" in text
+    assert "| one seed | 100 | - | 12.00 (" in text  # a single run's value, not "12.00 ± 0.00"
