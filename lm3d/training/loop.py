@@ -2,7 +2,7 @@
 resume, automatic device and mixed precision, and data-parallel training through torchrun.
 
     python -m lm3d.train --preset fast --out runs/fast                  # seconds, for CI
-    python -m lm3d.train --preset standard --seed 1 --out runs/std1     # under 30 minutes on a 2-core CPU
+    python -m lm3d.train --preset standard --seed 1 --out runs/std1     # about 20 minutes on one core
     python -m lm3d.train --preset standard --variant s-similarity --out runs/s1   # S finds the face itself
     torchrun --nproc_per_node 2 -m lm3d.train --preset paper --out runs/paper
 

@@ -320,3 +320,16 @@ def test_settings_override_training_and_model_fields():
         configure("fast", "baseline", 0, {"model.wings": 2})
     assert loop._setting("model.second_pass=true") == ("model.second_pass", True)
     assert loop._setting("model.localiser=regression") == ("model.localiser", "regression")
+
+
+def test_the_lost_faces_script_says_which_faces_s_lost(trained_s, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "lost_faces.py"
+    spec = importlib.util.spec_from_file_location("lost_faces", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script.main([str(trained_s / CHECKPOINT_NAME), "--count", "8"])
+    out = capsys.readouterr().out
+    assert "synth300w, 8 test faces at 64 px:" in out and "quartiles of the test set" in out
