@@ -231,7 +231,7 @@ def learning_curves(logs: dict, title: str = "learning curves"):
             axis.plot([e["step"] for e in entries], [e["loss"] for e in entries], label=label, lw=1)
     axis.set_yscale("log")
     axis.set_xlabel("step")
-    axis.set_ylabel("training loss (L1 pixel error / IOD)")
+    axis.set_ylabel("training loss (pixel error / IOD)")
     axis.set_title(title)
     axis.legend()
     figure.tight_layout()
