@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 POOLINGS = ("mean", "keypoints", "grid")
-# "bfloat16": F's convolutions run under bfloat16 autocast (1.6 times faster training on a CPU with AVX512-BF16,
-# measured at the standard size); its output, and all that follows, stays float32
+# "bfloat16": F's convolutions run under bfloat16 autocast (a training step 1.4 times cheaper on a CPU with
+# AVX512-BF16 at the standard size: benchmarks/bench_training_step.py); its output, and all that follows, stays float32
 PRECISIONS = ("float32", "bfloat16")
 GRID = 4  # cells per side of pooling="grid"
 MAP_STAGES = (1, 2)  # the stages (from 0) whose last maps a refiner samples: 1/4 and 1/8 of the crop's resolution
