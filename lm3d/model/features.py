@@ -72,7 +72,7 @@ class FeatureExtractor(nn.Module):
         self.head = nn.Linear(channels * {"mean": 1, "keypoints": 3, "grid": GRID * GRID}[pooling], feature_dim)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.features_and_maps(images)[0]
+        return self._extract(images, keep_maps=False)[0]
 
     @property
     def map_channels(self) -> int:
@@ -85,7 +85,10 @@ class FeatureExtractor(nn.Module):
 
     def features_and_maps(self, images: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """(B,F) features and the spatial maps of stages 2 and 3 (float32), for a refiner to sample."""
-        ends, maps = set(map(id, self._map_blocks())), []
+        return self._extract(images, keep_maps=True)
+
+    def _extract(self, images: torch.Tensor, keep_maps: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        ends, maps = set(map(id, self._map_blocks())) if keep_maps else set(), []
         with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
             x = self.stem(images)
             for block in self.stages:

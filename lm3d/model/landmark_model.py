@@ -209,7 +209,9 @@ class ContinuousLandmarkModel(nn.Module):
         # with s_learns_from="template" the detector works on S's crop but cannot move it: S answers to its template
         used = transform.detach() if self.config.s_learns_from == "template" else transform
         face = crops.crop(images, used, self.config.crop_size)
-        features, maps = self.features.features_and_maps(face)
+        # only the refiner reads F's maps: without it they are neither kept nor converted
+        features, maps = (self.features.features_and_maps(face) if self.refiner is not None
+                          else (self.features(face), []))
         queries = queries.to(features)
         out = dict(located)
         if self.deformer is not None and datasets is not None:
