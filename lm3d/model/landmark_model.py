@@ -29,10 +29,11 @@ from .features import POOLINGS, PRECISIONS, FeatureExtractor
 from .predictor import LandmarkPredictor2D, LandmarkPredictor3D
 from .queries import QueryEncoder
 from .refiner import Refiner
-from .spatial_transformer import FAMILIES, LOCALISERS, SpatialTransformer, from_pixels
+from .spatial_transformer import FAMILIES, LOCALISER_SIZES, LOCALISERS, SpatialTransformer, from_pixels
 
 CROPS = ("box",) + FAMILIES
 HEADS = ("2d", "3d")
+REFINE_SPACES = ("shape", "image")
 # S's crops are never as tight as a box around the true face, so its F keeps a coarse grid of where things are
 # (pooling="grid"; training loss 0.47 against 0.70 with mean pooling, seed 0, docs/results/spatial_transformer.md)
 VARIANTS = {"baseline": {"crop": "box"}, "s-similarity": {"crop": "similarity", "pooling": "grid"},
@@ -61,14 +62,16 @@ class ModelConfig:
     feature_precision: str = "float32"  # F's convolutions in "float32" or "bfloat16" (lm3d.model.features.PRECISIONS)
     pooling: str = "mean"  # how F pools its last map: "mean", "keypoints" (also where features fire) or "grid" (a 4x4 grid)
     crop: str = "box"  # "box" (an external face box), or S: "similarity", "affine"
-    localiser_size: int = 64  # S looks at the whole image downscaled to this many pixels
+    localiser_size: int = 64  # S looks at the whole image downscaled to this many pixels (above 64: 64 times 2^k)
     localiser_width: int = 16
     localiser: str = "attention"  # or "regression": how S finds the face (lm3d.model.spatial_transformer)
+    localiser_precision: str = "float32"  # S's convolutions in "float32" or "bfloat16", as feature_precision for F
     second_pass: bool = False  # apply S again to its own crop
     s_learns_from: str = "template"  # "template": only its template's loss moves S (see Template); "all": every landmark loss
     head: str = "2d"  # "2d": P gives crop points; "3d": P gives canonical 3D points, γ the pose and camera
     principal: str = "crop"  # 3D head: the principal point at the crop's centre or the image's (camera_head)
     refine: bool = False  # R: correct each point from F's maps sampled where it lies (lm3d.model.refiner)
+    refine_space: str = "shape"  # 3D head's R: "shape" moves the 3D point (projected again), "image" the projected point
     deformer: bool = False  # D: move each query by its dataset's convention (lm3d.model.deformer)
     datasets: tuple[str, ...] = ()  # the datasets D knows, in training order (set from the training sources)
 
@@ -82,12 +85,14 @@ class ModelConfig:
                   "width": 8 <= self.width <= 256, "feature_dim": 1 <= self.feature_dim <= 4096,
                   "query_frequencies": 0 <= self.query_frequencies <= 16, "query_dim": 1 <= self.query_dim <= 4096,
                   "hidden": 1 <= self.hidden <= 4096, "layers": 1 <= self.layers <= 16,
-                  "localiser_size": self.localiser_size % 16 == 0 and 32 <= self.localiser_size <= 256,
+                  "localiser_size": self.localiser_size in LOCALISER_SIZES,
                   "localiser_width": 4 <= self.localiser_width <= 128, "localiser": self.localiser in LOCALISERS,
                   "second_pass": not self.second_pass or self.crop != "box",
                   "s_learns_from": self.s_learns_from in ("all", "template"), "pooling": self.pooling in POOLINGS,
                   "feature_precision": self.feature_precision in PRECISIONS,
+                  "localiser_precision": self.localiser_precision in PRECISIONS,
                   "head": self.head in HEADS, "principal": self.principal in PRINCIPALS,
+                  "refine_space": self.refine_space in REFINE_SPACES,
                   "datasets": not self.deformer or (len(self.datasets) > 0 and len(set(self.datasets)) == len(self.datasets))}
         check_ranges("model", self, checks)
         return self
@@ -104,8 +109,8 @@ class ModelConfig:
         return replace(self, **{name: getattr(defaults, name) for name in unused})
 
 
-S_FIELDS = ("localiser_size", "localiser_width", "localiser", "second_pass", "s_learns_from")
-HEAD_3D_FIELDS = ("principal",)
+S_FIELDS = ("localiser_size", "localiser_width", "localiser", "localiser_precision", "second_pass", "s_learns_from")
+HEAD_3D_FIELDS = ("principal", "refine_space")
 DEFORMER_FIELDS = ("datasets",)
 
 
@@ -153,7 +158,8 @@ class ContinuousLandmarkModel(nn.Module):
         super().__init__()
         self.config = (config or ModelConfig()).validate()
         c = self.config
-        self.spatial_transformer = (SpatialTransformer(c.crop, c.localiser_size, c.localiser_width, localiser=c.localiser)
+        self.spatial_transformer = (SpatialTransformer(c.crop, c.localiser_size, c.localiser_width, localiser=c.localiser,
+                                                       precision=c.localiser_precision)
                                     if c.crop != "box" else None)
         self.template = Template() if c.crop != "box" else None
         self.features = FeatureExtractor(c.width, c.feature_dim, pooling=c.pooling, precision=c.feature_precision)
@@ -162,8 +168,8 @@ class ContinuousLandmarkModel(nn.Module):
         self.predictor = predictor(c.feature_dim, c.query_dim, c.hidden, c.layers)
         self.camera_head = CameraHead(c.feature_dim) if c.head == "3d" else None
         self.deformer = QueryDeformer(c.datasets, c.query_dim) if c.deformer else None
-        self.refiner = (Refiner(self.features.map_channels, c.query_dim, c.hidden, 3 if c.head == "3d" else 2)
-                        if c.refine else None)
+        in_shape = c.head == "3d" and c.refine_space == "shape"
+        self.refiner = Refiner(self.features.map_channels, c.query_dim, c.hidden, 3 if in_shape else 2) if c.refine else None
 
     @property
     def needs_box(self) -> bool:
@@ -232,10 +238,14 @@ class ContinuousLandmarkModel(nn.Module):
             in_crop = camera_head.crop_camera(self.camera_head(features), used, tuple(images.shape[-2:]),
                                               self.config.principal)
             crop_points = camera_head.project_to_crop(points3d.float(), in_crop)
-            if self.refiner is not None:  # a 3D correction, projected again: one consistent 3D answer
+            if self.refiner is not None:
                 out["coarse2d"] = crops.to_image(crop_points, used)
-                points3d = points3d + self.refiner(maps, crop_points, embedded)
-                crop_points = camera_head.project_to_crop(points3d.float(), in_crop)
+                correction = self.refiner(maps, crop_points, embedded)
+                if self.config.refine_space == "shape":  # a 3D correction, projected again: one consistent 3D answer
+                    points3d = points3d + correction
+                    crop_points = camera_head.project_to_crop(points3d.float(), in_crop)
+                else:  # the image point moves; the 3D point, pose and camera stay the coarse answer's
+                    crop_points = crop_points + correction
             out.update(camera_head.image_camera(in_crop, used), landmarks3d=points3d, crop_camera=in_crop)
         out.update(landmarks2d=crops.to_image(crop_points, used), crop_points=crop_points)
         if self.template is not None:

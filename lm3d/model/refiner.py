@@ -6,8 +6,10 @@ pooling kept it. R looks where each point landed: it samples F's spatial maps (t
 features, Q(p), the point] answers with a correction. This is the local, per-point second stage of cascaded
 detectors (DAN, SLPT, PIPNet's local features), asked per continuous query, so any query still works.
 
-2D head: the correction is a shift in normalised crop coordinates. 3D head: it is a shift of the canonical 3D point
-(cm), which γ's camera projects again, so the shape, the pose and the 2D points stay one consistent answer. The
+2D head: the correction is a shift in normalised crop coordinates. 3D head (``ModelConfig.refine_space``): with
+"shape" it is a shift of the canonical 3D point (cm), which γ's camera projects again, so the shape, the pose and the
+2D points stay one consistent answer; with "image" it shifts the projected point in the crop, as for a 2D head, and
+the 3D points, pose and camera stay what P and γ said (the 2D points then refine on that projection). The
 point is read where P put it without a gradient through the sampling position (as cascades do), and the last layer
 starts at zero: an untrained R changes nothing.
 """

@@ -23,6 +23,12 @@ Notebook 04 compares them. Either way the last layers start at zero weights and 
 t = 0; affine M = I): the first crop is the whole frame (Jaderberg et al. 2015; the PyTorch STN tutorial).
 The same features give a face score: the logit that the image holds a face at all (``face_logit``),
 trained on background-only frames.
+
+Seeing more pixels: a face 50 px wide in a 256 px frame is 12 px wide in a 64 px copy, and a 64 px localiser lost
+such faces (docs/results/spatial_transformer.md). A larger copy (``input_size`` 128 or 256) first goes through cheap
+stride-2 stem convolutions (a few channels each) down to 64 px, so the costly layers work on the same 16x16 map and
+S sees four times the pixels for a fraction more time. ``precision="bfloat16"`` runs the localiser's convolutions
+under bfloat16 autocast, as F's may (``lm3d.model.features.PRECISIONS``); the parameters it outputs stay float32.
 """
 from __future__ import annotations
 
@@ -30,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .features import group_norm
+from .features import PRECISIONS, group_norm
 
 FAMILIES = ("similarity", "affine")
 PARAMETERS = {"similarity": 4, "affine": 6}
@@ -38,15 +44,44 @@ IDENTITY = {"similarity": (1.0, 0.0, 0.0, 0.0), "affine": (1.0, 0.0, 0.0, 1.0, 0
 
 
 LOCALISERS = ("attention", "regression")
+BASE_SIZE = 64  # the input size the localisers' own layers are built for; larger inputs are brought to it by stems
+LOCALISER_SIZES = (32, 48, 64, 128, 256)  # a multiple of 16 (four stride-2 layers), and 64 times 2^k above 64
+
+
+def stem_count(input_size: int) -> int:
+    """How many stride-2 stem convolutions bring ``input_size`` down to ``BASE_SIZE`` (0 at or below it)."""
+    count = 0
+    while input_size > BASE_SIZE:
+        input_size, count = input_size // 2, count + 1
+    return count
+
+
+def stems(count: int, width: int) -> tuple[nn.Module, int]:
+    """``count`` stride-2 convolutions of width//2 channels, and the channels they leave (3 when there are none)."""
+    layers, channels = [], 3
+    for _ in range(count):
+        layers += [nn.Conv2d(channels, width // 2, 3, 2, 1, bias=False), group_norm(width // 2), nn.ReLU()]
+        channels = width // 2
+    return nn.Sequential(*layers), channels
+
+
+def convolve(convolutions: nn.Module, small: torch.Tensor, precision: str) -> torch.Tensor:
+    """A localiser's convolutions, under bfloat16 autocast if asked; float32 out, so the crop's centre, scale and
+    rotation are computed in full precision whatever the convolutions ran in."""
+    with torch.autocast(small.device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+        return convolutions(small).float()
 
 
 class RegressionLocaliser(nn.Module):
     """(B,3,s,s) -> parameters and face logit, by regression: four stride-2 convolutions, then an MLP on the
     flattened 4x4 map (global pooling would throw away where the face is). The textbook STN localiser."""
 
-    def __init__(self, family: str, input_size: int = 64, width: int = 16, hidden: int = 128):
+    def __init__(self, family: str, input_size: int = 64, width: int = 16, hidden: int = 128, precision: str = "float32"):
         super().__init__()
-        layers, channels = [], 3
+        self.precision = precision
+        stem, channels = stems(stem_count(input_size), width)
+        layers = list(stem)
+        input_size = min(input_size, BASE_SIZE)
         for out in (width, 2 * width, 4 * width, 4 * width):
             layers += [nn.Conv2d(channels, out, 3, 2, 1, bias=False), group_norm(out), nn.ReLU()]
             channels = out
@@ -56,7 +91,7 @@ class RegressionLocaliser(nn.Module):
         self.face = nn.Linear(hidden, 1)
 
     def forward(self, small: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden = self.fc(self.convolutions(small).flatten(1))
+        hidden = self.fc(convolve(self.convolutions, small, self.precision).flatten(1))
         return self.head(hidden), self.face(hidden)[:, 0]
 
 
@@ -68,11 +103,13 @@ class AttentionLocaliser(nn.Module):
     with the same attention, and the face logit from the best score and the mean features.
     Zero-initialised heads give uniform attention, centre (0, 0) and the identity: the whole frame."""
 
-    def __init__(self, family: str, input_size: int = 64, width: int = 16, hidden: int = 128):
+    def __init__(self, family: str, input_size: int = 64, width: int = 16, hidden: int = 128, precision: str = "float32"):
         super().__init__()
+        self.precision = precision
         c = 4 * width
+        stem, channels = stems(stem_count(input_size), width)
         self.convolutions = nn.Sequential(
-            nn.Conv2d(3, width, 3, 2, 1, bias=False), group_norm(width), nn.ReLU(),
+            *stem, nn.Conv2d(channels, width, 3, 2, 1, bias=False), group_norm(width), nn.ReLU(),
             nn.Conv2d(width, 2 * width, 3, 2, 1, bias=False), group_norm(2 * width), nn.ReLU(),
             nn.Conv2d(2 * width, c, 3, 1, 1, bias=False), group_norm(c), nn.ReLU(),
             nn.Conv2d(c, c, 3, 1, 2, dilation=2, bias=False), group_norm(c), nn.ReLU(),
@@ -84,7 +121,7 @@ class AttentionLocaliser(nn.Module):
         self.face = nn.Linear(hidden + 1, 1)
 
     def forward(self, small: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.convolutions(small)  # (B,C,h,w)
+        features = convolve(self.convolutions, small, self.precision)  # (B,C,h,w)
         scores = self.score(features).flatten(1)  # (B,h*w)
         attention = scores.softmax(1)
         h, w = features.shape[-2:]
@@ -111,17 +148,19 @@ class SpatialTransformer(nn.Module):
     """Normalised images (B,3,H,W) -> crop transform (B,2,3) in pixels, raw parameters, face logit (B,)."""
 
     def __init__(self, family: str = "similarity", input_size: int = 64, width: int = 16, hidden: int = 128,
-                 localiser: str = "attention"):
+                 localiser: str = "attention", precision: str = "float32"):
         super().__init__()
         if family not in FAMILIES:
             raise ValueError(f"unknown spatial transformer family {family!r}; known: {', '.join(FAMILIES)}")
         if localiser not in LOCALISERS:
             raise ValueError(f"unknown localiser {localiser!r}; known: {', '.join(LOCALISERS)}")
-        if input_size % 16 or not 32 <= input_size <= 256:
-            raise ValueError(f"localiser input_size must be a multiple of 16 in 32..256, got {input_size}")
+        if input_size not in LOCALISER_SIZES:
+            raise ValueError(f"localiser input_size must be one of {LOCALISER_SIZES}, got {input_size}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
         self.family, self.input_size = family, input_size
         kind = AttentionLocaliser if localiser == "attention" else RegressionLocaliser
-        self.localiser = kind(family, input_size, width, hidden)
+        self.localiser = kind(family, input_size, width, hidden, precision)
 
     def forward(self, images: torch.Tensor) -> dict:
         small = F.interpolate(images, size=(self.input_size, self.input_size), mode="bilinear",

@@ -4,7 +4,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from lm3d.model import ContinuousLandmarkModel
+from lm3d.model import ContinuousLandmarkModel, camera_head, crop
 from lm3d.model.refiner import Refiner
 from lm3d.training import Objective, preset
 
@@ -44,3 +44,18 @@ def test_the_objective_supervises_p_before_the_correction():
     outputs = model(batch["image"], batch["boxes"], batch["queries"])
     terms = Objective(model, config)(outputs, batch, normaliser=10.0)
     assert set(terms) == {"landmarks", "coarse"} and terms["coarse"].item() == pytest.approx(terms["landmarks"].item())
+
+
+@pytest.mark.parametrize("space", ["shape", "image"])
+def test_a_3d_head_refines_its_shape_or_its_image_points(space, generator):
+    model = ContinuousLandmarkModel(replace(SMALL, head="3d", refine_space=space))
+    assert model.refiner.mlp[-1].out_features == (3 if space == "shape" else 2)
+    torch.nn.init.normal_(model.refiner.mlp[-1].weight, std=0.1, generator=generator)
+    images = torch.randint(0, 255, (2, 3, 64, 64), dtype=torch.uint8)
+    out = model(images, torch.tensor([[10.0, 12.0, 50.0, 54.0]] * 2), torch.randn(7, 3) * 4)
+    assert (out["landmarks2d"] - out["coarse2d"]).abs().max() > 1e-3  # R moved the points either way
+    projected = crop.to_image(camera_head.project_to_crop(out["landmarks3d"], out["crop_camera"]), out["transform"])
+    if space == "shape":  # one consistent answer: the 2D points are the refined 3D points, projected
+        torch.testing.assert_close(out["landmarks2d"], projected, atol=1e-3, rtol=0)
+    else:  # the 3D points stay P's; their projection is the coarse answer
+        torch.testing.assert_close(out["coarse2d"], projected, atol=1e-3, rtol=0)

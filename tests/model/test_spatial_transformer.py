@@ -109,11 +109,39 @@ def test_a_box_model_needs_boxes_and_an_s_model_does_not():
 
 @pytest.mark.parametrize("change, message", [
     (dict(crop="perspective"), "unknown crop"), (dict(localiser="magic"), "localiser"),
-    (dict(localiser_size=40), "localiser_size"), (dict(second_pass=True), "second_pass"),
+    (dict(localiser_size=40), "localiser_size"), (dict(localiser_size=96), "localiser_size"),
+    (dict(second_pass=True), "second_pass"), (dict(localiser_precision="float8"), "localiser_precision"),
 ])
 def test_bad_s_configs_are_named(change, message):
     with pytest.raises(ValueError, match=message):
         ModelConfig(**{**SMALL, **change}).validate()
+
+
+@pytest.mark.parametrize("localiser", ["attention", "regression"])
+def test_a_larger_localiser_input_goes_through_stems_to_the_same_map(localiser):
+    small, large = (SpatialTransformer("similarity", size, 8, 16, localiser=localiser) for size in (64, 128))
+    convolutions = [m for m in large.localiser.convolutions if isinstance(m, torch.nn.Conv2d)]
+    assert len(convolutions) == len([m for m in small.localiser.convolutions if isinstance(m, torch.nn.Conv2d)]) + 1
+    assert convolutions[0].stride == (2, 2) and convolutions[0].out_channels == 4  # a cheap stem, half the width
+    images = torch.rand(2, 3, 128, 128)
+    maps = [m.localiser.convolutions(torch.rand(2, 3, m.input_size, m.input_size)) for m in (small, large)]
+    assert maps[0].shape == maps[1].shape  # the costly layers work at the 64 px copy's resolution either way
+    torch.testing.assert_close(large(images)["transform"], small(images)["transform"])  # both start at the whole frame
+
+
+@pytest.mark.parametrize("localiser", ["attention", "regression"])
+def test_a_bfloat16_localiser_outputs_float32_close_to_float32(localiser):
+    torch.manual_seed(0)
+    full = SpatialTransformer("similarity", 64, 8, 16, localiser=localiser)
+    for parameter in full.parameters():  # away from the zero-initialised start, so the outputs depend on the images
+        torch.nn.init.normal_(parameter, std=0.1)
+    half = SpatialTransformer("similarity", 64, 8, 16, localiser=localiser, precision="bfloat16")
+    half.load_state_dict(full.state_dict())
+    images = torch.rand(3, 3, 96, 96)
+    a, b = full(images), half(images)
+    assert b["params"].dtype == b["transform"].dtype == torch.float32
+    torch.testing.assert_close(b["params"], a["params"], atol=0.05, rtol=0.05)
+    assert not torch.equal(b["params"], a["params"])  # it did run in bfloat16
 
 
 @pytest.mark.parametrize("pooling", ["mean", "keypoints", "grid"])
