@@ -35,6 +35,18 @@ def seconds_per_call(function: Callable[[], object], device: str | torch.device,
     return (time.perf_counter() - start) / repeats
 
 
+def native_bfloat16(device: str | torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 convolutions in hardware. A CPU without AVX512-BF16 or AMX (any AVX2-only
+    CPU) emulates them: the standard preset's bfloat16 F then trains several times slower than in float32."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:  # oneDNN's own answer: it also honours ONEDNN_MAX_CPU_ISA, which benchmarks use to imitate an older CPU
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return torch.cpu._is_avx512_bf16_supported()
+
+
 @contextmanager
 def intra_op_threads(count: int) -> Iterator[None]:
     """torch's intra-op threads set to ``count`` inside the block, then restored; 0 leaves them as they are.

@@ -7,6 +7,7 @@ they would agree with or without the fix.
 import os
 import subprocess
 import sys
+import warnings
 
 import pytest
 import torch
@@ -53,3 +54,15 @@ def test_the_thread_setting_is_restored_and_checked():
     with pytest.raises(ValueError, match="threads"):
         with intra_op_threads(-1):
             pass
+
+
+def test_training_warns_when_bfloat16_would_be_emulated(tmp_path, monkeypatch):
+    from lm3d.training import configure, loop
+    config = configure("fast", settings={"model.feature_precision": "bfloat16"})
+    monkeypatch.setattr(loop, "native_bfloat16", lambda device: False)
+    with pytest.warns(RuntimeWarning, match="feature_precision=bfloat16, which this cpu emulates"):
+        loop.train(config, tmp_path, progress=False, stop_after=1)
+    monkeypatch.setattr(loop, "native_bfloat16", lambda device: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        loop.train(config, tmp_path / "native", progress=False, stop_after=1)
