@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_training_step.py                  # the standard model's options, 256 px
     .venv/bin/python benchmarks/bench_training_step.py --image-size 128 --threads 2
+    .venv/bin/python benchmarks/bench_training_step.py --rungs          # S's localisers and the 3D head, standard regime
 
 Each setting builds the ``legacy`` preset's model (the standard size before the regime search) with its overrides,
 then times forward, backward and an AdamW step on random uint8 images with face boxes (batch 32, 98 queries), one
@@ -29,6 +30,17 @@ SETTINGS = {
     "grid, F in bfloat16, crop 128": {"pooling": "grid", "feature_precision": "bfloat16", "crop_size": 128},
     "grid, F in bfloat16, width 24": {"pooling": "grid", "feature_precision": "bfloat16", "width": 24},
 }
+STANDARD = {"pooling": "grid", "feature_precision": "bfloat16", "refine": True}  # the standard preset's model options
+S = {**STANDARD, "crop": "similarity"}
+RUNGS = {  # the rungs' extra cost in the standard regime (--rungs)
+    "standard baseline (box crop)": STANDARD,
+    "S, localiser 64 px": S,
+    "S, localiser 64 px in bfloat16": {**S, "localiser_precision": "bfloat16"},
+    "S, localiser 128 px in bfloat16": {**S, "localiser_size": 128, "localiser_precision": "bfloat16"},
+    "S, localiser 256 px in bfloat16": {**S, "localiser_size": 256, "localiser_precision": "bfloat16"},
+    "3D head, R moves the 3D point": {**STANDARD, "head": "3d"},
+    "3D head, R moves the image point": {**STANDARD, "head": "3d", "refine_space": "image"},
+}
 
 
 def step_function(overrides: dict, image_size: int, batch: int, queries: int):
@@ -40,7 +52,9 @@ def step_function(overrides: dict, image_size: int, batch: int, queries: int):
     points = torch.randn(batch, queries, 3, generator=generator) * 4
 
     def step():
-        loss = model(images, boxes, points)["landmarks2d"].float().abs().mean()
+        out = model(images, boxes, points)
+        # S learns from its template's points (s_learns_from="template"), so they join the loss where S is
+        loss = sum(out[key].float().abs().mean() for key in ("landmarks2d", "template2d") if key in out)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -53,9 +67,11 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--rungs", action="store_true", help="time the ladder's rungs in the standard regime instead")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    steps = {name: step_function(overrides, args.image_size, args.batch, 98) for name, overrides in SETTINGS.items()}
+    settings = RUNGS if args.rungs else SETTINGS
+    steps = {name: step_function(overrides, args.image_size, args.batch, 98) for name, overrides in settings.items()}
     for step in steps.values():  # warm-up: allocator, kernels
         step()
     times = {name: [] for name in steps}
@@ -69,7 +85,7 @@ def main(argv=None) -> None:
           f"CPU kernels {torch.backends.cpu.get_cpu_capability()}; median of {args.rounds} rounds")
     for name, values in times.items():
         median = statistics.median(values)
-        print(f"{name:36s} {1000 * median:7.1f} ms/step  {args.batch / median:6.1f} images/s  ratio {median / first:.2f}")
+        print(f"{name:38s} {1000 * median:7.1f} ms/step  {args.batch / median:6.1f} images/s  ratio {median / first:.2f}")
 
 
 if __name__ == "__main__":
