@@ -12,7 +12,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from ..vis.plots import learning_curves
+from ..vis.plots import learning_curves, validation_curves
 from .seed_runs import aggregate, run_name, run_seeds
 
 
@@ -31,10 +31,14 @@ def markdown(table: dict, preset_name: str, seeds: list[int]) -> str:
 
 
 def save_learning_curves(runs: Path, preset_name: str, seeds: list[int], path: Path) -> None:
-    """The training loss of every seed against its step, as a PNG."""
+    """The training loss of every seed against its step, as a PNG; beside it (``*_validation.png``) the validation NME
+    against training minutes, where the runs logged a validation curve."""
     logs = {f"seed {seed}": runs / run_name(preset_name, "baseline", seed) / "log.jsonl" for seed in seeds}
     entries = {label: [json.loads(line) for line in log.read_text().splitlines() if line]
                for label, log in logs.items() if log.exists()}
-    figure = learning_curves(entries, f"baseline, preset {preset_name}")
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    figures = {path: learning_curves(entries, f"baseline, preset {preset_name}")}
+    if any("val_nme" in e for run in entries.values() for e in run):
+        figures[path.with_name(path.stem + "_validation.png")] = validation_curves(entries, f"baseline, preset {preset_name}")
+    for target, figure in figures.items():
+        figure.savefig(target, dpi=100)
+        plt.close(figure)

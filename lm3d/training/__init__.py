@@ -6,6 +6,7 @@
   background-only negatives for S's face score.
 * ``objective``: the loss in image pixels and the penalties that keep S, the 3D head and D honest (``Objective``).
 * ``loop``: ``train`` (AdamW, warm-up and cosine decay, checkpoints and resume, DDP; ``python -m lm3d.train``).
+* ``validation``: the validation curve (NME of validation faces against training seconds, in the log).
 * ``adapt_deformer``: teach a trained model with D a new dataset's convention (``python -m lm3d.adapt_deformer``).
 
 Imports: every layer below (``lm3d.face``, ``lm3d.raster``, ``lm3d.synth``, ``lm3d.model``, ``lm3d.inference``,

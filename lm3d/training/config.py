@@ -31,6 +31,10 @@ class TrainConfig:
     checkpoint_every: int = 250
     log_every: int = 25
     eval_count: int = 500
+    # the validation curve (lm3d.training.validation): NME of curve_count validation faces every curve_every steps, in
+    # the log beside the training seconds; 0: none. It changes no weight
+    curve_every: int = 0
+    curve_count: int = 100
     cache_dir: str | None = "data/synthfaces"
     # torch's intra-op threads while training and evaluating (lm3d.runtime.intra_op_threads), so the same command,
     # seed and revision gives the same weights under any OMP_NUM_THREADS; 1: two seeds train at once on two cores.
@@ -67,7 +71,8 @@ class TrainConfig:
         checks = {"image_size": 32 <= self.image_size <= 1024, "steps": self.steps >= 1, "batch_size": self.batch_size >= 1,
                   "lr": 0 < self.lr < 1, "weight_decay": 0 <= self.weight_decay < 1, "warmup_steps": self.warmup_steps >= 0,
                   "max_queries": self.max_queries >= 1, "checkpoint_every": self.checkpoint_every >= 1,
-                  "log_every": self.log_every >= 1, "eval_count": self.eval_count >= 0, "threads": 0 <= self.threads <= 256,
+                  "log_every": self.log_every >= 1, "eval_count": self.eval_count >= 0,
+                  "curve_every": self.curve_every >= 0, "curve_count": self.curve_count >= 1, "threads": 0 <= self.threads <= 256,
                   "loss": self.loss in LOSSES,
                   "train_counts": all(c >= 1 for c in self.train_counts), "seed": self.seed >= 0,
                   "variant": self.variant in VARIANTS, "localiser_lr_scale": 0 <= self.localiser_lr_scale <= 10,
@@ -112,7 +117,7 @@ PRESETS = {
     # the regime chosen by experiment (docs/results/regime.md): at most 20 minutes a seed on one core of a 2-core CPU,
     # two seeds at once: 256 px frames, F's grid pooling for every rung, F's convolutions in bfloat16, the Wing loss,
     # the refiner R, 6000 steps, twice the old pool of distinct training faces
-    "standard": TrainConfig(image_size=256, steps=6000, loss="wing", train_counts=(8000, 4000, 4000, 1600),
+    "standard": TrainConfig(image_size=256, steps=6000, loss="wing", train_counts=(8000, 4000, 4000, 1600), curve_every=500,
                             model=ModelConfig(crop_size=96, width=16, feature_dim=192, query_dim=96, hidden=192,
                                               pooling="grid", feature_precision="bfloat16", refine=True)),
     # the standard preset before that search (128 px, mean pooling, L1, float32, 3000 steps, threads left to torch):

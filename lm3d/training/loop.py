@@ -39,6 +39,7 @@ from ..synth import SYNTH_VERSION
 from .config import PRESETS, TrainConfig, configure
 from .data import MixedPool, render_negatives, render_pool, with_negatives
 from .objective import Objective, crop_diagnostics
+from .validation import ValidationCurve
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -145,9 +146,11 @@ def _train(config: TrainConfig, out_dir: Path, progress: bool, stop_after: int |
     share = config.batch_size // world
     log = out_dir / "log.jsonl"
     out_dir.mkdir(parents=True, exist_ok=True)
+    curve = ValidationCurve(config.curve_count, config.image_size) if config.curve_every and rank == 0 else None
     bar = tqdm(range(start, config.steps), initial=start, total=config.steps, disable=not progress or rank != 0,
                desc="train", unit="step")
     last_time, seen, step = time.perf_counter(), 0, start - 1
+    train_seconds = _logged_seconds(log)  # resumed runs count on from their log
     for step in bar:
         generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
         batch = pool.batch(pool.sample(config.batch_size, generator), generator)
@@ -167,14 +170,20 @@ def _train(config: TrainConfig, out_dir: Path, progress: bool, stop_after: int |
         seen += config.batch_size
         if rank == 0 and ((step + 1) % config.log_every == 0 or step + 1 == config.steps):
             now = time.perf_counter()
+            train_seconds += now - last_time
             entry = {"step": step + 1, "loss": terms["landmarks"].item() / world, "lr": scheduler.get_last_lr()[0],
-                     "images_per_s": seen / (now - last_time)}
+                     "images_per_s": seen / (now - last_time), "train_seconds": train_seconds}
             if with_s or model.camera_head is not None:
                 entry.update(crop_diagnostics(outputs, local, terms, with_s))
             last_time, seen = now, 0
             with open(log, "a") as handle:
                 handle.write(json.dumps(entry) + "\n")
             bar.set_postfix(loss=f"{entry['loss']:.4f}")
+        if curve is not None and ((step + 1) % config.curve_every == 0 or step + 1 == config.steps):
+            train_seconds += time.perf_counter() - last_time  # the steps since the last log line, then the pause
+            with open(log, "a") as handle:
+                handle.write(json.dumps({"step": step + 1, "val_nme": curve(model), "train_seconds": train_seconds}) + "\n")
+            last_time, seen = time.perf_counter(), 0
         if rank == 0 and ((step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps):
             save_checkpoint(out_dir / CHECKPOINT_NAME, model, config, optimizer, scheduler, step + 1,
                             scale_range)
@@ -183,6 +192,16 @@ def _train(config: TrainConfig, out_dir: Path, progress: bool, stop_after: int |
     if dist.is_initialized():
         dist.barrier()
     return {"steps_done": step + 1, "out_dir": str(out_dir), "rank": rank, "world": world}
+
+
+def _logged_seconds(log: Path) -> float:
+    """The training seconds of the last line of a (truncated) log that has them; 0 for a new run."""
+    seconds = 0.0
+    if log.exists():
+        for line in log.read_text().splitlines():
+            if line:
+                seconds = json.loads(line).get("train_seconds", seconds)
+    return seconds
 
 
 def _truncate_log(log: Path, step: int) -> None:
@@ -209,8 +228,9 @@ def _resume(path: Path, config: TrainConfig, model, optimizer, scheduler) -> int
     data = checkpoint.load(path, kind=checkpoint.MODEL_KINDS)
     saved = TrainConfig.from_dict(data["train_config"])
     # the step count may grow (train longer) and the cache folder may move; everything else must match
-    if (replace(saved, steps=config.steps, cache_dir=None, model=saved.model.what_matters())
-            != replace(config, cache_dir=None, model=config.model.what_matters())):
+    # (the validation curve changes no weight either)
+    if (replace(saved, steps=config.steps, cache_dir=None, curve_every=0, curve_count=1, model=saved.model.what_matters())
+            != replace(config, cache_dir=None, curve_every=0, curve_count=1, model=config.model.what_matters())):
         raise ValueError(f"{path} was written by a run with another config; use a new --out folder or delete it")
     if data.get("synth_version") != SYNTH_VERSION:  # the same config would now render other images
         raise ValueError(f"{path} was trained on SynthFaces renderer v{data.get('synth_version', '2 or older')}, "

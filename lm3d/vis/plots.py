@@ -227,11 +227,29 @@ def learning_curves(logs: dict, title: str = "learning curves"):
     with ``step`` and ``loss``, as ``lm3d.training.loop`` writes them)."""
     figure, axis = plt.subplots(figsize=(7, 4))
     for label, entries in logs.items():
+        entries = [e for e in entries if "loss" in e]  # a log also holds validation-curve lines
         if entries:
             axis.plot([e["step"] for e in entries], [e["loss"] for e in entries], label=label, lw=1)
     axis.set_yscale("log")
     axis.set_xlabel("step")
     axis.set_ylabel("training loss (pixel error / IOD)")
+    axis.set_title(title)
+    axis.legend()
+    figure.tight_layout()
+    return figure
+
+
+def validation_curves(logs: dict, title: str = "validation NME against training time"):
+    """Validation NME against training minutes, one line per run: ``logs`` maps a label to a training log's entries
+    (its ``val_nme`` lines, as ``lm3d.training.validation`` writes them, give the points)."""
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for label, entries in logs.items():
+        points = [(e["train_seconds"] / 60, e["val_nme"]) for e in entries if "val_nme" in e]
+        if points:
+            axis.plot(*zip(*points), marker="o", ms=3, label=label, lw=1)
+    axis.set_yscale("log")
+    axis.set_xlabel("training minutes (one CPU core)")
+    axis.set_ylabel("synth300w validation NME (% IOD)")
     axis.set_title(title)
     axis.legend()
     figure.tight_layout()

@@ -56,6 +56,20 @@ def test_resume_after_an_interruption_matches_an_uninterrupted_run(tmp_path, tra
         torch.testing.assert_close(resumed[name], straight[name], atol=1e-6, rtol=0)
 
 
+def test_the_validation_curve_is_logged_and_changes_no_weight(tmp_path, trained):
+    config = replace(TINY, curve_every=4, curve_count=3)
+    train(config, tmp_path, progress=False, stop_after=4)  # interrupted, then resumed: the seconds count on
+    train(config, tmp_path, progress=False)
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    curve = [entry for entry in log if "val_nme" in entry]
+    assert [entry["step"] for entry in curve] == [4, 8] and all(np.isfinite(e["val_nme"]) and e["val_nme"] > 0 for e in curve)
+    seconds = [entry["train_seconds"] for entry in log]
+    assert all(b >= a for a, b in zip(seconds, seconds[1:])) and seconds[0] > 0
+    with_curve, without = _weights(tmp_path / CHECKPOINT_NAME), _weights(trained / CHECKPOINT_NAME)
+    for name in without:
+        torch.testing.assert_close(with_curve[name], without[name], atol=0, rtol=0)
+
+
 def test_resume_refuses_a_different_config(tmp_path, trained):
     (tmp_path / CHECKPOINT_NAME).write_bytes((trained / CHECKPOINT_NAME).read_bytes())
     with pytest.raises(ValueError, match="another config"):

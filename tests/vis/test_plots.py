@@ -158,3 +158,13 @@ def test_roi_plots_draw_every_roi():
     figure = plots.roi_frames(torch.zeros(8, 3, 64, 64, dtype=torch.uint8), rois, [0, 7])
     assert len(figure.axes) == 2 and len(figure.axes[1].lines) == 2
     matplotlib.pyplot.close("all")
+
+
+def test_training_curves_read_the_log_lines_they_need():
+    log = [{"step": 25, "loss": 2.0, "train_seconds": 30.0}, {"step": 50, "loss": 1.0, "train_seconds": 60.0},
+           {"step": 50, "val_nme": 12.0, "train_seconds": 60.0}, {"step": 75, "loss": 0.5, "train_seconds": 90.0},
+           {"step": 100, "val_nme": 9.0, "train_seconds": 120.0}]
+    losses = plots.learning_curves({"run": log}).axes[0].lines[0]
+    assert list(losses.get_xdata()) == [25, 50, 75] and list(losses.get_ydata()) == [2.0, 1.0, 0.5]
+    curve = plots.validation_curves({"run": log, "no curve": log[:2]}).axes[0].lines
+    assert len(curve) == 1 and list(curve[0].get_xdata()) == [1.0, 2.0] and list(curve[0].get_ydata()) == [12.0, 9.0]
