@@ -59,6 +59,7 @@ def training_minutes(log: Path, batch_size: int) -> float:
     """Minutes spent in training steps, from the log's throughput (so a run resumed, or trained elsewhere, counts
     each step once, and no time spent evaluating or waiting)."""
     entries = [json.loads(line) for line in log.read_text().splitlines() if line]
+    entries = [entry for entry in entries if "images_per_s" in entry]  # not the validation curve's lines
     seconds, previous = 0.0, 0
     for entry in entries:
         seconds += (entry["step"] - previous) * batch_size / entry["images_per_s"]
