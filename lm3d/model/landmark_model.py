@@ -249,7 +249,10 @@ class ContinuousLandmarkModel(nn.Module):
             out.update(camera_head.image_camera(in_crop, used), landmarks3d=points3d, crop_camera=in_crop)
         out.update(landmarks2d=crops.to_image(crop_points, used), crop_points=crop_points)
         if self.template is not None:
-            template = self.template(queries)
-            out["template2d"] = crops.to_image(template if template.ndim == 3 else template.expand(len(images), -1, -1),
-                                               transform)
+            out["template2d"] = self.template_points(queries, transform)
         return out
+
+    def template_points(self, queries: torch.Tensor, transform: torch.Tensor) -> torch.Tensor:
+        """(B,K,2) image pixels: S's template points for ``queries`` ((K,3) or (B,K,3)) through the crops ``transform``."""
+        template = self.template(queries)
+        return crops.to_image(template if template.ndim == 3 else template.expand(len(transform), -1, -1), transform)

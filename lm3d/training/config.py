@@ -6,6 +6,7 @@ of range, so a bad config fails before any training.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from ..model import ModelConfig
@@ -48,6 +49,7 @@ class TrainConfig:
     # S only (variants without a face box); what each one changed is measured in docs/results/spatial_transformer.md
     localiser_lr_scale: float = 1.0  # the localiser's learning rate relative to the rest
     localiser_warmup_steps: int = 0  # S frozen (whole-frame crop) for this many steps
+    localiser_pretrain_steps: int = 0  # S alone for this many (cheap) steps first (lm3d.training.localiser_pretraining)
     scale_weight: float = 1.0  # hinge on the crop scale outside the training faces' range
     corner_weight: float = 1.0  # hinge on crop corners beyond corner_margin outside the image
     corner_margin: float = 0.25
@@ -77,6 +79,7 @@ class TrainConfig:
                   "train_counts": all(c >= 1 for c in self.train_counts), "seed": self.seed >= 0,
                   "variant": self.variant in VARIANTS, "localiser_lr_scale": 0 <= self.localiser_lr_scale <= 10,
                   "localiser_warmup_steps": self.localiser_warmup_steps >= 0,
+                  "localiser_pretrain_steps": self.localiser_pretrain_steps >= 0,
                   "scale_weight": self.scale_weight >= 0, "corner_weight": self.corner_weight >= 0,
                   "corner_margin": 0 <= self.corner_margin <= 2, "affine_weight": self.affine_weight >= 0,
                   "face_weight": self.face_weight >= 0, "template_weight": self.template_weight >= 0,
@@ -130,6 +133,14 @@ PRESETS = {
                          model=ModelConfig(crop_size=160, width=48, feature_dim=384, query_dim=128, hidden=384,
                                            pooling="grid", refine=True)),
 }
+
+
+def learning_rate_factor(step: int, config: TrainConfig) -> float:
+    """Linear warm-up to 1, then cosine decay to 0 at the last step."""
+    if step < config.warmup_steps:
+        return (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 def preset(name: str, variant: str = "baseline", **overrides) -> TrainConfig:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import time
 import warnings
@@ -36,20 +35,13 @@ from ..evaluation import evaluate_checkpoint
 from ..model import VARIANTS, ContinuousLandmarkModel, checkpoint, crop
 from ..runtime import default_device, fast_mode, intra_op_threads, native_bfloat16
 from ..synth import SYNTH_VERSION
-from .config import PRESETS, TrainConfig, configure
+from .config import PRESETS, TrainConfig, configure, learning_rate_factor
 from .data import MixedPool, render_negatives, render_pool, with_negatives
+from .localiser_pretraining import pretrain_localiser
 from .objective import Objective, crop_diagnostics
 from .validation import ValidationCurve
 
 CHECKPOINT_NAME = "checkpoint.pt"
-
-
-def learning_rate_factor(step: int, config: TrainConfig) -> float:
-    """Linear warm-up to 1, then cosine decay to 0 at the last step."""
-    if step < config.warmup_steps:
-        return (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
-    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 def _distributed() -> tuple[int, int]:
@@ -140,6 +132,8 @@ def _train(config: TrainConfig, out_dir: Path, progress: bool, stop_after: int |
                                      render_device)
     scale_range = crop_scale_range(pool, config) if with_s else None
     objective = Objective(model, config, scale_range, world)
+    if with_s and start == 0 and config.localiser_pretrain_steps:
+        pretrain_localiser(model, config, pool, negatives, scale_range, device, progress and rank == 0)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
     if config.batch_size % world:
         raise ValueError(f"batch_size {config.batch_size} must be divisible by the {world} processes")

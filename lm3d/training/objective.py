@@ -141,15 +141,22 @@ class Objective:
             terms["coarse"] = landmark_loss(outputs["coarse2d"].float(), batch["targets"], batch["mask"], batch["iod"],
                                             normaliser, config.loss) * self.world
         if self.with_s:
-            terms.update(spatial_transformer_penalties(outputs, tuple(batch["image"].shape[-2:]), self.scale_range,
-                                                       config.corner_margin, self.s_weights))
-            terms["face"] = config.face_weight * face_loss(outputs["face_logit"], batch["is_face"])
-            if config.template_weight > 0:
-                terms["template"] = config.template_weight * self.world * landmark_loss(
-                    outputs["template2d"].float(), batch["targets"], batch["mask"], batch["iod"], normaliser, config.loss)
+            terms.update(self.spatial_transformer_terms(outputs, batch, normaliser))
         if self.with_3d:  # (with D, the points stay near the deformed queries)
             terms.update(head_3d_penalties(outputs, outputs.get("queries_deformed", batch["queries"]), batch["mask"],
                                            self.weights_3d))
         if self.with_deformer:
             terms["deformer"] = config.deformer_weight * offset_penalty(outputs["query_offsets"], batch["mask"])
+        return terms
+
+    def spatial_transformer_terms(self, outputs: dict, batch: dict, normaliser: float) -> dict:
+        """S's own terms: its penalties, its face score and its template's landmark loss (all that S's pre-phase,
+        ``lm3d.training.localiser_pretraining``, optimises)."""
+        config = self.config
+        terms = spatial_transformer_penalties(outputs, tuple(batch["image"].shape[-2:]), self.scale_range,
+                                              config.corner_margin, self.s_weights)
+        terms["face"] = config.face_weight * face_loss(outputs["face_logit"], batch["is_face"])
+        if config.template_weight > 0:
+            terms["template"] = config.template_weight * self.world * landmark_loss(
+                outputs["template2d"].float(), batch["targets"], batch["mask"], batch["iod"], normaliser, config.loss)
         return terms

@@ -14,6 +14,7 @@ import lm3d
 from lm3d.evaluation import evaluate_checkpoint
 from lm3d.model import ModelConfig, checkpoint
 from lm3d.training import CHECKPOINT_NAME, PRESETS, configure, loop, preset, train
+from lm3d.training.config import learning_rate_factor
 
 TINY = replace(PRESETS["fast"], steps=8, checkpoint_every=4, log_every=2, eval_count=8)
 
@@ -170,7 +171,7 @@ def test_config_values_out_of_range(make, message):
 
 def test_learning_rate_schedule():
     config = replace(TINY, steps=100, warmup_steps=10)
-    factors = [loop.learning_rate_factor(s, config) for s in range(100)]
+    factors = [learning_rate_factor(s, config) for s in range(100)]
     assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(factors[10:], factors[11:])) and factors[-1] < 0.01
 
@@ -251,6 +252,20 @@ def test_s_training_logs_what_s_does_and_resumes_exactly(tmp_path, trained_s):
     train(TINY_S, tmp_path, progress=False)
     resumed, straight = _weights(tmp_path / CHECKPOINT_NAME), _weights(trained_s / CHECKPOINT_NAME)
     assert all(torch.equal(resumed[k], straight[k]) for k in straight)
+
+
+def test_s_alone_first_trains_s_only_once_and_repeats(tmp_path, trained_s):
+    config = replace(TINY_S, localiser_pretrain_steps=6)
+    train(config, tmp_path / "straight", progress=False)
+    train(config, tmp_path / "resumed", progress=False, stop_after=4)  # interrupted after the phase and 4 joint steps
+    train(config, tmp_path / "resumed", progress=False)  # resumed: the phase is not run again
+    straight, resumed = _weights(tmp_path / "straight" / CHECKPOINT_NAME), _weights(tmp_path / "resumed" / CHECKPOINT_NAME)
+    assert all(torch.equal(resumed[k], straight[k]) for k in straight)
+    joint_only = _weights(trained_s / CHECKPOINT_NAME)
+    moved = [k for k in straight if not torch.equal(straight[k], joint_only[k])]
+    assert any(k.startswith("spatial_transformer.") for k in moved) and "template.similarity" in moved
+    with pytest.raises(ValueError, match="localiser_pretrain_steps"):
+        replace(TINY_S, localiser_pretrain_steps=-1).validate()
 
 
 def test_s_evaluation_has_stability_keys(trained_s):
