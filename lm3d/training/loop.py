@@ -110,8 +110,9 @@ def _warn_if_bfloat16_is_emulated(config: TrainConfig, device: torch.device) -> 
     asked = [name for name in ("feature_precision", "localiser_precision") if getattr(config.model, name) == "bfloat16"]
     if asked and not native_bfloat16(device):
         warnings.warn(f"{' and '.join(asked)}=bfloat16, which this {device.type} emulates: training runs several times "
-                      f"slower (a 200-step test: about 9 times under AVX2 kernels); --set model.<field>=float32 trains at "
-                      f"full speed, with slightly different numbers", RuntimeWarning, stacklevel=3)
+                      f"slower (the standard preset: 7.5 times under AVX2 kernels, docs/results/regime.md); "
+                      f"--set model.<field>=float32 trains at full speed, with slightly different numbers",
+                      RuntimeWarning, stacklevel=3)
 
 
 def _train(config: TrainConfig, out_dir: Path, progress: bool, stop_after: int | None) -> dict:
