@@ -119,10 +119,11 @@ PRESETS = {
                         model=ModelConfig(crop_size=48, width=8, feature_dim=32, query_dim=32, hidden=32, layers=2)),
     # the regime chosen by experiment (docs/results/regime.md): at most 20 minutes a seed on one core of a 2-core CPU,
     # two seeds at once: 256 px frames, F's grid pooling for every rung, F's convolutions in bfloat16, the Wing loss,
-    # the refiner R, 6000 steps, twice the old pool of distinct training faces
+    # the refiner R (for a 3D head, on the projected points), 6000 steps, twice the old pool of distinct training faces
     "standard": TrainConfig(image_size=256, steps=6000, loss="wing", train_counts=(8000, 4000, 4000, 1600), curve_every=500,
                             model=ModelConfig(crop_size=96, width=16, feature_dim=192, query_dim=96, hidden=192,
-                                              pooling="grid", feature_precision="bfloat16", refine=True)),
+                                              pooling="grid", feature_precision="bfloat16", refine=True,
+                                              refine_space="image")),
     # the standard preset before that search (128 px, mean pooling, L1, float32, 3000 steps, threads left to torch):
     # the preset of the tables in docs/results that are marked as made with it
     "legacy": TrainConfig(threads=0, model=ModelConfig(crop_size=96, width=16, feature_dim=192, query_dim=96,
