@@ -132,7 +132,7 @@ PRESETS = {
     "paper": TrainConfig(train_counts=(40000, 20000, 20000, 8000), image_size=256, steps=40000, batch_size=128,
                          lr=1e-3, warmup_steps=1000, checkpoint_every=2000, log_every=100, eval_count=2000, loss="wing",
                          model=ModelConfig(crop_size=160, width=48, feature_dim=384, query_dim=128, hidden=384,
-                                           pooling="grid", refine=True)),
+                                           pooling="grid", refine=True, refine_space="image")),
 }
 
 
