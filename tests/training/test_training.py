@@ -363,3 +363,4 @@ def test_the_lost_faces_script_says_which_faces_s_lost(trained_s, capsys):
     script.main([str(trained_s / CHECKPOINT_NAME), "--count", "8"])
     out = capsys.readouterr().out
     assert "synth300w, 8 test faces at 64 px:" in out and "quartiles of the test set" in out
+    assert "NME median" in out and "crop centre's offset" in out
