@@ -119,11 +119,10 @@ PRESETS = {
                         model=ModelConfig(crop_size=48, width=8, feature_dim=32, query_dim=32, hidden=32, layers=2)),
     # the regime chosen by experiment (docs/results/regime.md): at most 20 minutes a seed on one core of a 2-core CPU,
     # two seeds at once: 256 px frames, F's grid pooling for every rung, F's convolutions in bfloat16, the Wing loss,
-    # the refiner R (for a 3D head, on the projected points), 6000 steps, twice the old pool of distinct training faces
+    # the refiner R, 6000 steps, twice the old pool of distinct training faces
     "standard": TrainConfig(image_size=256, steps=6000, loss="wing", train_counts=(8000, 4000, 4000, 1600), curve_every=500,
                             model=ModelConfig(crop_size=96, width=16, feature_dim=192, query_dim=96, hidden=192,
-                                              pooling="grid", feature_precision="bfloat16", refine=True,
-                                              refine_space="image")),
+                                              pooling="grid", feature_precision="bfloat16", refine=True)),
     # the standard preset before that search (128 px, mean pooling, L1, float32, 3000 steps, threads left to torch):
     # the preset of the tables in docs/results that are marked as made with it
     "legacy": TrainConfig(threads=0, model=ModelConfig(crop_size=96, width=16, feature_dim=192, query_dim=96,
@@ -132,7 +131,7 @@ PRESETS = {
     "paper": TrainConfig(train_counts=(40000, 20000, 20000, 8000), image_size=256, steps=40000, batch_size=128,
                          lr=1e-3, warmup_steps=1000, checkpoint_every=2000, log_every=100, eval_count=2000, loss="wing",
                          model=ModelConfig(crop_size=160, width=48, feature_dim=384, query_dim=128, hidden=384,
-                                           pooling="grid", refine=True, refine_space="image")),
+                                           pooling="grid", refine=True)),
 }
 
 
