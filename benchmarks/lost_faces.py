@@ -16,10 +16,9 @@ import torch
 
 from lm3d import CanonicalFace, layouts
 from lm3d.evaluation import metrics, test_faces
-from lm3d.evaluation.landmarks import lost_faces
+from lm3d.evaluation.landmarks import crop_placement, lost_faces
 from lm3d.inference import face_boxes, predict_batches
 from lm3d.model import checkpoint, load_model
-from lm3d.model.crop import box_to_transform
 from lm3d.runtime import intra_op_threads
 
 
@@ -39,10 +38,7 @@ def main(argv=None) -> None:
     lost = lost_faces(predicted["transform"], faces["bbox"], model.config.crop_margin)
     size = (faces["bbox"][:, 2:] - faces["bbox"][:, :2]).max(-1).values
     nme = metrics.nme_per_face(predicted["landmarks2d"], faces["landmarks2d"], faces["iod"])
-    reference = box_to_transform(faces["bbox"].float(), model.config.crop_margin)
-    crops = predicted["transform"]
-    ratio = crops[:, :, :2].det().abs().sqrt() / reference[:, 0, 0]
-    offset = (crops[:, :, 2] - reference[:, :, 2]).norm(dim=-1) / size
+    ratio, offset = crop_placement(predicted["transform"], faces["bbox"], model.config.crop_margin)
     levels = torch.tensor([0.1, 0.5, 0.9])
     quartiles = torch.quantile(size, torch.tensor([0.25, 0.5, 0.75]))
     print(f"{args.source}, {len(lost)} test faces at {trained['image_size']} px: {int(lost.sum())} lost "

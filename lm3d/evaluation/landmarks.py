@@ -58,12 +58,18 @@ def lost_faces(transforms: torch.Tensor, true_boxes: torch.Tensor, margin: float
     half the box's longer side, or its size off by more than a factor of two from the box crop of the true face
     (``lm3d.model.crop.box_to_transform`` with the model's margin). A box model's crop comes from its face box, so
     only a finder's bad box loses a face; S has to find the face itself."""
+    ratio, offset = crop_placement(transforms, true_boxes, margin)
+    return (offset > 0.5) | (ratio > 2) | (ratio < 0.5)
+
+
+def crop_placement(transforms: torch.Tensor, true_boxes: torch.Tensor, margin: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """How each crop (N,2,3) sits against the box crop of the true face (``box_to_transform`` with ``margin``): its
+    size over that crop's (N,), and its centre's distance from that crop's centre in face sizes (the true box's
+    longer side) (N,)."""
     reference = box_to_transform(true_boxes.float(), margin)
     size = transforms[:, :, :2].det().abs().sqrt()  # the crop's half-size in pixels (an affine crop's mean)
-    ratio = size / reference[:, 0, 0]
     face_size = (true_boxes[:, 2:] - true_boxes[:, :2]).max(-1).values
-    off_centre = (transforms[:, :, 2] - reference[:, :, 2]).norm(dim=-1) > 0.5 * face_size
-    return off_centre | (ratio > 2) | (ratio < 0.5)
+    return size / reference[:, 0, 0], (transforms[:, :, 2] - reference[:, :, 2]).norm(dim=-1) / face_size
 
 
 HELDOUT_LAYOUTS = ("ibug68", "heldout")

@@ -28,15 +28,14 @@ SEED_OFFSET = 2 ** 40  # the phase's batches are drawn from generators that the 
 
 
 def pretrain_localiser(model, config: TrainConfig, pool: MixedPool, negatives: dict, scale_range: tuple[float, float],
-                       device: torch.device, progress: bool = False) -> dict:
-    """Train S and its template alone for ``config.localiser_pretrain_steps`` steps; the last step's terms."""
+                       device: torch.device, progress: bool = False) -> None:
+    """Train S and its template alone for ``config.localiser_pretrain_steps`` steps."""
     steps = config.localiser_pretrain_steps
     parameters = [*model.spatial_transformer.parameters(), *model.template.parameters()]
     optimizer = torch.optim.AdamW(parameters, lr=config.lr * config.localiser_lr_scale, weight_decay=config.weight_decay)
     phase = replace(config, steps=steps, warmup_steps=min(config.warmup_steps, steps // 10))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: learning_rate_factor(s, phase))
     objective = Objective(model, config, scale_range, world=1)
-    terms = {}
     for step in tqdm(range(steps), desc="S alone", unit="step", disable=not progress):
         generator = torch.Generator().manual_seed(SEED_OFFSET + config.seed * 1_000_003 + step)
         batch = with_negatives(pool.batch(pool.sample(config.batch_size, generator), generator), negatives,
@@ -49,4 +48,3 @@ def pretrain_localiser(model, config: TrainConfig, pool: MixedPool, negatives: d
         sum(terms.values()).backward()
         optimizer.step()
         scheduler.step()
-    return {name: value.item() for name, value in terms.items()}
