@@ -168,3 +168,4 @@ def test_training_curves_read_the_log_lines_they_need():
     assert list(losses.get_xdata()) == [25, 50, 75] and list(losses.get_ydata()) == [2.0, 1.0, 0.5]
     curve = plots.validation_curves({"run": log, "no curve": log[:2]}).axes[0].lines
     assert len(curve) == 1 and list(curve[0].get_xdata()) == [1.0, 2.0] and list(curve[0].get_ydata()) == [12.0, 9.0]
+    matplotlib.pyplot.close("all")
