@@ -44,6 +44,40 @@ def jitter_boxes(box: torch.Tensor, generator: torch.Generator | None = None,
     return torch.cat([centre - half, centre + half], 1)
 
 
+def fit_similarity(source: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """(B,2,3) the similarity crop transform that best maps ``source`` (B,K,2) normalised crop points onto ``target``
+    (B,K,2) image pixels, in least squares (weighted by ``weights`` (B,K), e.g. a mask of annotated points).
+
+    Closed form: with both point sets centred on their (weighted) means, the matrix [[a, -b], [b, a]] has
+    a = sum(s . t) / sum |s|^2 and b = sum(s x t) / sum |s|^2; the shift carries the source's mean onto the target's.
+    """
+    if weights is None:
+        weights = torch.ones(source.shape[:2], device=source.device, dtype=source.dtype)
+    weights = weights.to(source.dtype)[..., None]
+    total = weights.sum(1, keepdim=True).clamp_min(1e-9)
+    source_mean, target_mean = (weights * source).sum(1, keepdim=True) / total, (weights * target).sum(1, keepdim=True) / total
+    s, t = source - source_mean, target - target_mean
+    norm = (weights * s.pow(2)).sum((1, 2)).clamp_min(1e-9)
+    a = (weights * s * t).sum((1, 2)) / norm
+    b = (weights[..., 0] * (s[..., 0] * t[..., 1] - s[..., 1] * t[..., 0])).sum(1) / norm
+    matrix = torch.stack([torch.stack([a, -b], -1), torch.stack([b, a], -1)], -2)
+    shift = target_mean[:, 0] - (source_mean @ matrix.transpose(1, 2))[:, 0]
+    return torch.cat([matrix, shift[..., None]], -1)
+
+
+def jitter_transforms(transform: torch.Tensor, generator: torch.Generator | None = None, centre_sd: float = 0.05,
+                      log_scale_sd: float = 0.04, angle_sd: float = 0.05) -> torch.Tensor:
+    """Crop transforms (B,2,3) moved by per-crop noise: the centre by ``centre_sd`` of the crop's half-size, the size
+    by a log-normal factor and the rotation by ``angle_sd`` radians (1 sigma each)."""
+    noise = torch.randn(transform.shape[0], 4, generator=generator).to(transform)
+    half = transform[:, :, :2].det().abs().sqrt()
+    angle, factor = angle_sd * noise[:, 2], torch.exp(log_scale_sd * noise[:, 3])
+    turn = torch.stack([torch.stack([angle.cos(), -angle.sin()], -1), torch.stack([angle.sin(), angle.cos()], -1)], -2)
+    matrix = transform[:, :, :2] @ turn * factor[:, None, None]
+    shift = transform[:, :, 2] + centre_sd * half[:, None] * noise[:, :2]
+    return torch.cat([matrix, shift[..., None]], -1)
+
+
 def to_image(points: torch.Tensor, transform: torch.Tensor) -> torch.Tensor:
     """Normalised crop coordinates (B,K,2) to image pixels."""
     return points @ transform[:, :, :2].transpose(1, 2) + transform[:, None, :, 2]

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, replace
 import torch
 from torch import nn
 
+from ..face import CanonicalFace, layouts
 from . import camera_head
 from . import crop as crops
 from .camera_head import PRINCIPALS, TEMPLATE_SCALE_CM, CameraHead
@@ -32,6 +33,7 @@ from .refiner import Refiner
 from .spatial_transformer import FAMILIES, LOCALISER_SIZES, LOCALISERS, SpatialTransformer, from_pixels
 
 CROPS = ("box",) + FAMILIES
+ANCHOR_LAYOUT = "ibug68"  # the points on which a re-crop (ModelConfig.recrop) fits S's template
 HEADS = ("2d", "3d")
 REFINE_SPACES = ("shape", "image")
 # S's crops are never as tight as a box around the true face, so its F keeps a coarse grid of where things are
@@ -67,6 +69,9 @@ class ModelConfig:
     localiser: str = "attention"  # or "regression": how S finds the face (lm3d.model.spatial_transformer)
     localiser_precision: str = "float32"  # S's convolutions in "float32" or "bfloat16", as feature_precision for F
     second_pass: bool = False  # apply S again to its own crop
+    # at inference, read the face again this many times from the crop where S's template best fits the landmarks
+    # just found (anchor points; lm3d.model.crop.fit_similarity): a cascade on the model's own answer, beyond the paper
+    recrop: int = 0
     s_learns_from: str = "template"  # "template": only its template's loss moves S (see Template); "all": every landmark loss
     head: str = "2d"  # "2d": P gives crop points; "3d": P gives canonical 3D points, γ the pose and camera
     principal: str = "crop"  # 3D head: the principal point at the crop's centre or the image's (camera_head)
@@ -88,6 +93,7 @@ class ModelConfig:
                   "localiser_size": self.localiser_size in LOCALISER_SIZES,
                   "localiser_width": 4 <= self.localiser_width <= 128, "localiser": self.localiser in LOCALISERS,
                   "second_pass": not self.second_pass or self.crop != "box",
+                  "recrop": 0 <= self.recrop <= 4 and (self.recrop == 0 or self.crop != "box"),
                   "s_learns_from": self.s_learns_from in ("all", "template"), "pooling": self.pooling in POOLINGS,
                   "feature_precision": self.feature_precision in PRECISIONS,
                   "localiser_precision": self.localiser_precision in PRECISIONS,
@@ -109,7 +115,8 @@ class ModelConfig:
         return replace(self, **{name: getattr(defaults, name) for name in unused})
 
 
-S_FIELDS = ("localiser_size", "localiser_width", "localiser", "localiser_precision", "second_pass", "s_learns_from")
+S_FIELDS = ("localiser_size", "localiser_width", "localiser", "localiser_precision", "second_pass", "s_learns_from",
+            "recrop")
 HEAD_3D_FIELDS = ("principal", "refine_space")
 DEFORMER_FIELDS = ("datasets",)
 
@@ -162,6 +169,9 @@ class ContinuousLandmarkModel(nn.Module):
                                                        precision=c.localiser_precision)
                                     if c.crop != "box" else None)
         self.template = Template() if c.crop != "box" else None
+        if self.template is not None:  # the points a re-crop fits the template to: fixed, so that no answer depends on
+            # which other queries were asked (not saved: they come from the face's assets)
+            self.register_buffer("anchors", layouts.get(ANCHOR_LAYOUT).points(CanonicalFace.load()), persistent=False)
         self.features = FeatureExtractor(c.width, c.feature_dim, pooling=c.pooling, precision=c.feature_precision)
         self.queries = QueryEncoder(c.query_frequencies, c.query_dim)
         predictor = LandmarkPredictor3D if c.head == "3d" else LandmarkPredictor2D
@@ -193,12 +203,16 @@ class ContinuousLandmarkModel(nn.Module):
         return located
 
     def forward(self, images: torch.Tensor, boxes: torch.Tensor | None, queries: torch.Tensor,
-                datasets: torch.Tensor | None = None) -> dict:
+                datasets: torch.Tensor | None = None, given_crops: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict:
         """images (B,3,H,W) uint8 or float in [0,1]; boxes (B,4) pixels (or None with S); queries (K,3) or (B,K,3);
         datasets (B,) indices for D (``self.deformer.index(names)``; None: the canonical semantics).
 
+        ``given_crops`` (training only): a mask (B,) and crop transforms (B,2,3) that replace the crop of the
+        faces the mask picks (S's own crop still gets its terms).
+
         Returns ``landmarks2d`` (B,K,2) image pixels, ``crop_points`` (B,K,2) normalised crop
-        coordinates, the crop ``transform`` (B,2,3), and with S its ``face_logit`` (B,), parameters and
+        coordinates, the crop ``transform`` (B,2,3) they were read from, and with S its ``face_logit`` (B,),
+        parameters, its own crop ``s_transform`` (the same unless a re-crop or a given crop replaced it) and
         ``template2d`` (B,K,2): the template's points through S's crop (see :class:`Template`). A 3D head adds
         ``landmarks3d`` (B,K,3) canonical cm, the pose and camera in the image (``rotation`` (B,3,3),
         ``translation`` (B,3) cm, ``intrinsics`` (B,4) fx, fy, cx, cy px), and ``crop_camera`` (the same in the crop).
@@ -214,12 +228,27 @@ class ContinuousLandmarkModel(nn.Module):
         transform = located["transform"]
         # with s_learns_from="template" the detector works on S's crop but cannot move it: S answers to its template
         used = transform.detach() if self.config.s_learns_from == "template" else transform
+        if given_crops is not None:  # training: these faces' detector crops are given (TrainConfig.fitted_crop_fraction)
+            chosen, given = given_crops
+            used = torch.where(chosen[:, None, None], given.to(used), used)
+        if not self.training:
+            for _ in range(self.config.recrop):
+                used = self.recrop(images, used)
+        out = {**located, "transform": used, **self.read_face(images, used, queries, datasets)}
+        if self.template is not None:
+            out.update(s_transform=transform, template2d=self.template_points(out.get("queries_deformed", queries), transform))
+        return out
+
+    def read_face(self, images: torch.Tensor, used: torch.Tensor, queries: torch.Tensor,
+                  datasets: torch.Tensor | None = None) -> dict:
+        """F, Q, P (and R, γ, D) on the crop ``used`` (B,2,3) of the normalised ``images``: the keys of :meth:`forward`
+        but the crop's and S's own."""
         face = crops.crop(images, used, self.config.crop_size)
         # only the refiner reads F's maps: without it they are neither kept nor converted
         features, maps = (self.features.features_and_maps(face) if self.refiner is not None
                           else (self.features(face), []))
         queries = queries.to(features)
-        out = dict(located)
+        out = {}
         if self.deformer is not None and datasets is not None:
             offsets = self.deformer(queries, self.queries(queries), datasets.to(features.device))
             queries = (queries if queries.ndim == 3 else queries.expand(len(images), -1, -1)) + offsets
@@ -248,9 +277,12 @@ class ContinuousLandmarkModel(nn.Module):
                     crop_points = crop_points + correction
             out.update(camera_head.image_camera(in_crop, used), landmarks3d=points3d, crop_camera=in_crop)
         out.update(landmarks2d=crops.to_image(crop_points, used), crop_points=crop_points)
-        if self.template is not None:
-            out["template2d"] = self.template_points(queries, transform)
         return out
+
+    def recrop(self, images: torch.Tensor, used: torch.Tensor) -> torch.Tensor:
+        """The crop (B,2,3) where S's template best fits the anchor points read from the crop ``used``."""
+        found = self.read_face(images, used, self.anchors)["landmarks2d"].float()
+        return crops.fit_similarity(self.template(self.anchors).expand(len(found), -1, -1), found)
 
     def template_points(self, queries: torch.Tensor, transform: torch.Tensor) -> torch.Tensor:
         """(B,K,2) image pixels: S's template points for ``queries`` ((K,3) or (B,K,3)) through the crops ``transform``."""

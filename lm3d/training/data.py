@@ -94,6 +94,23 @@ class MixedPool:
         return out
 
 
+def with_fitted_crops(batch: dict, template, fraction: float, generator: torch.Generator) -> dict:
+    """Add ``fitted_chosen`` (B,) and ``fitted_crop`` (B,2,3): for a ``fraction`` of the faces, the crop where S's
+    ``template`` (queries -> normalised crop points) best fits the true landmarks, moved by a good first pass's
+    noise (``crop.jitter_transforms``).
+
+    These are the crops a re-crop pass (``ModelConfig.recrop``) gives the detector at inference, tighter than S's
+    own; trained on some of them, the detector learns to read them. They are the detector's inputs only: S still
+    learns from its template alone.
+    """
+    faces = batch["mask"].any(1)  # negatives have no point to fit
+    chosen = (torch.rand(len(faces), generator=generator) < fraction) & faces
+    with torch.no_grad():
+        points = template(batch["queries"])
+        fitted = crop.fit_similarity(points, batch["targets"], batch["mask"].float() + (~faces[:, None]).float())
+    return {**batch, "fitted_chosen": chosen, "fitted_crop": crop.jitter_transforms(fitted, generator)}
+
+
 def render_negatives(names: list[str], count: int, image_size: int, seed: int, device: str = "cpu") -> torch.Tensor:
     """uint8 (count,3,S,S) background-only frames drawn from the training sources in turn (no face, no head)."""
     per_source = [count // len(names) + (i < count % len(names)) for i in range(len(names))]

@@ -36,7 +36,7 @@ from ..model import VARIANTS, ContinuousLandmarkModel, checkpoint, crop
 from ..runtime import default_device, fast_mode, intra_op_threads, native_bfloat16
 from ..synth import SYNTH_VERSION
 from .config import PRESETS, TrainConfig, configure, learning_rate_factor
-from .data import MixedPool, render_negatives, render_pool, with_negatives
+from .data import MixedPool, render_negatives, render_pool, with_fitted_crops, with_negatives
 from .localiser_pretraining import pretrain_localiser
 from .objective import Objective, crop_diagnostics
 from .validation import ValidationCurve
@@ -151,11 +151,14 @@ def _train(config: TrainConfig, out_dir: Path, progress: bool, stop_after: int |
         batch = pool.batch(pool.sample(config.batch_size, generator), generator)
         if with_s:
             batch = with_negatives(batch, negatives, config.negative_fraction, generator)
+            if config.fitted_crop_fraction:
+                batch = with_fitted_crops(batch, model.template, config.fitted_crop_fraction, generator)
         normaliser = max(1.0, float(batch["mask"].sum()))
         local = {k: v[rank * share:(rank + 1) * share].to(device) for k, v in batch.items()}
         with amp:
             outputs = wrapped(local["image"], None if with_s else local["boxes"], local["queries"],
-                              local["dataset"] if model.deformer is not None else None)
+                              local["dataset"] if model.deformer is not None else None,
+                              (local["fitted_chosen"], local["fitted_crop"]) if "fitted_crop" in local else None)
         terms = objective(outputs, local, normaliser)
         loss = sum(terms.values())
         optimizer.zero_grad(set_to_none=True)

@@ -36,3 +36,31 @@ def test_bad_boxes():
         crop.box_to_transform(torch.tensor([[10.0, 10.0, 5.0, 20.0]]))
     with pytest.raises(ValueError, match="B,4"):
         crop.box_to_transform(torch.zeros(4))
+
+
+def _similarity(scale: float, angle: float, shift: tuple[float, float]) -> torch.Tensor:
+    c, s = scale * torch.cos(torch.tensor(angle)), scale * torch.sin(torch.tensor(angle))
+    return torch.tensor([[[c, -s, shift[0]], [s, c, shift[1]]]])
+
+
+def test_fit_similarity_recovers_a_known_crop_and_ignores_unweighted_points():
+    transform = _similarity(40.0, 0.3, (120.0, 90.0))
+    source = torch.rand(1, 20, 2) * 2 - 1
+    target = crop.to_image(source, transform)
+    target[0, :3] += 500.0  # outliers, weighted out
+    weights = torch.ones(1, 20)
+    weights[0, :3] = 0
+    torch.testing.assert_close(crop.fit_similarity(source, target, weights), transform, atol=1e-3, rtol=0)
+    assert not torch.allclose(crop.fit_similarity(source, target), transform, atol=1.0)
+
+
+def test_jittered_transforms_stay_similarities_near_the_crop():
+    transform = _similarity(50.0, 0.2, (100.0, 100.0)).repeat(4000, 1, 1)
+    jittered = crop.jitter_transforms(transform, torch.Generator().manual_seed(0), centre_sd=0.1, log_scale_sd=0.05,
+                                      angle_sd=0.1)
+    matrix = jittered[:, :, :2]
+    torch.testing.assert_close(matrix[:, 0, 0], matrix[:, 1, 1]), torch.testing.assert_close(matrix[:, 0, 1], -matrix[:, 1, 0])
+    assert (jittered[:, :, 2] - 100.0).std().item() == pytest.approx(0.1 * 50.0, rel=0.1)
+    assert (matrix.det().sqrt() / 50.0).log().std().item() == pytest.approx(0.05, rel=0.1)
+    angle = torch.atan2(matrix[:, 1, 0], matrix[:, 0, 0]) - 0.2
+    assert angle.std().item() == pytest.approx(0.1, rel=0.1)

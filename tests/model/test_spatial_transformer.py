@@ -107,10 +107,38 @@ def test_a_box_model_needs_boxes_and_an_s_model_does_not():
     torch.testing.assert_close(to_pixels(out["matrix"], out["shift"], 64, 64), out["transform"])
 
 
+def test_a_recrop_reads_the_face_again_where_the_template_fits_at_inference_only():
+    torch.manual_seed(0)
+    model = ContinuousLandmarkModel(ModelConfig(crop="similarity", recrop=1, **SMALL))
+    images = torch.randint(0, 255, (2, 3, 64, 64), dtype=torch.uint8)
+    queries = torch.randn(5, 3)
+    with torch.no_grad():
+        trained = model(images, None, queries)
+        assert torch.equal(trained["transform"], trained["s_transform"])  # training: S's crop, as without a re-crop
+        model.eval()
+        out = model(images, None, queries)
+        first = model.read_face(crop.normalise_images(images), out["s_transform"], model.anchors)["landmarks2d"]
+        fitted = crop.fit_similarity(model.template(model.anchors).expand(2, -1, -1), first)
+        torch.testing.assert_close(out["transform"], fitted)
+        assert not torch.allclose(out["transform"], out["s_transform"])
+        # the re-crop fits fixed anchor points: an answer does not depend on the other queries asked
+        torch.testing.assert_close(model(images, None, queries[:2])["landmarks2d"], out["landmarks2d"][:, :2])
+
+
+def test_given_crops_replace_the_detector_crop_of_the_faces_picked():
+    model = ContinuousLandmarkModel(ModelConfig(crop="similarity", **SMALL))
+    images = torch.randint(0, 255, (2, 3, 64, 64), dtype=torch.uint8)
+    given = crop.box_to_transform(torch.tensor([[10.0, 10.0, 40.0, 40.0]] * 2), 0.25)
+    out = model(images, None, torch.randn(5, 3), given_crops=(torch.tensor([True, False]), given))
+    torch.testing.assert_close(out["transform"][0], given[0])
+    torch.testing.assert_close(out["transform"][1], out["s_transform"][1])
+
+
 @pytest.mark.parametrize("change, message", [
     (dict(crop="perspective"), "unknown crop"), (dict(localiser="magic"), "localiser"),
     (dict(localiser_size=40), "localiser_size"), (dict(localiser_size=96), "localiser_size"),
     (dict(second_pass=True), "second_pass"), (dict(localiser_precision="float8"), "localiser_precision"),
+    (dict(recrop=1), "recrop"), (dict(crop="similarity", recrop=9), "recrop"),
 ])
 def test_bad_s_configs_are_named(change, message):
     with pytest.raises(ValueError, match=message):

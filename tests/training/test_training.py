@@ -12,9 +12,11 @@ import torch.multiprocessing as mp
 
 import lm3d
 from lm3d.evaluation import evaluate_checkpoint
-from lm3d.model import ModelConfig, checkpoint
+from lm3d.model import ModelConfig, checkpoint, crop
+from lm3d.model.landmark_model import Template
 from lm3d.training import CHECKPOINT_NAME, PRESETS, configure, loop, preset, train
 from lm3d.training.config import learning_rate_factor
+from lm3d.training.data import with_fitted_crops
 
 TINY = replace(PRESETS["fast"], steps=8, checkpoint_every=4, log_every=2, eval_count=8)
 
@@ -252,6 +254,28 @@ def test_s_training_logs_what_s_does_and_resumes_exactly(tmp_path, trained_s):
     train(TINY_S, tmp_path, progress=False)
     resumed, straight = _weights(tmp_path / CHECKPOINT_NAME), _weights(trained_s / CHECKPOINT_NAME)
     assert all(torch.equal(resumed[k], straight[k]) for k in straight)
+
+
+def test_fitted_crops_go_to_the_faces_picked_and_sit_where_the_template_fits():
+    template, queries = Template(), torch.randn(6, 5, 3)
+    truth = crop.box_to_transform(torch.tensor([[40.0, 40.0, 90.0, 90.0]] * 6), 0.25)
+    batch = {"queries": queries, "targets": crop.to_image(template(queries).detach(), truth),
+             "mask": torch.ones(6, 5, dtype=torch.bool)}
+    batch["mask"][5] = False  # a negative: never picked
+    out = with_fitted_crops(batch, template, 1.0, torch.Generator().manual_seed(0))
+    assert out["fitted_chosen"].tolist() == [True] * 5 + [False]
+    centre_error = (out["fitted_crop"][:5, :, 2] - truth[:5, :, 2]).norm(dim=-1) / truth[:5, 0, 0]
+    assert (centre_error < 0.3).all() and (centre_error > 0).all()  # near the fit, with a first pass's noise
+    assert not with_fitted_crops(batch, template, 0.0, torch.Generator())["fitted_chosen"].any()
+    with pytest.raises(ValueError, match="fitted_crop_fraction"):
+        preset("fast", fitted_crop_fraction=0.5)  # a box model has no template to fit
+
+
+def test_s_trains_with_fitted_crops_and_a_recrop(tmp_path):
+    config = replace(TINY_S, fitted_crop_fraction=0.5, model=replace(TINY_S.model, recrop=1), curve_every=4,
+                     curve_count=2)
+    train(config, tmp_path, progress=False)
+    assert checkpoint.load(tmp_path / CHECKPOINT_NAME, kind="detector")["model_config"]["recrop"] == 1
 
 
 def test_s_alone_first_trains_s_only_once_and_repeats(tmp_path, trained_s):
