@@ -69,8 +69,9 @@ class ModelConfig:
     localiser: str = "attention"  # or "regression": how S finds the face (lm3d.model.spatial_transformer)
     localiser_precision: str = "float32"  # S's convolutions in "float32" or "bfloat16", as feature_precision for F
     second_pass: bool = False  # apply S again to its own crop
-    # at inference, read the face again this many times from the crop where S's template best fits the landmarks
-    # just found (anchor points; lm3d.model.crop.fit_similarity): a cascade on the model's own answer, beyond the paper
+    # S only: at inference, read the face again this many times from the crop where S's template best fits the
+    # landmarks just found (anchor points; lm3d.model.crop.fit_similarity): a cascade on the model's own answer, beyond
+    # the paper (a box model ignores it, as it ignores S's other fields)
     recrop: int = 0
     s_learns_from: str = "template"  # "template": only its template's loss moves S (see Template); "all": every landmark loss
     head: str = "2d"  # "2d": P gives crop points; "3d": P gives canonical 3D points, γ the pose and camera
@@ -93,7 +94,7 @@ class ModelConfig:
                   "localiser_size": self.localiser_size in LOCALISER_SIZES,
                   "localiser_width": 4 <= self.localiser_width <= 128, "localiser": self.localiser in LOCALISERS,
                   "second_pass": not self.second_pass or self.crop != "box",
-                  "recrop": 0 <= self.recrop <= 4 and (self.recrop == 0 or self.crop != "box"),
+                  "recrop": 0 <= self.recrop <= 4,
                   "s_learns_from": self.s_learns_from in ("all", "template"), "pooling": self.pooling in POOLINGS,
                   "feature_precision": self.feature_precision in PRECISIONS,
                   "localiser_precision": self.localiser_precision in PRECISIONS,

@@ -58,8 +58,9 @@ class TrainConfig:
     template_weight: float = 1.0  # S's own landmark loss: the template's points through its crop
     negative_fraction: float = 0.125  # share of each batch that is background-only frames
     negative_count: int = 1000  # background-only frames rendered for training
-    # share of faces whose detector crop is S's template fitted to their true landmarks (lm3d.training.data.with_fitted_crops):
-    # the crops that re-crop passes (model.recrop) read at inference; 0: the detector reads only S's crops
+    # S only: share of faces whose detector crop is S's template fitted to their true landmarks
+    # (lm3d.training.data.with_fitted_crops), the crops that re-crop passes (model.recrop) read at inference; 0: the
+    # detector reads only S's crops
     fitted_crop_fraction: float = 0.0
     # 3D head only (lm3d.training.objective.head_3d_penalties): points near the template, their size, a weak focal prior
     offset_weight: float = 0.01
@@ -87,8 +88,7 @@ class TrainConfig:
                   "corner_margin": 0 <= self.corner_margin <= 2, "affine_weight": self.affine_weight >= 0,
                   "face_weight": self.face_weight >= 0, "template_weight": self.template_weight >= 0,
                   "negative_fraction": 0 <= self.negative_fraction < 1,
-                  "fitted_crop_fraction": 0 <= self.fitted_crop_fraction <= 1
-                  and (self.fitted_crop_fraction == 0 or VARIANTS[self.variant]["crop"] != "box"),
+                  "fitted_crop_fraction": 0 <= self.fitted_crop_fraction <= 1,
                   "negative_count": self.negative_count >= 0, "offset_weight": self.offset_weight >= 0,
                   "scale_drift_weight": self.scale_drift_weight >= 0, "focal_prior_weight": self.focal_prior_weight >= 0,
                   "deformer_weight": self.deformer_weight >= 0,

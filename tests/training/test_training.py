@@ -268,7 +268,7 @@ def test_fitted_crops_go_to_the_faces_picked_and_sit_where_the_template_fits():
     assert (centre_error < 0.3).all() and (centre_error > 0).all()  # near the fit, with a first pass's noise
     assert not with_fitted_crops(batch, template, 0.0, torch.Generator())["fitted_chosen"].any()
     with pytest.raises(ValueError, match="fitted_crop_fraction"):
-        preset("fast", fitted_crop_fraction=0.5)  # a box model has no template to fit
+        preset("fast", "s-similarity", fitted_crop_fraction=1.5)
 
 
 def test_s_trains_with_fitted_crops_and_a_recrop(tmp_path):
