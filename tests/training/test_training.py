@@ -376,15 +376,31 @@ def test_settings_override_training_and_model_fields():
     assert loop._setting("model.localiser=regression") == ("model.localiser", "regression")
 
 
-def test_the_lost_faces_script_says_which_faces_s_lost(trained_s, capsys):
+def _benchmark(name: str):
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "lost_faces.py"
-    spec = importlib.util.spec_from_file_location("lost_faces", path)
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    script.main([str(trained_s / CHECKPOINT_NAME), "--count", "8"])
+    return script
+
+
+def test_the_lost_faces_script_says_which_faces_s_lost(trained_s, capsys):
+    _benchmark("lost_faces").main([str(trained_s / CHECKPOINT_NAME), "--count", "8"])
     out = capsys.readouterr().out
     assert "synth300w, 8 test faces at 64 px:" in out and "quartiles of the test set" in out
     assert "NME median" in out and "crop centre's offset" in out
+
+
+def test_the_crop_quality_script_reads_the_same_faces_through_every_crop(trained_s, trained, capsys):
+    script = _benchmark("crop_quality")
+    script.main([str(trained_s / CHECKPOINT_NAME), "--count", "6", "--noise", "0.05",
+                 "--detector", str(trained / CHECKPOINT_NAME)])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if "mean" in line and "median" in line]
+    assert len(rows) == 2 * 6  # 0-3 re-crops, the fitted crop and one noise level, for each detector
+    assert "S's crop, 0 re-crop(s) (as configured)" in out and "against the fitted crop" in out
+    with pytest.raises(SystemExit, match="face box"):
+        script.main([str(trained / CHECKPOINT_NAME), "--count", "2"])
