@@ -103,11 +103,10 @@ def with_fitted_crops(batch: dict, template, fraction: float, generator: torch.G
     own; trained on some of them, the detector learns to read them. They are the detector's inputs only: S still
     learns from its template alone.
     """
-    faces = batch["mask"].any(1)  # negatives have no point to fit
+    faces = batch["mask"].any(1)  # negatives have no point to fit: never picked
     chosen = (torch.rand(len(faces), generator=generator) < fraction) & faces
     with torch.no_grad():
-        points = template(batch["queries"])
-        fitted = crop.fit_similarity(points, batch["targets"], batch["mask"].float() + (~faces[:, None]).float())
+        fitted = crop.fit_similarity(template(batch["queries"]), batch["targets"], batch["mask"])
     return {**batch, "fitted_chosen": chosen, "fitted_crop": crop.jitter_transforms(fitted, generator)}
 
 

@@ -106,7 +106,7 @@ def crop_diagnostics(outputs: dict, local: dict, terms: dict, with_s: bool = Tru
         penalties["depth_cm"] = outputs["translation"][faces, 2].median().item()
     if not with_s:
         return penalties
-    transform = outputs.get("s_transform", outputs["transform"]).detach().float()[faces]
+    transform = outputs["s_transform"].detach().float()[faces]
     box = crop.box_to_transform(local["boxes"][faces].float(), 0.0)  # the tight face box, for comparison only
     face_half = box[:, 0, 0]
     offset = (transform[:, :, 2] - box[:, :, 2]).norm(dim=-1) / face_half
