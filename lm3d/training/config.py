@@ -103,6 +103,15 @@ class TrainConfig:
         self.model.validate()
         return self
 
+    def what_matters(self) -> "TrainConfig":
+        """This config with the fields its model does not use at their defaults (a box model trains no S, a 2D
+        head has no 3D priors), so that a preset's defaults for S can change without stopping a box model's
+        checkpoint from resuming."""
+        unused = ((S_TRAIN_FIELDS if self.model.crop == "box" else ()) + (HEAD_3D_TRAIN_FIELDS if self.model.head == "2d" else ())
+                  + (DEFORMER_TRAIN_FIELDS if not self.model.deformer else ()))
+        defaults = TrainConfig()
+        return replace(self, model=self.model.what_matters(), **{name: getattr(defaults, name) for name in unused})
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -116,6 +125,12 @@ class TrainConfig:
         return cls(**values)
 
 
+S_TRAIN_FIELDS = ("localiser_lr_scale", "localiser_warmup_steps", "localiser_pretrain_steps", "scale_weight",
+                  "corner_weight", "corner_margin", "affine_weight", "face_weight", "template_weight", "negative_fraction",
+                  "negative_count", "fitted_crop_fraction")
+HEAD_3D_TRAIN_FIELDS = ("offset_weight", "scale_drift_weight", "focal_prior_weight")
+DEFORMER_TRAIN_FIELDS = ("deformer_weight",)
+
 PRESETS = {
     # CI: a few seconds on a 2-core CPU; proves the loop, not the accuracy
     "fast": TrainConfig(sources=("synth300w", "synthwflw", "synthdense"), source_weights=(0.5, 0.3, 0.2),
@@ -124,10 +139,13 @@ PRESETS = {
                         model=ModelConfig(crop_size=48, width=8, feature_dim=32, query_dim=32, hidden=32, layers=2)),
     # the regime chosen by experiment (docs/results/regime.md): at most 20 minutes a seed on one core of a 2-core CPU,
     # two seeds at once: 256 px frames, F's grid pooling for every rung, F's convolutions in bfloat16, the Wing loss,
-    # the refiner R, 6000 steps, twice the old pool of distinct training faces
+    # the refiner R, 6000 steps, twice the old pool of distinct training faces. S (ignored by a box model): a 256 px
+    # view in bfloat16, half the faces read through the template fitted to their landmarks, one re-crop at inference
     "standard": TrainConfig(image_size=256, steps=6000, loss="wing", train_counts=(8000, 4000, 4000, 1600), curve_every=500,
+                            fitted_crop_fraction=0.5,
                             model=ModelConfig(crop_size=96, width=16, feature_dim=192, query_dim=96, hidden=192,
-                                              pooling="grid", feature_precision="bfloat16", refine=True)),
+                                              pooling="grid", feature_precision="bfloat16", refine=True,
+                                              localiser_size=256, localiser_precision="bfloat16", recrop=1)),
     # the standard preset before that search (128 px, mean pooling, L1, float32, 3000 steps, threads left to torch):
     # the preset of the tables in docs/results that are marked as made with it
     "legacy": TrainConfig(threads=0, model=ModelConfig(crop_size=96, width=16, feature_dim=192, query_dim=96,

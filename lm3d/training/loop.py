@@ -227,8 +227,8 @@ def _resume(path: Path, config: TrainConfig, model, optimizer, scheduler) -> int
     saved = TrainConfig.from_dict(data["train_config"])
     # the step count may grow (train longer) and the cache folder may move; everything else must match
     # (the validation curve changes no weight either)
-    if (replace(saved, steps=config.steps, cache_dir=None, curve_every=0, curve_count=1, model=saved.model.what_matters())
-            != replace(config, cache_dir=None, curve_every=0, curve_count=1, model=config.model.what_matters())):
+    if (replace(saved.what_matters(), steps=config.steps, cache_dir=None, curve_every=0, curve_count=1)
+            != replace(config.what_matters(), cache_dir=None, curve_every=0, curve_count=1)):
         raise ValueError(f"{path} was written by a run with another config; use a new --out folder or delete it")
     if data.get("synth_version") != SYNTH_VERSION:  # the same config would now render other images
         raise ValueError(f"{path} was trained on SynthFaces renderer v{data.get('synth_version', '2 or older')}, "

@@ -82,10 +82,14 @@ def test_resume_refuses_a_different_config(tmp_path, trained):
 def test_a_baseline_resumes_whatever_the_s_settings_it_never_used(tmp_path, trained):
     data = checkpoint.load(trained / CHECKPOINT_NAME)
     data["train_config"]["model"]["s_learns_from"] = "all"  # as written before that default changed
+    data["train_config"]["fitted_crop_fraction"] = 0.5  # a preset's S training default, which a box model never reads
+    data["train_config"]["focal_prior_weight"] = 1.0  # and a 3D head's
     checkpoint.save(tmp_path / CHECKPOINT_NAME, data)
     assert train(TINY, tmp_path, progress=False)["steps_done"] == TINY.steps
     s_model = replace(TINY.model, crop="similarity")
     assert s_model.what_matters() == s_model and replace(s_model, s_learns_from="all").what_matters() != s_model
+    s_config = replace(TINY, model=s_model)
+    assert s_config.what_matters() == s_config and replace(s_config, fitted_crop_fraction=0.5).what_matters() != s_config
 
 
 def test_resume_refuses_a_checkpoint_of_another_renderer_version(tmp_path, trained):
