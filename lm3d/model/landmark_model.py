@@ -108,10 +108,11 @@ class ModelConfig:
         return asdict(self)
 
     def what_matters(self) -> "ModelConfig":
-        """This config with the fields its model does not use at their defaults: a box model has no S, a 2D head
-        no camera, so their settings (and a change of their defaults) must not stop a checkpoint from resuming."""
+        """This config with the fields that do not shape its training at their defaults: a box model has no S, a 2D
+        head no camera, and a re-crop happens only at inference, so their settings (and a change of their defaults)
+        must not stop a checkpoint from resuming."""
         unused = ((S_FIELDS if self.crop == "box" else ()) + (HEAD_3D_FIELDS if self.head == "2d" else ())
-                  + (DEFORMER_FIELDS if not self.deformer else ()))
+                  + (DEFORMER_FIELDS if not self.deformer else ()) + INFERENCE_FIELDS)
         defaults = ModelConfig()
         return replace(self, **{name: getattr(defaults, name) for name in unused})
 
@@ -120,6 +121,7 @@ S_FIELDS = ("localiser_size", "localiser_width", "localiser", "localiser_precisi
             "recrop")
 HEAD_3D_FIELDS = ("principal", "refine_space")
 DEFORMER_FIELDS = ("datasets",)
+INFERENCE_FIELDS = ("recrop",)  # read only at inference: a run may resume with another value
 
 
 def variant_config(variant: str, config: ModelConfig, datasets: tuple[str, ...] = ()) -> ModelConfig:

@@ -90,6 +90,7 @@ def test_a_baseline_resumes_whatever_the_s_settings_it_never_used(tmp_path, trai
     assert s_model.what_matters() == s_model and replace(s_model, s_learns_from="all").what_matters() != s_model
     s_config = replace(TINY, model=s_model)
     assert s_config.what_matters() == s_config and replace(s_config, fitted_crop_fraction=0.5).what_matters() != s_config
+    assert replace(s_model, recrop=3).what_matters() == s_model  # a re-crop is read at inference only
 
 
 def test_resume_refuses_a_checkpoint_of_another_renderer_version(tmp_path, trained):
