@@ -2,6 +2,7 @@
 
     python -m lm3d.evaluate --checkpoint runs/std1/checkpoint.pt --out runs/std1/metrics.json
     python -m lm3d.evaluate --checkpoint runs/base/checkpoint.pt --boxes lbp --out E.json   # a real finder's boxes
+    python -m lm3d.evaluate --checkpoint runs/s/checkpoint.pt --recrop 1 --out E.json      # an S model, one re-crop
 
 Models with a spatial transformer get the whole image and find the face themselves. The baseline crops
 around a face box from ``--boxes``: ``simulated`` (default: ground-truth boxes with detector-like jitter
@@ -22,6 +23,8 @@ import argparse
 import json
 from pathlib import Path
 
+from dataclasses import replace
+
 from ..model import checkpoint
 from ..runtime import intra_op_threads
 from .conventions import evaluate_deformer
@@ -36,16 +39,23 @@ EVALUATION_VERSION = 3  # bumped when the evaluation adds or changes a number (2
 
 
 def evaluate_checkpoint(path: str | Path, count: int = 500, image_size: int | None = None,
-                        eval_sources=EVAL_SOURCES, boxes: str = "simulated", stability: bool = True) -> dict:
+                        eval_sources=EVAL_SOURCES, boxes: str = "simulated", stability: bool = True,
+                        recrop: int | None = None) -> dict:
+    """Every measure of the checkpoint at ``path``; ``recrop``: an S model's re-crops at inference (None: its own)."""
     data = checkpoint.load(path, kind=checkpoint.MODEL_KINDS)
     with intra_op_threads(data["train_config"].get("threads", 0)):  # the threads it was trained with, if recorded
-        return _evaluate(path, data, count, image_size, eval_sources, boxes, stability)
+        return _evaluate(path, data, count, image_size, eval_sources, boxes, stability, recrop)
 
 
-def _evaluate(path, data: dict, count: int, image_size: int | None, eval_sources, boxes: str, stability: bool) -> dict:
+def _evaluate(path, data: dict, count: int, image_size: int | None, eval_sources, boxes: str, stability: bool,
+              recrop: int | None) -> dict:
     size = image_size or data["train_config"]["image_size"]
     scale = data["train_config"].get("convention_scale", 1.0)  # (checkpoints from before the field: 1)
     model = checkpoint.load_model(path)
+    if recrop is not None:
+        if model.needs_box:
+            raise ValueError(f"recrop={recrop}: {path} is a box model; only an S model re-crops")
+        model.config = replace(model.config, recrop=recrop).validate()
     evaluated = {name: evaluate_source(model, name, count, size, boxes=boxes, convention_scale=scale)
                  for name in eval_sources}
     per_source = {name: result.subsets for name, result in evaluated.items()}
@@ -53,6 +63,7 @@ def _evaluate(path, data: dict, count: int, image_size: int | None, eval_sources
     results = {"evaluation_version": EVALUATION_VERSION, "checkpoint": str(path), "step": data["step"],
                "image_size": size, "faces_per_source": count, "convention_scale": scale,
                "variant": data["train_config"].get("variant", "baseline"), "boxes": boxes if model.needs_box else "S",
+               "recrop": model.config.recrop,
                "sources": per_source, "found": {name: result.found for name, result in evaluated.items()},
                "localisation": {name: result.localisation for name, result in evaluated.items()}, "heldout": heldout,
                "summary": {**{f"nme_{name}": r["all"]["nme"] for name, r in per_source.items() if "all" in r},
@@ -80,10 +91,16 @@ def main(argv=None) -> None:
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--boxes", default="simulated", help="face boxes for a box model: simulated, lbp or file:PATH")
     parser.add_argument("--no-stability", action="store_true", help="skip the video clips")
+    parser.add_argument("--recrop", type=int, default=None,
+                        help="an S model's re-crops at inference, 0-4 (default: the checkpoint's own)")
     args = parser.parse_args(argv)
     if args.count < 1:
         raise SystemExit("--count must be at least 1")
-    results = evaluate_checkpoint(args.checkpoint, args.count, boxes=args.boxes, stability=not args.no_stability)
+    try:
+        results = evaluate_checkpoint(args.checkpoint, args.count, boxes=args.boxes, stability=not args.no_stability,
+                                      recrop=args.recrop)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
     print(json.dumps(results["summary"], indent=1))

@@ -12,6 +12,7 @@ import torch.multiprocessing as mp
 
 import lm3d
 from lm3d.evaluation import evaluate_checkpoint
+from lm3d.evaluation.report import main as lm3d_evaluate_main
 from lm3d.model import ModelConfig, checkpoint, crop
 from lm3d.model.landmark_model import Template
 from lm3d.training import CHECKPOINT_NAME, PRESETS, configure, loop, preset, train
@@ -305,6 +306,19 @@ def test_s_evaluation_has_stability_keys(trained_s):
     stability = results["stability"]["synth300w"]
     assert {"static_jitter", "motion_jitter", "video_nme", "roi_jitter"} <= set(stability)
     assert all(np.isfinite(v) and v >= 0 for v in stability.values())
+
+
+def test_evaluation_can_set_an_s_models_recrops_and_refuses_them_for_a_box_model(trained_s, trained, tmp_path):
+    kept = evaluate_checkpoint(trained_s / CHECKPOINT_NAME, count=4, eval_sources=("synth300w",), stability=False)
+    again = evaluate_checkpoint(trained_s / CHECKPOINT_NAME, count=4, eval_sources=("synth300w",), stability=False,
+                                recrop=2)
+    assert kept["recrop"] == 0 and again["recrop"] == 2
+    assert kept["summary"]["nme_synth300w"] != again["summary"]["nme_synth300w"]  # the faces were read from other crops
+    with pytest.raises(ValueError, match="box model"):
+        evaluate_checkpoint(trained / CHECKPOINT_NAME, count=4, eval_sources=("synth300w",), recrop=1)
+    with pytest.raises(SystemExit, match="recrop"):
+        lm3d_evaluate_main(["--checkpoint", str(trained_s / CHECKPOINT_NAME), "--out", str(tmp_path / "e.json"),
+                            "--recrop", "9"])
 
 
 @pytest.fixture(scope="module")
