@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
-
 from dataclasses import replace
+from pathlib import Path
 
 from ..model import checkpoint
 from ..runtime import intra_op_threads
