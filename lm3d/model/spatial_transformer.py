@@ -90,9 +90,9 @@ class RegressionLocaliser(nn.Module):
         self.head = _identity_head(hidden, family, PARAMETERS[family])
         self.face = nn.Linear(hidden, 1)
 
-    def forward(self, small: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, small: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None]:
         hidden = self.fc(convolve(self.convolutions, small, self.precision).flatten(1))
-        return self.head(hidden), self.face(hidden)[:, 0]
+        return self.head(hidden), self.face(hidden)[:, 0], None  # (no score map)
 
 
 class AttentionLocaliser(nn.Module):
@@ -120,20 +120,24 @@ class AttentionLocaliser(nn.Module):
         self.head = _identity_head(hidden, family, PARAMETERS[family] - 2)  # the shape of the crop; t comes from attention
         self.face = nn.Linear(hidden + 1, 1)
 
-    def forward(self, small: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, small: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         features = convolve(self.convolutions, small, self.precision)  # (B,C,h,w)
-        scores = self.score(features).flatten(1)  # (B,h*w)
+        score_map = self.score(features)[:, 0]  # (B,h,w)
+        scores = score_map.flatten(1)  # (B,h*w)
         attention = scores.softmax(1)
-        h, w = features.shape[-2:]
-        ys = (torch.arange(h, device=small.device, dtype=small.dtype) + 0.5) / h * 2 - 1
-        xs = (torch.arange(w, device=small.device, dtype=small.dtype) + 0.5) / w * 2 - 1
-        grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).reshape(-1, 2)  # (h*w,2) centred, [-1,1]
-        centre = attention @ grid  # (B,2)
+        centre = attention @ cell_centres(*features.shape[-2:], small.device, small.dtype)  # (B,2)
         pooled = torch.einsum("bn,bcn->bc", attention, features.flatten(2))
         hidden = self.mlp(pooled)
         shape = self.head(hidden)
         face = self.face(torch.cat([hidden, scores.max(1, keepdim=True).values], 1))[:, 0]
-        return torch.cat([shape, centre], 1), face
+        return torch.cat([shape, centre], 1), face, score_map
+
+
+def cell_centres(height: int, width: int, device=None, dtype=None) -> torch.Tensor:
+    """(h*w,2) the centres of a score map's cells, x then y, centred and in [-1,1] (row-major, as ``flatten``)."""
+    ys = (torch.arange(height, device=device, dtype=dtype) + 0.5) / height * 2 - 1
+    xs = (torch.arange(width, device=device, dtype=dtype) + 0.5) / width * 2 - 1
+    return torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).reshape(-1, 2)
 
 
 def _identity_head(hidden: int, family: str, count: int) -> nn.Linear:
@@ -165,11 +169,30 @@ class SpatialTransformer(nn.Module):
     def forward(self, images: torch.Tensor) -> dict:
         small = F.interpolate(images, size=(self.input_size, self.input_size), mode="bilinear",
                               align_corners=False, antialias=True)
-        params, face_logit = self.localiser(small)
+        params, face_logit, score_map = self.localiser(small)
         matrix, shift = parameters_to_matrix(params, self.family)
         height, width = images.shape[-2:]
-        return {"transform": to_pixels(matrix, shift, height, width), "matrix": matrix, "shift": shift,
-                "params": params, "face_logit": face_logit}
+        out = {"transform": to_pixels(matrix, shift, height, width), "matrix": matrix, "shift": shift,
+               "params": params, "face_logit": face_logit}
+        if score_map is not None:
+            out["score_map"] = score_map
+        return out
+
+
+def peak_transforms(params: torch.Tensor, score_map: torch.Tensor, family: str, height: int, width: int,
+                    count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The crops (B,count,2,3) that S would give were its attention all on one of the ``count`` best local maxima
+    of its score map (B,h,w) (each its cell's centre, S's crop shape from ``params``), and those peaks' scores
+    (B,count), best first. The places S weighs against each other (``TrainConfig.peak_weight``)."""
+    batch, h, w = score_map.shape
+    peaks = score_map == F.max_pool2d(score_map[:, None], 3, 1, 1)[:, 0]  # a cell at least as high as its neighbours
+    flat = score_map.flatten(1)
+    ranked = torch.where(peaks.flatten(1), flat, torch.full_like(flat, -torch.inf)).topk(count, 1).indices
+    centres = cell_centres(h, w, score_map.device, params.dtype)[ranked]  # (B,count,2)
+    shape = params[:, None, :-2].expand(-1, count, -1)
+    matrix, shift = parameters_to_matrix(torch.cat([shape, centres], -1).reshape(batch * count, -1), family)
+    transforms = to_pixels(matrix, shift, height, width).reshape(batch, count, 2, 3)
+    return transforms, flat.gather(1, ranked)
 
 
 def parameters_to_matrix(params: torch.Tensor, family: str) -> tuple[torch.Tensor, torch.Tensor]:

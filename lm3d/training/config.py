@@ -55,6 +55,9 @@ class TrainConfig:
     corner_margin: float = 0.25
     affine_weight: float = 1.0  # distance of an affine S from a similarity
     face_weight: float = 0.1  # face score (binary cross-entropy)
+    # the attention localiser's best local maxima ranked by how well each place's crop fits the landmarks
+    # (lm3d.training.objective.peak_ranking_loss); 0: off, as in the paper
+    peak_weight: float = 0.0
     template_weight: float = 1.0  # S's own landmark loss: the template's points through its crop
     negative_fraction: float = 0.125  # share of each batch that is background-only frames
     negative_count: int = 1000  # background-only frames rendered for training
@@ -87,6 +90,7 @@ class TrainConfig:
                   "scale_weight": self.scale_weight >= 0, "corner_weight": self.corner_weight >= 0,
                   "corner_margin": 0 <= self.corner_margin <= 2, "affine_weight": self.affine_weight >= 0,
                   "face_weight": self.face_weight >= 0, "template_weight": self.template_weight >= 0,
+                  "peak_weight": self.peak_weight >= 0,
                   "negative_fraction": 0 <= self.negative_fraction < 1,
                   "fitted_crop_fraction": 0 <= self.fitted_crop_fraction <= 1,
                   "negative_count": self.negative_count >= 0, "offset_weight": self.offset_weight >= 0,
@@ -94,6 +98,9 @@ class TrainConfig:
                   "deformer_weight": self.deformer_weight >= 0,
                   "convention_scale": 0 <= self.convention_scale <= MAX_CONVENTION_SCALE}
         check_ranges("training", self, checks)
+        if self.peak_weight > 0 and self.model.crop != "box" and (self.model.localiser != "attention" or self.model.second_pass):
+            raise ValueError(f"peak_weight={self.peak_weight} ranks the peaks of the attention localiser's score map: "
+                             f"it needs model.localiser='attention' (not {self.model.localiser!r}) and no second pass")
         if self.model.crop != VARIANTS[self.variant]["crop"]:
             raise ValueError(f"variant {self.variant!r} needs model crop {VARIANTS[self.variant]['crop']!r}, "
                              f"the model config has {self.model.crop!r}")
@@ -126,7 +133,7 @@ class TrainConfig:
 
 
 S_TRAIN_FIELDS = ("localiser_lr_scale", "localiser_warmup_steps", "localiser_pretrain_steps", "scale_weight",
-                  "corner_weight", "corner_margin", "affine_weight", "face_weight", "template_weight", "negative_fraction",
+                  "corner_weight", "corner_margin", "affine_weight", "face_weight", "peak_weight", "template_weight", "negative_fraction",
                   "negative_count", "fitted_crop_fraction")
 HEAD_3D_TRAIN_FIELDS = ("offset_weight", "scale_drift_weight", "focal_prior_weight")
 DEFORMER_TRAIN_FIELDS = ("deformer_weight",)

@@ -9,6 +9,8 @@
   affine S the distance of its matrix from a similarity.
 * ``face_loss``: binary cross-entropy of S's face logit against "this image holds a face" (background-only
   frames are the negatives).
+* ``peak_ranking_loss``: S's score map weighs its best local maxima against each other; the place whose crop would
+  put S's template nearest the true landmarks should score highest (beyond the paper; ``TrainConfig.peak_weight``).
 * ``head_3d_penalties``: the 3D head's priors: its points near the template (an L2 on the offsets, in cm), no
   drift of their overall size (else depth and size trade off freely), and a weak log-normal prior on f_c.
 * ``offset_penalty``: the small L2 that keeps D's query offsets (``lm3d.model.deformer``) from wandering.
@@ -26,7 +28,7 @@ import torch.nn.functional as F
 
 from ..model import crop
 from ..model.camera_head import FOCAL_PRIOR
-from ..model.spatial_transformer import corner_excess, non_similarity, scale_outside
+from ..model.spatial_transformer import corner_excess, non_similarity, peak_transforms, scale_outside
 
 LOSSES = ("l1", "wing")
 # Wing (Feng et al. 2018) in units of the IOD: logarithmic below WING_WIDTH (10 % of the IOD), so small errors keep a
@@ -57,6 +59,31 @@ def spatial_transformer_penalties(outputs: dict, image_size: tuple[int, int], sc
     if matrix.shape[0] and weights.get("affine", 0) > 0:
         terms["affine"] = weights["affine"] * non_similarity(matrix).mean()
     return terms
+
+
+PEAK_COUNT = 4  # the local maxima of S's score map that peak_ranking_loss weighs against each other
+
+
+def peak_ranking_loss(outputs: dict, template_points: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
+                      iod: torch.Tensor, family: str, image_size: tuple[int, int]) -> torch.Tensor:
+    """Cross-entropy over S's ``PEAK_COUNT`` best local maxima (their scores as logits): the right one is the peak
+    whose crop puts S's template points (``template_points`` (B,K,2), normalised crop coordinates) nearest the true
+    landmarks. S attends by a softmax over its score map, so a distractor that outscores the face takes the crop,
+    and the landmark loss then barely reaches the face's own score (its attention weight is near zero); this term
+    compares the places S itself proposes by the landmarks alone (no box, no position target), and raises the one
+    that fits. Faces only (a negative frame has no landmarks)."""
+    faces = mask.any(1)
+    if not faces.any():
+        return outputs["score_map"].sum() * 0.0
+    transforms, scores = peak_transforms(outputs["params"][faces].float(), outputs["score_map"][faces].float(), family,
+                                         *image_size, PEAK_COUNT)
+    with torch.no_grad():
+        points = crop.to_image(template_points[faces].float().repeat_interleave(PEAK_COUNT, 0),
+                               transforms.flatten(0, 1)).unflatten(0, (-1, PEAK_COUNT))  # (F,count,K,2)
+        distance = (points - targets[faces, None]).norm(dim=-1)
+        weights = mask[faces, None].float()
+        error = (distance * weights).sum(-1) / weights.sum(-1).clamp_min(1) / iod[faces, None]
+    return F.cross_entropy(scores, error.argmin(1))
 
 
 FOCAL_PRIOR_SD = 1.0  # in log f_c: weak, a factor e either way costs as much as a 1 % IOD error at weight 0.01
@@ -126,6 +153,7 @@ class Objective:
         self.config, self.scale_range, self.world = config, scale_range, world
         self.with_s, self.with_3d = not model.needs_box, model.camera_head is not None
         self.with_deformer = model.deformer is not None
+        self.template = model.template  # S's template (None without S)
         if self.with_s and scale_range is None:
             raise ValueError("a model with S needs the training faces' crop scale range")
         self.s_weights = {"scale": config.scale_weight, "corners": config.corner_weight,
@@ -156,6 +184,13 @@ class Objective:
         terms = spatial_transformer_penalties(outputs, tuple(batch["image"].shape[-2:]), self.scale_range,
                                               config.corner_margin, self.s_weights)
         terms["face"] = config.face_weight * face_loss(outputs["face_logit"], batch["is_face"])
+        if config.peak_weight > 0:
+            queries = outputs.get("queries_deformed", batch["queries"])
+            template = self.template(queries)
+            template = template if template.ndim == 3 else template.expand(len(batch["image"]), -1, -1)
+            terms["peaks"] = config.peak_weight * peak_ranking_loss(
+                outputs, template, batch["targets"], batch["mask"], batch["iod"], config.model.crop,
+                tuple(batch["image"].shape[-2:]))
         if config.template_weight > 0:
             terms["template"] = config.template_weight * self.world * landmark_loss(
                 outputs["template2d"].float(), batch["targets"], batch["mask"], batch["iod"], normaliser, config.loss)
