@@ -133,8 +133,8 @@ class TrainConfig:
 
 
 S_TRAIN_FIELDS = ("localiser_lr_scale", "localiser_warmup_steps", "localiser_pretrain_steps", "scale_weight",
-                  "corner_weight", "corner_margin", "affine_weight", "face_weight", "peak_weight", "template_weight", "negative_fraction",
-                  "negative_count", "fitted_crop_fraction")
+                  "corner_weight", "corner_margin", "affine_weight", "face_weight", "peak_weight", "template_weight",
+                  "negative_fraction", "negative_count", "fitted_crop_fraction")
 HEAD_3D_TRAIN_FIELDS = ("offset_weight", "scale_drift_weight", "focal_prior_weight")
 DEFORMER_TRAIN_FIELDS = ("deformer_weight",)
 
