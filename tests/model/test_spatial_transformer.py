@@ -206,3 +206,37 @@ def test_grid_pooling_keeps_where_the_face_is():
     def gap(f):
         return (f(image) - f(mirrored)).norm() / f(image).norm()
     assert gap(grid) > 5 * gap(mean)
+
+
+def test_peak_transforms_give_the_best_local_maxima_as_crops_best_first():
+    from lm3d.model.spatial_transformer import cell_centres, peak_transforms
+    score_map = torch.zeros(1, 8, 8)
+    score_map[0, 2, 5], score_map[0, 6, 1], score_map[0, 2, 6] = 3.0, 2.0, 2.5  # (2,6) is beside (2,5): no peak
+    params = torch.tensor([[0.25, 0.0, 0.3, -0.1]])  # a similarity of half-size 0.25 L (its centre is replaced)
+    transforms, scores = peak_transforms(params, score_map, "similarity", 64, 64, 2)
+    assert transforms.shape == (1, 2, 2, 3) and scores.tolist() == [[3.0, 2.0]]
+    centres = cell_centres(8, 8)
+    expected = [32 + 32 * centres[2 * 8 + 5], 32 + 32 * centres[6 * 8 + 1]]  # image centre + L * cell centre
+    torch.testing.assert_close(transforms[0, :, :, 2], torch.stack(expected))
+    torch.testing.assert_close(transforms[0, :, :, :2], torch.tensor([[8.0, 0.0], [0.0, 8.0]]).expand(2, 2, 2))
+
+
+def test_peak_ranking_raises_the_peak_whose_crop_fits_the_landmarks():
+    from lm3d.model.spatial_transformer import peak_transforms
+    from lm3d.training.objective import PEAK_COUNT, peak_ranking_loss
+    score_map = torch.zeros(1, 8, 8)
+    score_map[0, 1, 1], score_map[0, 6, 6] = 3.0, 2.0  # a distractor outscores the face, which lies at cell (6, 6)
+    score_map.requires_grad_(True)
+    params = torch.tensor([[0.25, 0.0, 0.0, 0.0]])
+    template = torch.tensor([[[-0.5, -0.5], [0.5, -0.5], [0.0, 0.5]]])  # normalised crop points
+    transforms, _ = peak_transforms(params, score_map.detach(), "similarity", 64, 64, PEAK_COUNT)
+    face_crop = transforms[0, 1]  # the second peak's crop
+    targets = crop.to_image(template, face_crop[None]) + 0.5
+    mask, iod = torch.ones(1, 3, dtype=torch.bool), torch.tensor([10.0])
+    outputs = {"params": params, "score_map": score_map}
+    loss = peak_ranking_loss(outputs, template, targets, mask, iod, "similarity", (64, 64))
+    loss.backward()
+    assert loss.item() > 1.0  # the wrong peak scores highest
+    assert score_map.grad[0, 6, 6] < 0 < score_map.grad[0, 1, 1]  # descent raises the face's peak, lowers the other
+    negatives = peak_ranking_loss(outputs, template, targets, torch.zeros_like(mask), iod, "similarity", (64, 64))
+    assert negatives.item() == 0.0  # a frame without landmarks ranks nothing

@@ -423,3 +423,11 @@ def test_the_crop_quality_script_reads_the_same_faces_through_every_crop(trained
     assert "S's crop, 0 re-crop(s) (as configured)" in out and "against the fitted crop" in out
     with pytest.raises(SystemExit, match="face box"):
         script.main([str(trained / CHECKPOINT_NAME), "--count", "2"])
+
+
+def test_s_trains_with_peak_ranking_and_names_a_localiser_without_peaks(tmp_path):
+    train(replace(TINY_S, peak_weight=0.5), tmp_path, progress=False)
+    logged = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert all(entry["penalty_peaks"] > 0 for entry in logged if "penalty_face" in entry)
+    with pytest.raises(ValueError, match="peak_weight=0.5 ranks the peaks.*'regression'"):
+        replace(TINY_S, peak_weight=0.5, model=replace(TINY_S.model, localiser="regression")).validate()
