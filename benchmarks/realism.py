@@ -17,6 +17,7 @@ the renderer, not training targets.
 
     .venv/bin/python benchmarks/realism.py --count 500 --proxy v5=runs/standard_seed0/checkpoint.pt,... \
         --before-baselines runs_v3     # trains the baseline's seeds 0-2 on the old renderer first (unless finished)
+    .venv/bin/python benchmarks/realism.py --proxy-only --proxy standard=runs/standard_seed0/checkpoint.pt,...
 """
 from __future__ import annotations
 
@@ -200,6 +201,8 @@ def main(argv=None) -> None:
                              "the proxy check")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--preset", default="standard", help="training preset of --before-baselines")
+    parser.add_argument("--proxy-only", action="store_true",
+                        help="only the proxy check of the --proxy checkpoints (no rendering, no detector tables)")
     args = parser.parse_args(argv)
     groups = {}
     for item in args.proxy:
@@ -210,6 +213,11 @@ def main(argv=None) -> None:
             raise SystemExit(f"--proxy {item!r}: give LABEL=CHECKPOINT[,CHECKPOINT...]; missing: {missing}")
     if not all(p.exists() for p in (REALISM_PYTHON, PREDICTOR, LANDMARKER)):
         raise SystemExit(f"{REALISM_PYTHON}, {PREDICTOR.name} or {LANDMARKER.name} is missing: run `make realism-peers` first")
+    if args.proxy_only:
+        if not groups:
+            raise SystemExit("--proxy-only needs at least one --proxy LABEL=CHECKPOINT[,...]")
+        print("\n".join(proxy_table(groups, *proxy_faces())))
+        return
     with tempfile.TemporaryDirectory() as folder:
         old_root = extract_revision(args.before, Path(folder) / "before")
         renders, speeds = {}, {"before": [], "now": []}
