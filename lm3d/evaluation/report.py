@@ -4,7 +4,8 @@
     python -m lm3d.evaluate --checkpoint runs/base/checkpoint.pt --boxes lbp --out E.json   # a real finder's boxes
     python -m lm3d.evaluate --checkpoint runs/s/checkpoint.pt --recrop 1 --out E.json      # an S model, one re-crop
 
-Models with a spatial transformer get the whole image and find the face themselves. The baseline crops
+Models with a spatial transformer get the whole image and find the face themselves (given a real finder's
+``--boxes``, they are scored on the faces that finder found, for a comparison on the same faces). The baseline crops
 around a face box from ``--boxes``: ``simulated`` (default: ground-truth boxes with detector-like jitter
 from a fixed generator, so every model sees the same boxes), ``lbp`` (scikit-image's LBP cascade, run
 here), or ``file:PATH`` (boxes a peer detector such as MTCNN wrote, see ``benchmarks/face_boxes.py``).
@@ -61,7 +62,8 @@ def _evaluate(path, data: dict, count: int, image_size: int | None, eval_sources
     heldout = evaluate_heldout(model, min(count, 200), size)
     results = {"evaluation_version": EVALUATION_VERSION, "checkpoint": str(path), "step": data["step"],
                "image_size": size, "faces_per_source": count, "convention_scale": scale,
-               "variant": data["train_config"].get("variant", "baseline"), "boxes": boxes if model.needs_box else "S",
+               "variant": data["train_config"].get("variant", "baseline"),
+               "boxes": boxes if model.needs_box else ("S" if boxes == "simulated" else f"S, on the faces of {boxes}"),
                "recrop": model.config.recrop,
                "sources": per_source, "found": {name: result.found for name, result in evaluated.items()},
                "localisation": {name: result.localisation for name, result in evaluated.items()}, "heldout": heldout,

@@ -36,10 +36,12 @@ def found_faces(model, boxes: str, faces: dict, key: str) -> tuple[dict, torch.T
     """(the faces the model gets to see, their boxes (None for a model with S), the percentage found).
 
     ``boxes``: the kind of face boxes a box model crops around (``simulated``, ``lbp`` or ``file:PATH``); ``key``:
-    the test set's name in a box file."""
+    the test set's name in a box file. A model with S takes no box: with a real finder's boxes it sees only the
+    faces that finder found (to compare with a box model on the same faces), with ``simulated`` every face."""
     count = len(faces["image"])
-    if not model.needs_box:
+    if not model.needs_box and boxes == "simulated":
         return faces, None, 100.0
     chosen, found = face_boxes(boxes, faces["image"], faces["bbox"], key=key)
     keep = found.nonzero()[:, 0]
-    return {k: v[keep] for k, v in faces.items()}, chosen[keep], 100 * len(keep) / max(count, 1)
+    chosen = chosen[keep] if model.needs_box else None
+    return {k: v[keep] for k, v in faces.items()}, chosen, 100 * len(keep) / max(count, 1)

@@ -14,6 +14,7 @@ LADDER = (("baseline, simulated detector box", "baseline", "simulated"),
           ("baseline, MTCNN box", "baseline", "mtcnn"),
           ("baseline, LBP detector box", "baseline", "lbp"),
           ("S similarity", "s-similarity", None),
+          ("S similarity, on the faces MTCNN finds", "s-similarity", "mtcnn"),
           ("S affine", "s-affine", None))
 
 
@@ -28,7 +29,7 @@ def ladder(preset_name: str, seeds: list[int], runs: Path, mtcnn_boxes: Path | N
             results = run_seeds(preset_name, seeds, runs, variant, jobs=jobs)
         else:
             kind = f"file:{mtcnn_boxes}" if boxes == "mtcnn" else boxes
-            results = [evaluate_with_boxes(preset_name, seed, runs, kind, boxes) for seed in seeds]
+            results = [evaluate_with_boxes(preset_name, seed, runs, kind, boxes, variant) for seed in seeds]
         rows[label] = aggregate(results)
     return rows
 

@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 
 from ..evaluation import EVALUATION_VERSION, evaluate_checkpoint
+from ..model import VARIANTS
 from ..training import CHECKPOINT_NAME, configure, preset, train
 
 
@@ -67,14 +68,18 @@ def training_minutes(log: Path, batch_size: int) -> float:
     return seconds / 60
 
 
-def evaluate_with_boxes(preset_name: str, seed: int, runs: Path, boxes: str, label: str) -> dict:
-    """The baseline of one seed evaluated on another face finder's boxes (cached as metrics_<label>.json)."""
-    out = runs / run_name(preset_name, "baseline", seed)
+def evaluate_with_boxes(preset_name: str, seed: int, runs: Path, boxes: str, label: str,
+                        variant: str = "baseline") -> dict:
+    """One seed of ``variant`` evaluated on another face finder's boxes (cached as metrics_<label>.json): a box model
+    crops around them; an S model still finds each face itself and is scored on the faces the finder found, so its
+    row compares with the box model's on the same faces (its stability, on every clip, is in its own row)."""
+    out = runs / run_name(preset_name, variant, seed)
     cached = out / f"metrics_{label}.json"
     if cached.exists():
         return json.loads(cached.read_text())
-    run_seed(preset_name, seed, runs)
-    results = evaluate_checkpoint(out / CHECKPOINT_NAME, count=preset(preset_name).eval_count, boxes=boxes)
+    run_seed(preset_name, seed, runs, variant)
+    results = evaluate_checkpoint(out / CHECKPOINT_NAME, count=preset(preset_name).eval_count, boxes=boxes,
+                                  stability=VARIANTS[variant]["crop"] == "box")
     cached.write_text(json.dumps(results, indent=1) + "\n")
     return results
 

@@ -11,7 +11,7 @@ import torch
 import torch.multiprocessing as mp
 
 import lm3d
-from lm3d.evaluation import evaluate_checkpoint
+from lm3d.evaluation import EVAL_SOURCES, evaluate_checkpoint
 from lm3d.evaluation.report import main as lm3d_evaluate_main
 from lm3d.model import ModelConfig, checkpoint, crop
 from lm3d.model.landmark_model import Template
@@ -306,6 +306,19 @@ def test_s_evaluation_has_stability_keys(trained_s):
     stability = results["stability"]["synth300w"]
     assert {"static_jitter", "motion_jitter", "video_nme", "roi_jitter"} <= set(stability)
     assert all(np.isfinite(v) and v >= 0 for v in stability.values())
+
+
+def test_an_s_model_given_a_finders_boxes_is_scored_on_the_faces_it_found(trained_s, tmp_path):
+    boxes = [[1, 2, 30, 40], None, [3, 3, 20, 20], None]  # the finder found faces 0 and 2 of four
+    path = tmp_path / "boxes.json"
+    others = {f"{source}/test": [[1, 2, 30, 40]] * 4 for source in EVAL_SOURCES}  # (the deformer's check reads them)
+    path.write_text(json.dumps({"format": "lm3d.face_boxes/1", "boxes": {**others, "synth300w/test": boxes}}))
+    every = evaluate_checkpoint(trained_s / CHECKPOINT_NAME, count=4, eval_sources=("synth300w",), stability=False)
+    found = evaluate_checkpoint(trained_s / CHECKPOINT_NAME, count=4, eval_sources=("synth300w",), stability=False,
+                                boxes=f"file:{path}")
+    assert every["found"]["synth300w"] == 100.0 and found["found"]["synth300w"] == 50.0
+    assert found["boxes"] == f"S, on the faces of file:{path}"
+    assert found["sources"]["synth300w"]["all"]["nme"] != every["sources"]["synth300w"]["all"]["nme"]
 
 
 def test_evaluation_can_set_an_s_models_recrops_and_refuses_them_for_a_box_model(trained_s, trained, tmp_path):
