@@ -234,7 +234,7 @@ class ContinuousLandmarkModel(nn.Module):
         if given_crops is not None:  # training: these faces' detector crops are given (TrainConfig.fitted_crop_fraction)
             chosen, given = given_crops
             used = torch.where(chosen[:, None, None], given.to(used), used)
-        if not self.training:
+        if not self.training and self.template is not None:  # (a box model has no template to re-crop with)
             for _ in range(self.config.recrop):
                 used = self.recrop(images, used)
         out = {**located, "transform": used, **self.read_face(images, used, queries, datasets)}

@@ -1,4 +1,6 @@
 """S, the spatial transformer: parameterisation, initialisation, penalties, and the gradient it learns from."""
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -123,6 +125,17 @@ def test_a_recrop_reads_the_face_again_where_the_template_fits_at_inference_only
         assert not torch.allclose(out["transform"], out["s_transform"])
         # the re-crop fits fixed anchor points: an answer does not depend on the other queries asked
         torch.testing.assert_close(model(images, None, queries[:2])["landmarks2d"], out["landmarks2d"][:, :2])
+
+
+def test_a_box_model_ignores_a_recrop_count_at_inference():
+    torch.manual_seed(0)
+    config = ModelConfig(**{k: v for k, v in SMALL.items() if not k.startswith("localiser")})
+    plain, told = ContinuousLandmarkModel(config).eval(), ContinuousLandmarkModel(replace(config, recrop=3)).eval()
+    told.load_state_dict(plain.state_dict())
+    images, boxes = torch.randint(0, 255, (2, 3, 64, 64), dtype=torch.uint8), torch.tensor([[8.0, 8.0, 56.0, 56.0]] * 2)
+    queries = torch.randn(5, 3)
+    with torch.no_grad():  # a preset may give every variant recrop=3: the box crop is the crop
+        torch.testing.assert_close(told(images, boxes, queries)["landmarks2d"], plain(images, boxes, queries)["landmarks2d"])
 
 
 def test_given_crops_replace_the_detector_crop_of_the_faces_picked():
