@@ -64,7 +64,7 @@ def _evaluate(path, data: dict, count: int, image_size: int | None, eval_sources
                "image_size": size, "faces_per_source": count, "convention_scale": scale,
                "variant": data["train_config"].get("variant", "baseline"),
                "boxes": boxes if model.needs_box else ("S" if boxes == "simulated" else f"S, on the faces of {boxes}"),
-               "recrop": model.config.recrop,
+               "recrop": model.recrops,
                "sources": per_source, "found": {name: result.found for name, result in evaluated.items()},
                "localisation": {name: result.localisation for name, result in evaluated.items()}, "heldout": heldout,
                "summary": {**{f"nme_{name}": r["all"]["nme"] for name, r in per_source.items() if "all" in r},

@@ -188,6 +188,11 @@ class ContinuousLandmarkModel(nn.Module):
     def needs_box(self) -> bool:
         return self.spatial_transformer is None
 
+    @property
+    def recrops(self) -> int:
+        """How many times inference reads the face again (``ModelConfig.recrop``): only S re-crops, a box model never."""
+        return self.config.recrop if self.template is not None else 0
+
     def locate(self, images: torch.Tensor, boxes: torch.Tensor | None) -> dict:
         """The crop transform (B,2,3) of each normalised image, and S's outputs when it has S."""
         if self.spatial_transformer is None:
@@ -234,8 +239,8 @@ class ContinuousLandmarkModel(nn.Module):
         if given_crops is not None:  # training: these faces' detector crops are given (TrainConfig.fitted_crop_fraction)
             chosen, given = given_crops
             used = torch.where(chosen[:, None, None], given.to(used), used)
-        if not self.training and self.template is not None:  # (a box model has no template to re-crop with)
-            for _ in range(self.config.recrop):
+        if not self.training:
+            for _ in range(self.recrops):
                 used = self.recrop(images, used)
         out = {**located, "transform": used, **self.read_face(images, used, queries, datasets)}
         if self.template is not None:

@@ -69,6 +69,7 @@ class TrainConfig:
     offset_weight: float = 0.01
     scale_drift_weight: float = 1.0
     focal_prior_weight: float = 0.01
+    shear_weight: float = 0.0  # no shear in P's points, which would carry pose (objective.shape_shear)
     deformer_weight: float = 0.01  # D only: L2 on its query offsets (cm^2, mean over annotated points)
     model: ModelConfig = field(default_factory=ModelConfig)
 
@@ -95,6 +96,7 @@ class TrainConfig:
                   "fitted_crop_fraction": 0 <= self.fitted_crop_fraction <= 1,
                   "negative_count": self.negative_count >= 0, "offset_weight": self.offset_weight >= 0,
                   "scale_drift_weight": self.scale_drift_weight >= 0, "focal_prior_weight": self.focal_prior_weight >= 0,
+                  "shear_weight": self.shear_weight >= 0,
                   "deformer_weight": self.deformer_weight >= 0,
                   "convention_scale": 0 <= self.convention_scale <= MAX_CONVENTION_SCALE}
         check_ranges("training", self, checks)
@@ -135,7 +137,7 @@ class TrainConfig:
 S_TRAIN_FIELDS = ("localiser_lr_scale", "localiser_warmup_steps", "localiser_pretrain_steps", "scale_weight",
                   "corner_weight", "corner_margin", "affine_weight", "face_weight", "peak_weight", "template_weight",
                   "negative_fraction", "negative_count", "fitted_crop_fraction")
-HEAD_3D_TRAIN_FIELDS = ("offset_weight", "scale_drift_weight", "focal_prior_weight")
+HEAD_3D_TRAIN_FIELDS = ("offset_weight", "scale_drift_weight", "focal_prior_weight", "shear_weight")
 DEFORMER_TRAIN_FIELDS = ("deformer_weight",)
 
 PRESETS = {

@@ -12,7 +12,8 @@
 * ``peak_ranking_loss``: S's score map weighs its best local maxima against each other; the place whose crop would
   put S's template nearest the true landmarks should score highest (beyond the paper; ``TrainConfig.peak_weight``).
 * ``head_3d_penalties``: the 3D head's priors: its points near the template (an L2 on the offsets, in cm), no
-  drift of their overall size (else depth and size trade off freely), and a weak log-normal prior on f_c.
+  drift of their overall size (else depth and size trade off freely), a weak log-normal prior on f_c, and no
+  shear in the points (see ``shape_shear``: else P's points carry part of the pose that γ should).
 * ``offset_penalty``: the small L2 that keeps D's query offsets (``lm3d.model.deformer``) from wandering.
 * ``crop_diagnostics``: what S does, for the training log (crop size and offset against the true face's).
 
@@ -89,6 +90,22 @@ def peak_ranking_loss(outputs: dict, template_points: torch.Tensor, targets: tor
 FOCAL_PRIOR_SD = 1.0  # in log f_c: weak, a factor e either way costs as much as a 1 % IOD error at weight 0.01
 
 
+def shape_shear(points: torch.Tensor, template: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B,) squared off-diagonal entries of the affine map M (points ~ M template + b, least squares over the points
+    mask (B,K) picks), summed.
+
+    Why: in an image, a head pitched by a small angle θ moves each point's y by about -θ z; a shape whose offsets
+    do the same (dy = -θ z, a shear) projects identically, so P's points can carry part of the pose and γ's rotation
+    the rest. SynthFaces' true shapes have almost no such shear (off-diagonal entries about 0.01 against the
+    template), so penalising it gives the pose back to γ without forbidding identity or expression."""
+    weights = mask.float()[..., None]
+    design = torch.cat([template, torch.ones_like(template[..., :1])], -1)  # (B,K,4)
+    gram = design.transpose(1, 2) @ (weights * design) + 1e-4 * torch.eye(4, device=points.device)
+    solution = torch.linalg.solve(gram, design.transpose(1, 2) @ (weights * points))  # (B,4,3): M^T over b
+    matrix = solution[:, :3]
+    return (matrix ** 2).sum((1, 2)) - (torch.diagonal(matrix, dim1=1, dim2=2) ** 2).sum(1)
+
+
 def head_3d_penalties(outputs: dict, queries: torch.Tensor, mask: torch.Tensor, weights: dict) -> dict:
     """The 3D head's priors (already weighted), over annotated points of faces (mask (B,K))."""
     faces = mask.any(1)
@@ -106,8 +123,11 @@ def head_3d_penalties(outputs: dict, queries: torch.Tensor, mask: torch.Tensor, 
     drift = torch.log(radius(points) / radius(template)) ** 2
     focal = ((outputs["crop_camera"]["intrinsics"][faces, 0].log() - torch.log(torch.tensor(FOCAL_PRIOR))) /
              FOCAL_PRIOR_SD) ** 2
-    return {"offset": weights["offset"] * offset.mean(), "scale_drift": weights["scale_drift"] * drift.mean(),
-            "focal_prior": weights["focal_prior"] * focal.mean()}
+    terms = {"offset": weights["offset"] * offset.mean(), "scale_drift": weights["scale_drift"] * drift.mean(),
+             "focal_prior": weights["focal_prior"] * focal.mean()}
+    if weights["shear"] > 0:
+        terms["shear"] = weights["shear"] * shape_shear(points, template, mask).mean()
+    return terms
 
 
 def offset_penalty(offsets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -159,7 +179,7 @@ class Objective:
         self.s_weights = {"scale": config.scale_weight, "corners": config.corner_weight,
                           "affine": config.affine_weight if config.model.crop == "affine" else 0.0}
         self.weights_3d = {"offset": config.offset_weight, "scale_drift": config.scale_drift_weight,
-                           "focal_prior": config.focal_prior_weight}
+                           "focal_prior": config.focal_prior_weight, "shear": config.shear_weight}
 
     def __call__(self, outputs: dict, batch: dict, normaliser: float) -> dict:
         config = self.config

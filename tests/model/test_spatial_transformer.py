@@ -112,6 +112,7 @@ def test_a_box_model_needs_boxes_and_an_s_model_does_not():
 def test_a_recrop_reads_the_face_again_where_the_template_fits_at_inference_only():
     torch.manual_seed(0)
     model = ContinuousLandmarkModel(ModelConfig(crop="similarity", recrop=1, **SMALL))
+    assert model.recrops == 1
     images = torch.randint(0, 255, (2, 3, 64, 64), dtype=torch.uint8)
     queries = torch.randn(5, 3)
     with torch.no_grad():
@@ -132,6 +133,7 @@ def test_a_box_model_ignores_a_recrop_count_at_inference():
     config = ModelConfig(**{k: v for k, v in SMALL.items() if not k.startswith("localiser")})
     plain, told = ContinuousLandmarkModel(config).eval(), ContinuousLandmarkModel(replace(config, recrop=3)).eval()
     told.load_state_dict(plain.state_dict())
+    assert told.recrops == 0  # what an evaluation report records for it
     images, boxes = torch.randint(0, 255, (2, 3, 64, 64), dtype=torch.uint8), torch.tensor([[8.0, 8.0, 56.0, 56.0]] * 2)
     queries = torch.randn(5, 3)
     with torch.no_grad():  # a preset may give every variant recrop=3: the box crop is the crop
