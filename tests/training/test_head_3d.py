@@ -153,3 +153,44 @@ def test_the_pose_explorer_steps_through_frames(frames):
     explorer.poses[0] = {}  # a broken frame: the error shows in the widget's own panel
     explorer.slider.value = 0
     assert "KeyError" in explorer.status.value
+
+
+def _pose_sources():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "pose_sources.py"
+    spec = importlib.util.spec_from_file_location("pose_sources", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def test_the_pose_fit_finds_a_known_pose_from_a_frontal_start():
+    from lm3d.evaluation import metrics
+    from lm3d.face import CanonicalFace, layouts
+    points = layouts.get("ibug68").points(CanonicalFace.load())[None].expand(2, -1, -1)
+    rotation = torch.stack([camera.euler_to_rotation(torch.tensor(30.0), torch.tensor(-15.0), torch.tensor(10.0)),
+                            camera.euler_to_rotation(torch.tensor(-50.0), torch.tensor(20.0), torch.tensor(-5.0))])
+    translation = torch.tensor([[5.0, -3.0, 60.0], [-10.0, 4.0, 120.0]])
+    intrinsics = torch.tensor([[300.0, 300.0, 128.0, 128.0], [500.0, 500.0, 128.0, 128.0]])
+    seen = camera.project(camera.to_camera(points, rotation, translation), intrinsics)
+    fitted = _pose_sources().fit_pose(points, seen, intrinsics, torch.eye(3).expand(2, 3, 3),
+                                      torch.tensor([[0.0, 0.0, 80.0]] * 2))
+    assert metrics.rotation_error_degrees(fitted, rotation).max() < 0.1
+
+
+def test_the_pose_sources_script_reports_gamma_the_fits_and_the_shear(trained_3d, tmp_path, capsys):
+    script = _pose_sources()
+    script.main([str(trained_3d["crop-3d"] / CHECKPOINT_NAME), "--count", "4", "--image-size", "64"])
+    out = capsys.readouterr().out
+    assert "1. gamma's rotation" in out and out.count(" deg (median ") == 7 and "true shapes" in out
+    config = tiny("baseline")
+    loop.save_checkpoint(tmp_path / "2d.pt", ContinuousLandmarkModel(config.model), config)
+    with pytest.raises(SystemExit, match="2D head"):
+        script.main([str(tmp_path / "2d.pt"), "--count", "2"])
+
+
+def test_the_shear_prior_is_logged_when_asked_for(tmp_path):
+    train(replace(tiny("crop-3d"), steps=2, shear_weight=1.0), tmp_path, progress=False)
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["penalty_shear"] >= 0
