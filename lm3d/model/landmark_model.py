@@ -78,6 +78,9 @@ class ModelConfig:
     principal: str = "crop"  # 3D head: the principal point at the crop's centre or the image's (camera_head)
     refine: bool = False  # R: correct each point from F's maps sampled where it lies (lm3d.model.refiner)
     refine_space: str = "shape"  # 3D head's R: "shape" moves the 3D point (projected again), "image" the projected point
+    # 3D head only: a 2D head beside P on the same features, trained on the same landmarks, so that F also learns from
+    # a direct 2D answer as the baseline's does; the model's answer stays the projection (``assist2d`` in the outputs)
+    assist_2d: bool = False
     deformer: bool = False  # D: move each query by its dataset's convention (lm3d.model.deformer)
     datasets: tuple[str, ...] = ()  # the datasets D knows, in training order (set from the training sources)
 
@@ -99,7 +102,7 @@ class ModelConfig:
                   "feature_precision": self.feature_precision in PRECISIONS,
                   "localiser_precision": self.localiser_precision in PRECISIONS,
                   "head": self.head in HEADS, "principal": self.principal in PRINCIPALS,
-                  "refine_space": self.refine_space in REFINE_SPACES,
+                  "refine_space": self.refine_space in REFINE_SPACES, "assist_2d": not self.assist_2d or self.head == "3d",
                   "datasets": not self.deformer or (len(self.datasets) > 0 and len(set(self.datasets)) == len(self.datasets))}
         check_ranges("model", self, checks)
         return self
@@ -119,7 +122,7 @@ class ModelConfig:
 
 S_FIELDS = ("localiser_size", "localiser_width", "localiser", "localiser_precision", "second_pass", "s_learns_from",
             "recrop")
-HEAD_3D_FIELDS = ("principal", "refine_space")
+HEAD_3D_FIELDS = ("principal", "refine_space", "assist_2d")
 DEFORMER_FIELDS = ("datasets",)
 INFERENCE_FIELDS = ("recrop",)  # read only at inference: a run may resume with another value
 
@@ -183,6 +186,7 @@ class ContinuousLandmarkModel(nn.Module):
         self.deformer = QueryDeformer(c.datasets, c.query_dim) if c.deformer else None
         in_shape = c.head == "3d" and c.refine_space == "shape"
         self.refiner = Refiner(self.features.map_channels, c.query_dim, c.hidden, 3 if in_shape else 2) if c.refine else None
+        self.assistant = LandmarkPredictor2D(c.feature_dim, c.query_dim, c.hidden, c.layers) if c.assist_2d else None
 
     @property
     def needs_box(self) -> bool:
@@ -225,7 +229,7 @@ class ContinuousLandmarkModel(nn.Module):
         ``landmarks3d`` (B,K,3) canonical cm, the pose and camera in the image (``rotation`` (B,3,3),
         ``translation`` (B,3) cm, ``intrinsics`` (B,4) fx, fy, cx, cy px), and ``crop_camera`` (the same in the crop).
         D adds ``query_offsets`` (B,K,3) cm and ``queries_deformed`` (B,K,3), the queries P answered. R adds
-        ``coarse2d`` (B,K,2): the image points before its correction.
+        ``coarse2d`` (B,K,2): the image points before its correction. A 3D head's 2D assistant adds ``assist2d`` (B,K,2).
 
         A dict, not a typed container: each rung adds its own keys, and its three readers (the training objective,
         ``lm3d.inference.predict_batches`` and ``Detector``) each ask for the keys of the rungs they handle; a
@@ -284,6 +288,8 @@ class ContinuousLandmarkModel(nn.Module):
                 else:  # the image point moves; the 3D point, pose and camera stay the coarse answer's
                     crop_points = crop_points + correction
             out.update(camera_head.image_camera(in_crop, used), landmarks3d=points3d, crop_camera=in_crop)
+            if self.assistant is not None:
+                out["assist2d"] = crops.to_image(self.assistant(features, embedded), used)
         out.update(landmarks2d=crops.to_image(crop_points, used), crop_points=crop_points)
         return out
 

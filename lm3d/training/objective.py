@@ -188,6 +188,9 @@ class Objective:
         if "coarse2d" in outputs:  # R's input is P's answer: P keeps answering on its own, as each stage of a cascade
             terms["coarse"] = landmark_loss(outputs["coarse2d"].float(), batch["targets"], batch["mask"], batch["iod"],
                                             normaliser, config.loss) * self.world
+        if "assist2d" in outputs:  # the 3D head's 2D assistant (ModelConfig.assist_2d) learns the same landmarks
+            terms["assist"] = landmark_loss(outputs["assist2d"].float(), batch["targets"], batch["mask"], batch["iod"],
+                                            normaliser, config.loss) * self.world
         if self.with_s:
             terms.update(self.spatial_transformer_terms(outputs, batch, normaliser))
         if self.with_3d:  # (with D, the points stay near the deformed queries)

@@ -194,3 +194,19 @@ def test_the_shear_prior_is_logged_when_asked_for(tmp_path):
     train(replace(tiny("crop-3d"), steps=2, shear_weight=1.0), tmp_path, progress=False)
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert log[-1]["penalty_shear"] >= 0
+
+
+def test_the_2d_assistant_learns_beside_the_3d_head_and_leaves_the_answer_to_the_projection(tmp_path):
+    config = replace(tiny("crop-3d"), steps=2)
+    config = replace(config, model=replace(config.model, assist_2d=True))
+    train(config, tmp_path, progress=False)
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["penalty_assist"] > 0
+    model = lm3d.model.load_model(tmp_path / CHECKPOINT_NAME, "cpu")
+    images, boxes = torch.randint(0, 255, (2, 3, 64, 64), dtype=torch.uint8), torch.tensor([[8.0, 8.0, 56.0, 56.0]] * 2)
+    with torch.no_grad():
+        out = model(images, boxes, torch.randn(5, 3))
+    assert out["assist2d"].shape == out["landmarks2d"].shape == (2, 5, 2)
+    assert not torch.equal(out["assist2d"], out["landmarks2d"])
+    with pytest.raises(ValueError, match="assist_2d"):
+        replace(config.model, head="2d").validate()
