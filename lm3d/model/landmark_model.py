@@ -79,7 +79,8 @@ class ModelConfig:
     refine: bool = False  # R: correct each point from F's maps sampled where it lies (lm3d.model.refiner)
     refine_space: str = "shape"  # 3D head's R: "shape" moves the 3D point (projected again), "image" the projected point
     # 3D head only: a 2D head beside P on the same features, trained on the same landmarks, so that F also learns from
-    # a direct 2D answer as the baseline's does; the model's answer stays the projection (``assist2d`` in the outputs)
+    # a direct 2D answer as the baseline's does; the model's answer stays the projection (``assist2d`` in the outputs).
+    # A 2D head ignores it, so that a preset can set it for every variant
     assist_2d: bool = False
     deformer: bool = False  # D: move each query by its dataset's convention (lm3d.model.deformer)
     datasets: tuple[str, ...] = ()  # the datasets D knows, in training order (set from the training sources)
@@ -102,7 +103,7 @@ class ModelConfig:
                   "feature_precision": self.feature_precision in PRECISIONS,
                   "localiser_precision": self.localiser_precision in PRECISIONS,
                   "head": self.head in HEADS, "principal": self.principal in PRINCIPALS,
-                  "refine_space": self.refine_space in REFINE_SPACES, "assist_2d": not self.assist_2d or self.head == "3d",
+                  "refine_space": self.refine_space in REFINE_SPACES,
                   "datasets": not self.deformer or (len(self.datasets) > 0 and len(set(self.datasets)) == len(self.datasets))}
         check_ranges("model", self, checks)
         return self
@@ -186,7 +187,7 @@ class ContinuousLandmarkModel(nn.Module):
         self.deformer = QueryDeformer(c.datasets, c.query_dim) if c.deformer else None
         in_shape = c.head == "3d" and c.refine_space == "shape"
         self.refiner = Refiner(self.features.map_channels, c.query_dim, c.hidden, 3 if in_shape else 2) if c.refine else None
-        self.assistant = LandmarkPredictor2D(c.feature_dim, c.query_dim, c.hidden, c.layers) if c.assist_2d else None
+        self.assistant = LandmarkPredictor2D(c.feature_dim, c.query_dim, c.hidden, c.layers) if c.assist_2d and c.head == "3d" else None
 
     @property
     def needs_box(self) -> bool:

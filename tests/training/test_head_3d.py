@@ -208,5 +208,5 @@ def test_the_2d_assistant_learns_beside_the_3d_head_and_leaves_the_answer_to_the
         out = model(images, boxes, torch.randn(5, 3))
     assert out["assist2d"].shape == out["landmarks2d"].shape == (2, 5, 2)
     assert not torch.equal(out["assist2d"], out["landmarks2d"])
-    with pytest.raises(ValueError, match="assist_2d"):
-        replace(config.model, head="2d").validate()
+    two_d = ContinuousLandmarkModel(replace(config.model, head="2d"))  # a 2D head ignores it (a preset sets it for all)
+    assert two_d.assistant is None and replace(config.model, head="2d").what_matters().assist_2d is False
