@@ -14,6 +14,10 @@ test faces and prints:
    convention).
 3. **Shear in P's points**: the affine map from the template to P's points (``lm3d.training.objective.shape_shear``)
    against the same map for the true shapes. A shear dy = a z projects like a pitch of a radians.
+4. **The camera**: γ's *apparent* rotation (the pose seen along the ray from the camera to the face, which is what
+   a crop shows) against the true apparent rotation; and γ's pose turned to a camera whose principal point is the
+   image's centre (``reaim``) through γ's own focal or the true one, with how far the turned camera's projection of
+   P's points then lands from the model's landmarks (% IOD): a turn cannot move a principal point exactly.
 
     .venv/bin/python benchmarks/pose_sources.py runs/standard_crop-3d_seed0/checkpoint.pt --count 300
 
@@ -29,7 +33,7 @@ from lm3d.evaluation import metrics, pose
 from lm3d.evaluation.test_sets import found_faces
 from lm3d.face import CanonicalFace, camera, layouts
 from lm3d.model import load_model
-from lm3d.model.camera_head import matrix_to_rotation_6d, rotation_6d_to_matrix
+from lm3d.model.camera_head import matrix_to_rotation_6d, ray_rotation, rotation_6d_to_matrix
 from lm3d.runtime import intra_op_threads
 from lm3d.synth import sources
 
@@ -62,6 +66,17 @@ def affine_part(points: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
     """(B,3,3) M of the least-squares fit points ~ M template + b."""
     design = torch.cat([template, torch.ones_like(template[..., :1])], -1).double()
     return torch.linalg.lstsq(design, points.double()).solution[:, :3].transpose(1, 2)
+
+
+def reaim(rotation: torch.Tensor, translation: torch.Tensor, intrinsics: torch.Tensor, principal: torch.Tensor,
+          focal: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A camera (B,3,3), (B,3) cm, (B,4) px turned so that its principal point is ``principal`` (B,2) px and its focal
+    ``focal`` (B,1) px, keeping the pixel of the face origin and its distance."""
+    before = translation / translation[:, 2:]
+    pixel = intrinsics[:, :2] * before[:, :2] + intrinsics[:, 2:]
+    after = torch.cat([(pixel - principal) / focal, torch.ones_like(focal)], -1)
+    turn = ray_rotation(after) @ ray_rotation(before).transpose(1, 2)
+    return turn @ rotation, (turn @ translation[..., None])[..., 0], torch.cat([focal, focal, principal], -1)
 
 
 def rotation_summary(rotation: torch.Tensor, truth: torch.Tensor) -> str:
@@ -123,6 +138,19 @@ def report(predicted: dict, truth: dict, template_points: torch.Tensor, image_si
         matrix = affine_part(points, template).abs().mean(0)
         rows = "; ".join(" ".join(f"{v:.3f}" for v in row) for row in matrix.tolist())
         print(f"   {label:12s} {rows}")
+    print("\n4. the camera:")
+    apparent = ray_rotation(predicted["translation"]).transpose(1, 2) @ predicted["rotation"]
+    true_apparent = ray_rotation(truth["translation"]).transpose(1, 2) @ truth["rotation"]
+    label = "gamma's apparent rotation against the true apparent rotation"
+    print(f"   {label:68s} {rotation_summary(apparent, true_apparent)}")
+    centre = torch.full_like(own_focal, 0.5 * image_size)
+    for label, focal in (("its own focal", own_focal[:, :1]), ("the true focal", true_camera[:, :1])):
+        rotation, translation, intrinsics = reaim(predicted["rotation"], predicted["translation"],
+                                                  predicted["intrinsics"], centre, focal)
+        reprojected = camera.project(camera.to_camera(predicted["landmarks3d"], rotation, translation), intrinsics)
+        gap = metrics.nme_per_face(reprojected, predicted["landmarks2d"].float(), truth["iod"])
+        print(f"   {'gamma turned to the image centre, ' + label:68s} {rotation_summary(rotation, truth['rotation'])}; "
+              f"its projection {gap.mean():.2f} % IOD from the landmarks (max {gap.max():.1f})")
 
 
 if __name__ == "__main__":
