@@ -150,13 +150,13 @@ PRESETS = {
     # two seeds at once: 256 px frames, F's grid pooling for every rung, F's convolutions in bfloat16, the Wing loss,
     # the refiner R, 6000 steps, twice the old pool of distinct training faces. S (ignored by a box model): a 256 px
     # view in bfloat16, half the faces read through the template fitted to their landmarks, three re-crops at inference.
-    # The 3D head (ignored by a 2D head): a 2D assistant beside P
+    # The 3D head (ignored by a 2D head): a 2D assistant beside P, the principal point at the image centre
     "standard": TrainConfig(image_size=256, steps=6000, loss="wing", train_counts=(8000, 4000, 4000, 1600), curve_every=500,
                             fitted_crop_fraction=0.5,
                             model=ModelConfig(crop_size=96, width=16, feature_dim=192, query_dim=96, hidden=192,
                                               pooling="grid", feature_precision="bfloat16", refine=True,
                                               localiser_size=256, localiser_precision="bfloat16", recrop=3,
-                                              assist_2d=True)),
+                                              assist_2d=True, principal="image")),
     # the standard preset before that search (128 px, mean pooling, L1, float32, 3000 steps, threads left to torch):
     # the preset of the tables in docs/results that are marked as made with it
     "legacy": TrainConfig(threads=0, model=ModelConfig(crop_size=96, width=16, feature_dim=192, query_dim=96,
