@@ -10,8 +10,8 @@ test faces and prints:
    points, through a given camera): the template (the canonical face's points), the true 3D shape or P's own
    points, fitted to the true 2D landmarks or to the model's. The true camera's fits say how much the landmarks
    fix the pose; the fits through the model's own focal say what a pose fit could give at inference, with the
-   principal point at the image's centre (where SynthFaces' and most real cameras have it) or at the crop's (γ's
-   convention).
+   principal point at the image's centre (where SynthFaces' and most real cameras have it) or where the model puts
+   it (``ModelConfig.principal``: the crop's centre or the image's).
 3. **Shear in P's points**: the affine map from the template to P's points (``lm3d.training.objective.shape_shear``)
    against the same map for the true shapes. A shear dy = a z projects like a pitch of a radians.
 4. **The camera**: γ's *apparent* rotation (the pose seen along the ray from the camera to the face, which is what
@@ -127,7 +127,7 @@ def report(predicted: dict, truth: dict, template_points: torch.Tensor, image_si
              predicted["landmarks2d"], true_camera),
             ("template on the model's 2D landmarks, its focal, image centre", template, predicted["landmarks2d"],
              torch.cat([own_focal, image_centre], -1)),
-            ("template on the model's 2D landmarks, its own camera (crop centre)", template, predicted["landmarks2d"],
+            ("template on the model's 2D landmarks, its own camera and principal point", template, predicted["landmarks2d"],
              predicted["intrinsics"])]
     print("\n2. rigid pose fits (started from gamma's pose):")
     for label, points3d, points2d, intrinsics in fits:

@@ -29,10 +29,12 @@ per-box convention); ``"image"`` fixes it at the centre of the original image (w
 always is, and SynthFaces' always is), c = A^-1 (W/2, H/2). R_a is the pose as seen along the ray through n0,
 and R = R_ray R_a, with R_ray the smallest rotation taking the optical axis onto the ray from c through n0: a face
 in the corner of a wide-angle image that looks straight at the camera has R_a = I but a true yaw and pitch.
-Decided by experiment (crop-3d, seed 0, standard preset; docs/results/head_3d.md): with the principal point at the
-image centre the head learned worse, synth300w NME 23.1 against 19.7 and rotation error 21.0 against 18.7
-degrees, although that model is the geometrically exact one for SynthFaces; the ray's angle then depends on the
-focal, which 2D landmarks barely fix, so focal errors turn into pose and landmark errors.
+The choice has been measured twice (crop-3d, seed 0; docs/results/regime.md). In the legacy preset the head learned
+worse with the principal point at the image centre (synth300w NME 23.1 against 19.7, rotation error 21.0 against
+18.7 degrees): the ray's angle then depends on the focal, which 2D landmarks barely fix. In the standard preset, with
+the 2D assistant (``ModelConfig.assist_2d``), the image centre costs little NME (8.27 against 8.12) and takes the
+rotation error from 11.8 to 7.8 degrees, since a crop-centred camera leaves the ray to an off-centre face out of the
+pose; the standard preset therefore sets ``principal="image"``, and the default stays ``"crop"`` for the others.
 """
 from __future__ import annotations
 
