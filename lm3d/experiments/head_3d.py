@@ -1,7 +1,8 @@
 """The 3D head's table: 2D against 3D head, on the box crop and on S, same budget and seeds.
 
 Two reference rows: the principal point the preset does not use (seed 0; the standard preset puts it at the image
-centre, so this row puts it at the crop's), and the untrained 3D head (its priors alone). Then the pose, camera, 3D shape and visibility errors, and the focal error by distance.
+centre, so this row puts it at the crop's), and the untrained 3D head (its priors alone). Then the pose, camera,
+3D shape and visibility errors, and the focal error by distance.
 """
 from __future__ import annotations
 

@@ -187,7 +187,8 @@ class ContinuousLandmarkModel(nn.Module):
         self.deformer = QueryDeformer(c.datasets, c.query_dim) if c.deformer else None
         in_shape = c.head == "3d" and c.refine_space == "shape"
         self.refiner = Refiner(self.features.map_channels, c.query_dim, c.hidden, 3 if in_shape else 2) if c.refine else None
-        self.assistant = LandmarkPredictor2D(c.feature_dim, c.query_dim, c.hidden, c.layers) if c.assist_2d and c.head == "3d" else None
+        with_assistant = c.assist_2d and c.head == "3d"
+        self.assistant = LandmarkPredictor2D(c.feature_dim, c.query_dim, c.hidden, c.layers) if with_assistant else None
 
     @property
     def needs_box(self) -> bool:
