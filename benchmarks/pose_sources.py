@@ -36,6 +36,7 @@ from lm3d.model import load_model
 from lm3d.model.camera_head import matrix_to_rotation_6d, ray_rotation, rotation_6d_to_matrix
 from lm3d.runtime import intra_op_threads
 from lm3d.synth import sources
+from lm3d.training.objective import affine_map
 
 ANGLES = ("yaw", "pitch", "roll")
 
@@ -60,12 +61,6 @@ def fit_pose(points3d: torch.Tensor, points2d: torch.Tensor, intrinsics: torch.T
 
     optimiser.step(residual)
     return rotation_6d_to_matrix(six).detach()
-
-
-def affine_part(points: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
-    """(B,3,3) M of the least-squares fit points ~ M template + b."""
-    design = torch.cat([template, torch.ones_like(template[..., :1])], -1).double()
-    return torch.linalg.lstsq(design, points.double()).solution[:, :3].transpose(1, 2)
 
 
 def reaim(rotation: torch.Tensor, translation: torch.Tensor, intrinsics: torch.Tensor, principal: torch.Tensor,
@@ -135,7 +130,7 @@ def report(predicted: dict, truth: dict, template_points: torch.Tensor, image_si
         print(f"   {label:68s} {rotation_summary(fitted, truth['rotation'])}")
     print("\n3. the affine map from the template to the 3D points (mean |entry|; rows x, y, z; off the diagonal: shear):")
     for label, points in (("P's points", predicted["landmarks3d"]), ("true shapes", truth["points_deformed"])):
-        matrix = affine_part(points, template).abs().mean(0)
+        matrix = affine_map(points.double(), template.double(), torch.ones(points.shape[:2], dtype=torch.bool)).abs().mean(0)
         rows = "; ".join(" ".join(f"{v:.3f}" for v in row) for row in matrix.tolist())
         print(f"   {label:12s} {rows}")
     print("\n4. the camera:")
@@ -143,10 +138,9 @@ def report(predicted: dict, truth: dict, template_points: torch.Tensor, image_si
     true_apparent = ray_rotation(truth["translation"]).transpose(1, 2) @ truth["rotation"]
     label = "gamma's apparent rotation against the true apparent rotation"
     print(f"   {label:68s} {rotation_summary(apparent, true_apparent)}")
-    centre = torch.full_like(own_focal, 0.5 * image_size)
     for label, focal in (("its own focal", own_focal[:, :1]), ("the true focal", true_camera[:, :1])):
         rotation, translation, intrinsics = reaim(predicted["rotation"], predicted["translation"],
-                                                  predicted["intrinsics"], centre, focal)
+                                                  predicted["intrinsics"], image_centre, focal)
         reprojected = camera.project(camera.to_camera(predicted["landmarks3d"], rotation, translation), intrinsics)
         gap = metrics.nme_per_face(reprojected, predicted["landmarks2d"].float(), truth["iod"])
         print(f"   {'gamma turned to the image centre, ' + label:68s} {rotation_summary(rotation, truth['rotation'])}; "

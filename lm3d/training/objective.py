@@ -90,19 +90,23 @@ def peak_ranking_loss(outputs: dict, template_points: torch.Tensor, targets: tor
 FOCAL_PRIOR_SD = 1.0  # in log f_c: weak, a factor e either way costs as much as a 1 % IOD error at weight 0.01
 
 
+def affine_map(points: torch.Tensor, template: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B,3,3) M of the least-squares fit points ~ M template + b over the points (B,K,3) that mask (B,K) picks."""
+    weights = mask.float()[..., None]
+    design = torch.cat([template, torch.ones_like(template[..., :1])], -1)  # (B,K,4)
+    gram = design.transpose(1, 2) @ (weights * design) + 1e-4 * torch.eye(4, device=points.device, dtype=points.dtype)
+    solution = torch.linalg.solve(gram, design.transpose(1, 2) @ (weights * points))  # (B,4,3): M^T over b
+    return solution[:, :3].transpose(1, 2)
+
+
 def shape_shear(points: torch.Tensor, template: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(B,) squared off-diagonal entries of the affine map M (points ~ M template + b, least squares over the points
-    mask (B,K) picks), summed.
+    """(B,) squared off-diagonal entries of :func:`affine_map` (points against the template), summed.
 
     Why: in an image, a head pitched by a small angle θ moves each point's y by about -θ z; a shape whose offsets
     do the same (dy = -θ z, a shear) projects identically, so P's points can carry part of the pose and γ's rotation
     the rest. SynthFaces' true shapes have almost no such shear (off-diagonal entries about 0.01 against the
     template), so penalising it gives the pose back to γ without forbidding identity or expression."""
-    weights = mask.float()[..., None]
-    design = torch.cat([template, torch.ones_like(template[..., :1])], -1)  # (B,K,4)
-    gram = design.transpose(1, 2) @ (weights * design) + 1e-4 * torch.eye(4, device=points.device)
-    solution = torch.linalg.solve(gram, design.transpose(1, 2) @ (weights * points))  # (B,4,3): M^T over b
-    matrix = solution[:, :3]
+    matrix = affine_map(points, template, mask)
     return (matrix ** 2).sum((1, 2)) - (torch.diagonal(matrix, dim1=1, dim2=2) ** 2).sum(1)
 
 
@@ -165,7 +169,8 @@ class Objective:
     """The loss terms of one training step for one model and its ``TrainConfig``, already weighted, by name.
 
     Every model has ``landmarks``; a model with S adds ``scale``, ``corners`` (``affine`` for an affine S), ``face``
-    and, with a template weight, ``template``; a 3D head adds its priors; D adds ``deformer``. ``world``: the
+    and, with a template weight, ``template``; R adds ``coarse``; a 3D head adds its priors (and ``assist``, its 2D
+    assistant's); D adds ``deformer``. ``world``: the
     number of data-parallel processes (each normalises by the global point count, so their gradients average to
     one process's)."""
 
@@ -183,14 +188,16 @@ class Objective:
 
     def __call__(self, outputs: dict, batch: dict, normaliser: float) -> dict:
         config = self.config
-        terms = {"landmarks": landmark_loss(outputs["landmarks2d"].float(), batch["targets"], batch["mask"],
-                                            batch["iod"], normaliser, config.loss) * self.world}
+
+        def landmarks(points: torch.Tensor) -> torch.Tensor:
+            return landmark_loss(points.float(), batch["targets"], batch["mask"], batch["iod"], normaliser,
+                                 config.loss) * self.world
+
+        terms = {"landmarks": landmarks(outputs["landmarks2d"])}
         if "coarse2d" in outputs:  # R's input is P's answer: P keeps answering on its own, as each stage of a cascade
-            terms["coarse"] = landmark_loss(outputs["coarse2d"].float(), batch["targets"], batch["mask"], batch["iod"],
-                                            normaliser, config.loss) * self.world
+            terms["coarse"] = landmarks(outputs["coarse2d"])
         if "assist2d" in outputs:  # the 3D head's 2D assistant (ModelConfig.assist_2d) learns the same landmarks
-            terms["assist"] = landmark_loss(outputs["assist2d"].float(), batch["targets"], batch["mask"], batch["iod"],
-                                            normaliser, config.loss) * self.world
+            terms["assist"] = landmarks(outputs["assist2d"])
         if self.with_s:
             terms.update(self.spatial_transformer_terms(outputs, batch, normaliser))
         if self.with_3d:  # (with D, the points stay near the deformed queries)
