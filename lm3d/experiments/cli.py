@@ -4,7 +4,7 @@
     python -m lm3d.reproduce --preset fast --seeds 0 1    # a quick check of the whole path
     python -m lm3d.reproduce --jobs 2 --out reports       # two seeds training at once (one thread each)
     python -m lm3d.reproduce --seeds 0 --interruption-check 1000   # kill -9 at step 1000, resume, compare
-    python -m lm3d.reproduce --ladder --out reports       # the spatial transformer's table
+    python -m lm3d.reproduce --ladder --out reports       # the ladder: every rung of the paper
     python -m lm3d.reproduce --head-3d --out reports      # the 3D head's table
     python -m lm3d.reproduce --deformer --out reports     # the query deformer's table
 
@@ -31,7 +31,7 @@ def main(argv=None) -> None:
     parser.add_argument("--runs", type=Path, default=Path("runs"))
     parser.add_argument("--out", type=Path, default=Path("reports"))
     parser.add_argument("--ladder", action="store_true",
-                        help="instead: the spatial transformer's table (baseline with simulated, MTCNN and LBP boxes; S)")
+                        help="instead: the ladder (baseline with simulated, MTCNN and LBP boxes; S; the 3D head; D)")
     parser.add_argument("--head-3d", action="store_true",
                         help="instead: the 3D head's table (2D against 3D head, on the box crop and on S)")
     parser.add_argument("--deformer", action="store_true",

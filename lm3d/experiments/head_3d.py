@@ -13,7 +13,7 @@ from ..evaluation import EVALUATION_VERSION, evaluate_checkpoint
 from ..model import ContinuousLandmarkModel
 from ..training import CHECKPOINT_NAME, configure, preset, save_checkpoint
 from .ladder import ladder_markdown
-from .seed_runs import POSE_COLUMNS, aggregate, cell, run_name, run_seed, run_seeds
+from .seed_runs import aggregate, cell, run_name, run_seed, run_seeds
 
 # The rows: label, variant; the principal point's other choice (lm3d.model.camera_head) is a reference row
 HEAD_3D = (("2D head, box crop (baseline)", "baseline", None), ("3D head, box crop (crop-3d)", "crop-3d", None),
@@ -39,15 +39,7 @@ def head_3d(preset_name: str, seeds: list[int], runs: Path, jobs: int = 1) -> di
 
 def head_3d_markdown(rows: dict, preset_name: str, seeds: list[int]) -> str:
     """The ladder's NME and jitter table for these rows, then the pose table and the focal error by distance."""
-    text = ladder_markdown(rows, preset_name, seeds) + "\n"
-    for source in ("synth300w", "hmc"):
-        text += (f"\nPose, camera, 3D shape and visibility against the exact truth, {source} test faces (lm3d.evaluation.pose): "
-                 "rotation and Euler errors in degrees, translation in cm, focal |log f_pred - log f_true|, 3D NME in % of "
-                 "the 3D inter-ocular distance after similarity Procrustes, ordinal depth (Z_8) and visibility F1 in %.\n\n"
-                 "| model | " + " | ".join(POSE_COLUMNS) + " |\n|---|" + "---|" * len(POSE_COLUMNS) + "\n")
-        for label, table in rows.items():
-            if f"rotation_deg {source}" in table:
-                text += f"| {label} | " + " | ".join(cell(table, f"{k} {source}") for k in POSE_COLUMNS) + " |\n"
+    text = ladder_markdown(rows, preset_name, seeds)
     bins = sorted({k.split(" at ")[1] for table in rows.values() for k in table if k.startswith("focal_log_error synth300w at")},
                   key=lambda b: float(b.split("-")[0]))
     text += ("\nFocal error |log f_pred - log f_true| by the true distance of the face (synth300w test faces):\n\n"

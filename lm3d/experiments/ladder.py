@@ -1,13 +1,14 @@
-"""The spatial transformer's table: the baseline with simulated, MTCNN and LBP boxes against S, same budget.
+"""The ladder: the baseline with simulated, MTCNN and LBP boxes, then each of the paper's additions, same budget.
 
-Every row is trained over the same seeds with the same preset. A box row evaluated on a real finder's boxes counts
-only the faces (and clips) that finder found.
+Every row is trained over the same seeds with the same preset and differs from the row it builds on by one addition:
+S (similarity or affine) in place of the box, the 3D head in place of the 2D head, D. A box row evaluated on a real
+finder's boxes counts only the faces (and clips) that finder found. The 3D-head rows also get the pose table.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from .seed_runs import aggregate, cell, evaluate_with_boxes, run_seeds
+from .seed_runs import POSE_COLUMNS, aggregate, cell, evaluate_with_boxes, run_seeds
 
 # The rows: (label, variant, face boxes of a box model)
 LADDER = (("baseline, simulated detector box", "baseline", "simulated"),
@@ -15,7 +16,10 @@ LADDER = (("baseline, simulated detector box", "baseline", "simulated"),
           ("baseline, LBP detector box", "baseline", "lbp"),
           ("S similarity", "s-similarity", None),
           ("S similarity, on the faces MTCNN finds", "s-similarity", "mtcnn"),
-          ("S affine", "s-affine", None))
+          ("S affine", "s-affine", None),
+          ("3D head, box crop (crop-3d)", "crop-3d", None),
+          ("S + 3D head (s-3d)", "s-3d", None),
+          ("S + 3D head + D (full)", "full", None))
 
 
 def ladder(preset_name: str, seeds: list[int], runs: Path, mtcnn_boxes: Path | None, jobs: int = 1) -> dict:
@@ -35,6 +39,11 @@ def ladder(preset_name: str, seeds: list[int], runs: Path, mtcnn_boxes: Path | N
 
 
 def ladder_markdown(rows: dict, preset_name: str, seeds: list[int]) -> str:
+    """The NME, lost-face and jitter table of ``rows``; then the pose table of those with a 3D head."""
+    return landmark_markdown(rows, preset_name, seeds) + "\n" + pose_markdown(rows)
+
+
+def landmark_markdown(rows: dict, preset_name: str, seeds: list[int]) -> str:
     lines = [f"Preset `{preset_name}`, seeds {seeds}: mean ± standard deviation over seeds, all in % of the inter-ocular "
              "distance except RoI jitter (% of the crop size). Jitter on the synth300w test clips (lm3d.evaluation.stability). "
              "A detector row counts only the faces (and clips) its detector found. Lost faces: the crop's centre off the "
@@ -51,3 +60,19 @@ def ladder_markdown(rows: dict, preset_name: str, seeds: list[int]) -> str:
                      f"{cell(table, 'static jitter synth300w')} / {cell(table, 'motion jitter synth300w')} | "
                      f"{cell(table, 'video nme synth300w')} | {cell(table, 'roi jitter synth300w')} |")
     return "\n".join(lines) + "\n"
+
+
+def pose_markdown(rows: dict, sources: tuple[str, ...] = ("synth300w", "hmc")) -> str:
+    """Per source, the pose, camera, 3D shape and visibility errors of the rows that have them (a 3D head's)."""
+    text = ""
+    for source in sources:
+        posed = {label: table for label, table in rows.items() if f"rotation_deg {source}" in table}
+        if not posed:
+            continue
+        text += (f"\nPose, camera, 3D shape and visibility against the exact truth, {source} test faces (lm3d.evaluation.pose): "
+                 "rotation and Euler errors in degrees, translation in cm, focal |log f_pred - log f_true|, 3D NME in % of "
+                 "the 3D inter-ocular distance after similarity Procrustes, ordinal depth (Z_8) and visibility F1 in %.\n\n"
+                 "| model | " + " | ".join(POSE_COLUMNS) + " |\n|---|" + "---|" * len(POSE_COLUMNS) + "\n")
+        for label, table in posed.items():
+            text += f"| {label} | " + " | ".join(cell(table, f"{k} {source}") for k in POSE_COLUMNS) + " |\n"
+    return text

@@ -175,3 +175,14 @@ def test_the_s_table_has_every_model_row():
     assert "| baseline, LBP detector box | 40.0 ± 2.0 | 1.5 ± 0.5 | 10.00 ± 1.00" in text
     assert "| S similarity | 100 | - | - (" in text
     assert "| one seed | 100 | - | 12.00 (" in text  # a single run's value, not "12.00 ± 0.00"
+    assert "Pose, camera" not in text  # no row has a 3D head
+
+
+def test_the_ladder_gives_its_3d_head_rows_a_pose_table():
+    posed = {"NME synth300w": {"mean": 9.0, "std": 0.0, "values": [9.0]},
+             "rotation_deg synth300w": {"mean": 7.5, "std": 0.5, "values": [7.0, 8.0]}}
+    text = ladder_markdown({"2D head": {"NME synth300w": {"mean": 8.0, "std": 0.0, "values": [8.0]}}, "3D head": posed},
+                           "fast", [0, 1])
+    pose = text[text.index("Pose, camera"):]
+    assert "| 3D head | 7.50 ± 0.50 |" in pose and "| 2D head |" not in pose
+    assert "hmc test faces" not in pose  # no row has hmc's pose
