@@ -6,14 +6,16 @@
 * ``face_boxes``: face boxes for a box model: ``LBPFaceFinder`` (scikit-image's LBP cascade), the simulated
   detector's jittered true boxes, a peer finder's box file; ``face_boxes`` gives evaluation one interface to them.
 * ``predict``: ``predict_batches``, a model's answers over a tensor of images, in batches.
+* ``filters``: ``OneEuroFilter`` and ``one_euro``, smoothing landmarks (or any per-frame array) over video frames.
 
 Imports: ``lm3d.face``, ``lm3d.raster``, ``lm3d.model`` and ``lm3d.runtime``; never ``lm3d.synth``,
 ``lm3d.evaluation`` or ``lm3d.training`` (``import lm3d`` to run a detector loads no data engine).
 """
 from .detector import Detector, Prediction
 from .face_boxes import BOX_SEED, LBPFaceFinder, face_boxes
+from .filters import OneEuroFilter, one_euro
 from .images import read_image
 from .predict import dataset_codes, predict_batches
 
-__all__ = ["BOX_SEED", "Detector", "LBPFaceFinder", "Prediction", "dataset_codes", "face_boxes", "predict_batches",
-           "read_image"]
+__all__ = ["BOX_SEED", "Detector", "LBPFaceFinder", "OneEuroFilter", "Prediction", "dataset_codes", "face_boxes",
+           "one_euro", "predict_batches", "read_image"]
