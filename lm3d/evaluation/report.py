@@ -33,9 +33,10 @@ from .pose import evaluate_pose
 from .test_sets import EVAL_SOURCES
 from .video import evaluate_stability
 
-EVALUATION_VERSION = 3  # bumped when the evaluation adds or changes a number (2: deformer.canonical_nme, 3:
-#                         localisation.<source>.lost_face_rate); cached
-#                         metrics of another version are recomputed by lm3d.reproduce
+EVALUATION_VERSION = 4  # bumped when the evaluation adds or changes a number (2: deformer.canonical_nme, 3:
+#                         localisation.<source>.lost_face_rate, 4: sources.<source>.all.nme_per_face and the
+#                         One-Euro-filtered stability numbers); cached metrics of another version are recomputed by
+#                         lm3d.reproduce
 
 
 def evaluate_checkpoint(path: str | Path, count: int = 500, image_size: int | None = None,

@@ -5,6 +5,10 @@ clip seed ``CLIP_SEED``), the same for every model. A model with S sees each fra
 crops around a box per frame: the simulated detector draws new noise every frame (as a detector run
 frame by frame does), a real one runs on every frame and, when it misses, the previous frame's box is
 kept (what a tracking pipeline does); a clip whose first frame it misses is left out.
+
+Beside the raw numbers, the same predictions smoothed by a One-Euro filter (``lm3d.inference.filters``, its default
+settings, the clips taken as ``CLIP_FPS`` frames per second) give ``one_euro_*`` numbers: what a filter, rather than
+the model, buys in steadiness, and what it costs in lag (video NME).
 """
 from __future__ import annotations
 
@@ -14,12 +18,14 @@ import torch
 
 from ..face import CanonicalFace, layouts
 from ..inference.face_boxes import BOX_SEED, face_boxes
+from ..inference.filters import one_euro
 from ..inference.predict import predict_batches
 from ..synth import sources
 from ..synth.video import make_clip
 from . import stability
 
 CLIPS, LENGTH, CLIP_SEED = 6, 32, 0
+CLIP_FPS = 30.0  # the frame rate the clips stand for (a keyframe every 12 frames: a new pose every 0.4 s)
 
 
 @lru_cache(maxsize=16)
@@ -42,7 +48,8 @@ def clip_boxes(kind: str, clip: dict, key: str, seed: int) -> torch.Tensor | Non
 
 def evaluate_stability(model, source: str, image_size: int, boxes: str = "simulated", clips: int = CLIPS,
                        length: int = LENGTH) -> dict:
-    """static_jitter, motion_jitter, video_nme, roi_jitter (moving clips), roi_jitter_static, in percent."""
+    """static_jitter, motion_jitter, video_nme, roi_jitter (moving clips), roi_jitter_static, in percent; the first
+    three also as one_euro_* (the landmarks smoothed over each clip by a One-Euro filter)."""
     queries = layouts.get(sources.get(source).layout).points(CanonicalFace.load())
     runs = {}
     for kind in ("static", "moving"):
@@ -57,8 +64,9 @@ def evaluate_stability(model, source: str, image_size: int, boxes: str = "simula
         runs[kind] = kept
     out = {"clips_used": 100 * sum(len(v) for v in runs.values()) / (2 * clips)}
     if runs["static"]:
-        out["static_jitter"] = stability.static_jitter(_stack(runs["static"], "landmarks2d"),
-                                                       _stack(runs["static"], "iod", truth=True))
+        predicted, iod = _stack(runs["static"], "landmarks2d"), _stack(runs["static"], "iod", truth=True)
+        out["static_jitter"] = stability.static_jitter(predicted, iod)
+        out["one_euro_static_jitter"] = stability.static_jitter(smoothed(predicted, iod), iod)
         out["roi_jitter_static"] = stability.roi_jitter(_stack(runs["static"], "transform"),
                                                         _stack(runs["static"], "bbox", truth=True))
     if runs["moving"]:
@@ -66,9 +74,17 @@ def evaluate_stability(model, source: str, image_size: int, boxes: str = "simula
         iod = _stack(runs["moving"], "iod", truth=True)
         out["motion_jitter"] = stability.motion_jitter(predicted, truth, iod)
         out["video_nme"] = stability.video_nme(predicted, truth, iod)
+        out["one_euro_motion_jitter"] = stability.motion_jitter(smoothed(predicted, iod), truth, iod)
+        out["one_euro_video_nme"] = stability.video_nme(smoothed(predicted, iod), truth, iod)
         out["roi_jitter"] = stability.roi_jitter(_stack(runs["moving"], "transform"),
                                                  _stack(runs["moving"], "bbox", truth=True))
     return out
+
+
+def smoothed(landmarks: torch.Tensor, iod: torch.Tensor) -> torch.Tensor:
+    """(C,T,K,2) landmarks, each clip filtered over its frames by a One-Euro filter (speed in inter-ocular distances)."""
+    return torch.stack([torch.from_numpy(one_euro(clip.numpy(), fps=CLIP_FPS, scale=clip_iod.numpy())).float()
+                        for clip, clip_iod in zip(landmarks, iod)])
 
 
 def _stack(runs, key: str, truth: bool = False) -> torch.Tensor:

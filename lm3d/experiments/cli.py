@@ -7,9 +7,11 @@
     python -m lm3d.reproduce --ladder --out reports       # the ladder: every rung of the paper
     python -m lm3d.reproduce --head-3d --out reports      # the 3D head's table
     python -m lm3d.reproduce --deformer --out reports     # the query deformer's table
+    python -m lm3d.reproduce --claims --out reports       # the paper's claims, judged on the ladder's runs
 
-Each table is ``<out>/<name>_results.json`` and, as markdown, ``<out>/<name>_results.md`` (the docs' results pages
-are updated from these by ``tools/update_results_docs.py``).
+Each table is ``<out>/<name>_results.json`` and, as markdown, ``<out>/<name>_results.md``; the claims are
+``<out>/claims.json`` and ``<out>/claims.md`` (the docs' results pages are updated from these by
+``tools/update_results_docs.py``).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import json
 from pathlib import Path
 
 from .baseline import baseline, markdown, save_learning_curves
+from .claims import claims, claims_markdown
 from .deformer import deformer, deformer_markdown
 from .head_3d import head_3d, head_3d_markdown
 from .interruption import interruption_check
@@ -36,6 +39,8 @@ def main(argv=None) -> None:
                         help="instead: the 3D head's table (2D against 3D head, on the box crop and on S)")
     parser.add_argument("--deformer", action="store_true",
                         help="instead: the query deformer's table (S + 3D head without and with D)")
+    parser.add_argument("--claims", action="store_true",
+                        help="instead: the paper's claims, each judged on the ladder's rungs (reports/claims.json, .md)")
     parser.add_argument("--mtcnn-boxes", type=Path, default=Path("reports/mtcnn_boxes.json"))
     parser.add_argument("--jobs", type=int, default=1,
                         help="seeds trained at a time, each in its own process with its config's threads (default 1)")
@@ -50,17 +55,18 @@ def main(argv=None) -> None:
         (args.out / "interruption_check.json").write_text(json.dumps(report, indent=1) + "\n")
         print(json.dumps(report, indent=1))
         return
-    for wanted, name, build, write in ((args.head_3d, "head_3d", head_3d, head_3d_markdown),
-                                       (args.deformer, "deformer", deformer, deformer_markdown),
-                                       (args.ladder, "ladder", ladder, ladder_markdown)):
+    for wanted, name, build, write in ((args.head_3d, "head_3d_results", head_3d, head_3d_markdown),
+                                       (args.deformer, "deformer_results", deformer, deformer_markdown),
+                                       (args.ladder, "ladder_results", ladder, ladder_markdown),
+                                       (args.claims, "claims", claims, claims_markdown)):
         if wanted:
-            extra = (args.mtcnn_boxes,) if name == "ladder" else ()
+            extra = (args.mtcnn_boxes,) if name in ("ladder_results", "claims") else ()
             rows = build(args.preset, args.seeds, args.runs, *extra, jobs=args.jobs)
             args.out.mkdir(parents=True, exist_ok=True)
-            (args.out / f"{name}_results.json").write_text(json.dumps({"preset": args.preset, "seeds": args.seeds,
-                                                                       "rows": rows}, indent=1) + "\n")
+            (args.out / f"{name}.json").write_text(json.dumps({"preset": args.preset, "seeds": args.seeds,
+                                                               "rows": rows}, indent=1) + "\n")
             text = write(rows, args.preset, args.seeds)
-            (args.out / f"{name}_results.md").write_text(text)
+            (args.out / f"{name}.md").write_text(text)
             print(text)
             return
     table = baseline(args.preset, args.seeds, args.runs, jobs=args.jobs)

@@ -20,22 +20,39 @@ LADDER = (("baseline, simulated detector box", "baseline", "simulated"),
           ("3D head, box crop (crop-3d)", "crop-3d", None),
           ("S + 3D head (s-3d)", "s-3d", None),
           ("S + 3D head + D (full)", "full", None))
+BOX_ROW = LADDER[0][0]
+FILTERED_ROW = "baseline, simulated detector box, One-Euro filtered (stability only)"
 
 
 def ladder(preset_name: str, seeds: list[int], runs: Path, mtcnn_boxes: Path | None, jobs: int = 1) -> dict:
     """Every row of LADDER over ``seeds``: aggregated tables, same budget (the preset) for every model."""
+    rows = {label: aggregate(results) for label, results in ladder_runs(preset_name, seeds, runs, mtcnn_boxes, jobs).items()}
+    return {label: table for label, table in rows.items() if table}  # (the filtered row of evaluations without it)
+
+
+def ladder_runs(preset_name: str, seeds: list[int], runs: Path, mtcnn_boxes: Path | None, jobs: int = 1) -> dict:
+    """Every row of LADDER: its evaluations, one per seed (trained and evaluated unless cached)."""
     rows = {}
     for label, variant, boxes in LADDER:
         if boxes == "mtcnn" and (mtcnn_boxes is None or not mtcnn_boxes.exists()):
             print(f"skipping '{label}': no MTCNN boxes (make peers && benchmarks/face_boxes.py)")
             continue
         if boxes in (None, "simulated"):
-            results = run_seeds(preset_name, seeds, runs, variant, jobs=jobs)
+            rows[label] = run_seeds(preset_name, seeds, runs, variant, jobs=jobs)
         else:
             kind = f"file:{mtcnn_boxes}" if boxes == "mtcnn" else boxes
-            results = [evaluate_with_boxes(preset_name, seed, runs, kind, boxes, variant) for seed in seeds]
-        rows[label] = aggregate(results)
+            rows[label] = [evaluate_with_boxes(preset_name, seed, runs, kind, boxes, variant) for seed in seeds]
+        if label == BOX_ROW:
+            rows[FILTERED_ROW] = [one_euro_view(result) for result in rows[label]]
     return rows
+
+
+def one_euro_view(result: dict) -> dict:
+    """The stability numbers of one evaluation as its landmarks smoothed by a One-Euro filter give them
+    (``lm3d.evaluation.video``): a reference row that says what a filter, not the model, buys."""
+    filtered = {source: {key[len("one_euro_"):]: value for key, value in values.items() if key.startswith("one_euro_")}
+                for source, values in result.get("stability", {}).items()}
+    return {"stability": {source: values for source, values in filtered.items() if values}}
 
 
 def ladder_markdown(rows: dict, preset_name: str, seeds: list[int]) -> str:

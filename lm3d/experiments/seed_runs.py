@@ -75,7 +75,7 @@ def evaluate_with_boxes(preset_name: str, seed: int, runs: Path, boxes: str, lab
     row compares with the box model's on the same faces (its stability, on every clip, is in its own row)."""
     out = runs / run_name(preset_name, variant, seed)
     cached = out / f"metrics_{label}.json"
-    if cached.exists():
+    if cached.exists() and json.loads(cached.read_text()).get("evaluation_version") == EVALUATION_VERSION:
         return json.loads(cached.read_text())
     run_seed(preset_name, seed, runs, variant)
     results = evaluate_checkpoint(out / CHECKPOINT_NAME, count=preset(preset_name).eval_count, boxes=boxes,
@@ -90,7 +90,7 @@ def flatten(result: dict) -> dict:
     for source, rate in result.get("found", {}).items():
         if rate < 100.0:
             row[f"faces found {source} (%)"] = rate
-    for source, subsets in result["sources"].items():
+    for source, subsets in result.get("sources", {}).items():
         for subset, values in subsets.items():
             suffix = "" if subset == "all" else f" ({subset})"
             row[f"NME {source}{suffix}"] = values["nme"]
@@ -102,11 +102,13 @@ def flatten(result: dict) -> dict:
             row[f"lost faces {source} (%)"] = values["lost_face_rate"]
             if values["nme_found"] is not None:
                 row[f"NME {source} (faces not lost)"] = values["nme_found"]
-    row["NME held-out points (synth300w test)"] = result["heldout"]["heldout"]["nme"]
-    row["NME ibug68 points, same faces, exact truth"] = result["heldout"]["ibug68"]["nme"]
-    row["held-out / layout NME"] = result["heldout"]["ratio"]
+    if "heldout" in result:
+        row["NME held-out points (synth300w test)"] = result["heldout"]["heldout"]["nme"]
+        row["NME ibug68 points, same faces, exact truth"] = result["heldout"]["ibug68"]["nme"]
+        row["held-out / layout NME"] = result["heldout"]["ratio"]
     for source, values in result.get("stability", {}).items():
-        for key in ("static_jitter", "motion_jitter", "video_nme", "roi_jitter", "roi_jitter_static"):
+        for key in ("static_jitter", "motion_jitter", "video_nme", "roi_jitter", "roi_jitter_static",
+                    "one_euro_static_jitter", "one_euro_motion_jitter", "one_euro_video_nme"):
             if key in values:
                 row[f"{key.replace('_', ' ')} {source}"] = values[key]
     for source, values in result.get("pose", {}).items():

@@ -57,13 +57,29 @@ def test_benchmark_scripts_print_figures():
 
 
 @pytest.mark.slow
-def test_the_s_ladder_end_to_end(tmp_path):
+def test_the_ladder_and_the_claims_end_to_end(tmp_path):
     cli.main(["--ladder", "--preset", "fast", "--seeds", "0", "--runs", str(tmp_path / "runs"),
                     "--out", str(tmp_path / "reports"), "--mtcnn-boxes", str(tmp_path / "none.json")])
     rows = json.loads((tmp_path / "reports" / "ladder_results.json").read_text())["rows"]
-    assert list(rows) == ["baseline, simulated detector box", "baseline, LBP detector box", "S similarity", "S affine"]
+    assert list(rows) == ["baseline, simulated detector box",
+                          "baseline, simulated detector box, One-Euro filtered (stability only)",
+                          "baseline, LBP detector box", "S similarity", "S affine",
+                          "3D head, box crop (crop-3d)", "S + 3D head (s-3d)", "S + 3D head + D (full)"]
+    filtered = rows["baseline, simulated detector box, One-Euro filtered (stability only)"]
+    assert set(filtered) == {"static jitter synth300w", "motion jitter synth300w", "video nme synth300w"} | {
+        f"{k} {s}" for k in ("static jitter", "motion jitter", "video nme") for s in ("synthwflw", "synthmpie", "hmc")}
     assert "motion jitter synth300w" in rows["S similarity"] and "roi jitter synth300w" in rows["S affine"]
-    assert "| S affine | 100 |" in (tmp_path / "reports" / "ladder_results.md").read_text()
+    assert "rotation_deg synth300w" in rows["S + 3D head + D (full)"]
+    text = (tmp_path / "reports" / "ladder_results.md").read_text()
+    assert "| S affine | 100 |" in text and "| S + 3D head (s-3d) | " in text.split("Pose, camera")[1]
+    # the claims reuse the ladder's runs (nothing is trained again)
+    stamp = (tmp_path / "runs" / "fast_s-3d_seed0" / "metrics.json").stat().st_mtime_ns
+    cli.main(["--claims", "--preset", "fast", "--seeds", "0", "--runs", str(tmp_path / "runs"),
+              "--out", str(tmp_path / "reports"), "--mtcnn-boxes", str(tmp_path / "none.json")])
+    assert (tmp_path / "runs" / "fast_s-3d_seed0" / "metrics.json").stat().st_mtime_ns == stamp
+    records = json.loads((tmp_path / "reports" / "claims.json").read_text())["rows"]
+    assert len(records) == 10 and all(r["verdict"] in ("reproduced", "not reproduced", "mixed") for r in records)
+    assert "| The 3D head improves NME |" in (tmp_path / "reports" / "claims.md").read_text()
 
 
 @pytest.mark.slow

@@ -132,6 +132,11 @@ def test_evaluation_json(trained, tmp_path):
     # the simulated detector's box is never far enough off to lose a face
     assert results["localisation"]["synth300w"]["lost_face_rate"] == 0.0 == results["summary"]["lost_face_rate_hmc"]
     assert results["localisation"]["hmc"]["nme_found"] == pytest.approx(results["sources"]["hmc"]["all"]["nme"])
+    per_face = results["sources"]["synth300w"]["all"]["nme_per_face"]
+    assert len(per_face) == 6 and sum(per_face) / 6 == pytest.approx(results["sources"]["synth300w"]["all"]["nme"], abs=1e-3)
+    clips = results["stability"]["synth300w"]
+    # the One-Euro filter smooths the static clips (jitter falls) and the raw numbers stay beside it
+    assert 0 < clips["one_euro_static_jitter"] < clips["static_jitter"] and clips["one_euro_video_nme"] > 0
     json.dumps(results)  # plain JSON
 
 
