@@ -1,6 +1,7 @@
 """The 3D head against SynthFaces' exact truth: head pose, camera, 3D shape and visibility.
 
-    pose.<source>.rotation_deg       mean geodesic rotation error (and yaw_mae, pitch_mae, roll_mae)
+    pose.<source>.rotation_deg       mean geodesic rotation error (and yaw_mae, pitch_mae, roll_mae), with
+                                     ``rotation_by_yaw``: by the true yaw's size (profiles are the hard cases)
     pose.<source>.translation_cm     mean distance between predicted and true head position
     pose.<source>.focal_log_error    mean |log f_pred - log f_true|, with ``focal_by_distance`` and
                                      ``focal_by_face_size``: where 2D supervision can and cannot fix the focal
@@ -26,6 +27,7 @@ from .test_sets import found_faces, test_faces
 
 DISTANCE_BINS_CM = (0, 30, 60, 120, 250, 1000)
 FACE_SIZE_BINS = (0, 0.2, 0.3, 0.45, 2)  # face width over image width
+YAW_BINS_DEG = (0, 15, 30, 45, 60, 91)  # |true yaw|
 TRUTH_KEYS = ("image", "bbox", "rotation", "translation", "intrinsics", "self_visible", "iod")
 
 
@@ -73,6 +75,8 @@ def evaluate_pose(model, source: str, count: int, image_size: int, seed: int = 0
     face_size = (truth["bbox"][:, 2] - truth["bbox"][:, 0]) / image_size
     return {"faces": len(truth["image"]), "rotation_deg": rotation_error.mean().item(),
             "rotation_deg_median": rotation_error.median().item(),
+            "rotation_by_yaw": metrics.binned_means(rotation_error, camera.rotation_to_euler(truth["rotation"])[0].abs(),
+                                                    YAW_BINS_DEG),
             **{f"{name}_mae": value.mean().item() for name, value in euler.items()},
             "translation_cm": (predicted["translation"] - truth["translation"]).norm(dim=-1).mean().item(),
             "depth_log_error": metrics.focal_log_error(predicted["translation"][:, 2], truth["translation"][:, 2]).mean().item(),

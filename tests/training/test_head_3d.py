@@ -56,6 +56,9 @@ def test_evaluation_adds_the_pose_keys(trained_3d, variant):
     assert POSE_KEYS <= set(pose) and pose["faces"] == 6
     assert all(np.isfinite(pose[k]) and pose[k] >= 0 for k in POSE_KEYS)
     assert 0 <= pose["visibility_f1"] <= 100 and {"rotation_deg_synth300w", "nme3d_synth300w"} <= set(results["summary"])
+    by_yaw = pose["rotation_by_yaw"]  # every face in one bin of |yaw|, and the bins' means average to the mean
+    assert sum(b["faces"] for b in by_yaw) == 6
+    assert sum(b["faces"] * b["mean"] for b in by_yaw if b["faces"]) / 6 == pytest.approx(pose["rotation_deg"], rel=1e-4)
     json.dumps(results)
 
 
