@@ -9,7 +9,8 @@
     python -m lm3d.reproduce --deformer --out reports     # the query deformer's table
     python -m lm3d.reproduce --claims --out reports       # the paper's claims, judged on the ladder's runs
 
-Each table is ``<out>/<name>_results.json`` and, as markdown, ``<out>/<name>_results.md``; the claims are
+Each table is ``<out>/<name>_results.json`` and, as markdown, ``<out>/<name>_results.md`` (the ladder also writes
+``<out>/ladder_per_face.json``: every test face's NME per row and seed); the claims are
 ``<out>/claims.json`` and ``<out>/claims.md`` (the docs' results pages are updated from these by
 ``tools/update_results_docs.py``).
 """
@@ -24,7 +25,7 @@ from .claims import claims, claims_markdown
 from .deformer import deformer, deformer_markdown
 from .head_3d import head_3d, head_3d_markdown
 from .interruption import interruption_check
-from .ladder import ladder, ladder_markdown
+from .ladder import ladder, ladder_markdown, ladder_runs, per_face_nmes
 
 
 def main(argv=None) -> None:
@@ -67,6 +68,9 @@ def main(argv=None) -> None:
                                                                "rows": rows}, indent=1) + "\n")
             text = write(rows, args.preset, args.seeds)
             (args.out / f"{name}.md").write_text(text)
+            if name == "ladder_results":  # every face's NME of every row and seed (notebook 08's CED curves)
+                per_face = per_face_nmes(ladder_runs(args.preset, args.seeds, args.runs, args.mtcnn_boxes))
+                (args.out / "ladder_per_face.json").write_text(json.dumps(per_face) + "\n")
             print(text)
             return
     table = baseline(args.preset, args.seeds, args.runs, jobs=args.jobs)

@@ -47,6 +47,13 @@ def ladder_runs(preset_name: str, seeds: list[int], runs: Path, mtcnn_boxes: Pat
     return rows
 
 
+def per_face_nmes(results: dict) -> dict:
+    """Row label -> one {source: every test face's NME} per seed, from ``ladder_runs``' evaluations (for CED curves)."""
+    return {label: [{source: subsets["all"]["nme_per_face"] for source, subsets in run.get("sources", {}).items()
+                     if "nme_per_face" in subsets.get("all", {})} for run in runs]
+            for label, runs in results.items() if any(run.get("sources") for run in runs)}
+
+
 def one_euro_view(result: dict) -> dict:
     """The stability numbers of one evaluation as its landmarks smoothed by a One-Euro filter give them
     (``lm3d.evaluation.video``): a reference row that says what a filter, not the model, buys."""

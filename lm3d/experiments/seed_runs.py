@@ -118,6 +118,9 @@ def flatten(result: dict) -> dict:
         for bin_ in values.get("focal_by_distance", []):
             if bin_["mean"] is not None:
                 row[f"focal_log_error {source} at {bin_['from']:g}-{bin_['to']:g} cm"] = bin_["mean"]
+        for bin_ in values.get("rotation_by_yaw", []):
+            if bin_["mean"] is not None:
+                row[f"rotation_deg {source} at yaw {bin_['from']:g}-{bin_['to']:g}"] = bin_["mean"]
     for source, nme in result.get("deformer", {}).get("canonical_nme", {}).items():
         if nme is not None:
             row[f"canonical NME {source}"] = nme

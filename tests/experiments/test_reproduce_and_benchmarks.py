@@ -72,6 +72,9 @@ def test_the_ladder_and_the_claims_end_to_end(tmp_path):
     assert "rotation_deg synth300w" in rows["S + 3D head + D (full)"]
     text = (tmp_path / "reports" / "ladder_results.md").read_text()
     assert "| S affine | 100 |" in text and "| S + 3D head (s-3d) | " in text.split("Pose, camera")[1]
+    per_face = json.loads((tmp_path / "reports" / "ladder_per_face.json").read_text())
+    assert len(per_face["S affine"]) == 1 and len(per_face["S affine"][0]["synth300w"]) == 16  # the fast preset: 16 test faces
+    assert "baseline, simulated detector box, One-Euro filtered (stability only)" not in per_face
     # the claims reuse the ladder's runs (nothing is trained again)
     stamp = (tmp_path / "runs" / "fast_s-3d_seed0" / "metrics.json").stat().st_mtime_ns
     cli.main(["--claims", "--preset", "fast", "--seeds", "0", "--runs", str(tmp_path / "runs"),
