@@ -20,6 +20,7 @@ from ..face import CanonicalFace, layouts
 from ..inference.face_boxes import BOX_SEED, face_boxes
 from ..inference.filters import one_euro
 from ..inference.predict import predict_batches
+from ..model.crop import box_to_transform
 from ..synth import sources
 from ..synth.video import make_clip
 from . import stability
@@ -46,6 +47,30 @@ def clip_boxes(kind: str, clip: dict, key: str, seed: int) -> torch.Tensor | Non
     return boxes
 
 
+def clip_box_seed(kind: str, index: int) -> int:
+    """The simulated detector's noise seed for one test clip (every model sees the same boxes)."""
+    return BOX_SEED + 1000 * index + (kind == "moving")
+
+
+def clip_rois(source: str, image_size: int, margin: float, finders: dict | None = None, models: dict | None = None,
+              kind: str = "moving", index: int = 0) -> dict:
+    """The RoIs over one test clip, name -> (T,2,3) crop transforms (``lm3d.model.crop``): the true face box's crop
+    ("truth"), each face finder's (``finders``: name -> a ``face_boxes`` kind; the RoI of a box model behind it; one
+    that misses the first frame is left out), and each S model's own crop (``models``: name -> model)."""
+    clip = test_clips(source, kind, image_size)[index]
+    rois = {"truth": box_to_transform(clip["bbox"].float(), margin)}
+    for name, finder in (finders or {}).items():
+        boxes = clip_boxes(finder, clip, f"{source}/{kind}/{index}", clip_box_seed(kind, index))
+        if boxes is not None:
+            rois[name] = box_to_transform(boxes.float(), margin)
+    queries = layouts.get(sources.get(source).layout).points(CanonicalFace.load())
+    for name, model in (models or {}).items():
+        if model.needs_box:
+            raise ValueError(f"clip_rois: {name!r} is a box model; its RoI is its face finder's (pass it in finders)")
+        rois[name] = predict_batches(model, clip["image"], None, queries)["transform"].float().cpu()
+    return rois
+
+
 def evaluate_stability(model, source: str, image_size: int, boxes: str = "simulated", clips: int = CLIPS,
                        length: int = LENGTH) -> dict:
     """static_jitter, motion_jitter, video_nme, roi_jitter (moving clips), roi_jitter_static, in percent; the first
@@ -57,7 +82,7 @@ def evaluate_stability(model, source: str, image_size: int, boxes: str = "simula
         for index, clip in enumerate(test_clips(source, kind, image_size, clips, length)):
             chosen = None
             if model.needs_box:
-                chosen = clip_boxes(boxes, clip, f"{source}/{kind}/{index}", BOX_SEED + 1000 * index + (kind == "moving"))
+                chosen = clip_boxes(boxes, clip, f"{source}/{kind}/{index}", clip_box_seed(kind, index))
                 if chosen is None:
                     continue
             kept.append((clip, predict_batches(model, clip["image"], chosen, queries)))

@@ -10,7 +10,8 @@
     python -m lm3d.reproduce --claims --out reports       # the paper's claims, judged on the ladder's runs
 
 Each table is ``<out>/<name>_results.json`` and, as markdown, ``<out>/<name>_results.md`` (the ladder also writes
-``<out>/ladder_per_face.json``: every test face's NME per row and seed); the claims are
+``<out>/ladder_per_face.json``, every test face's NME per row and seed, and ``<out>/ladder_rois.json``, the RoIs of
+every rung and face finder over a test clip); the claims are
 ``<out>/claims.json`` and ``<out>/claims.md`` (the docs' results pages are updated from these by
 ``tools/update_results_docs.py``).
 """
@@ -25,7 +26,7 @@ from .claims import claims, claims_markdown
 from .deformer import deformer, deformer_markdown
 from .head_3d import head_3d, head_3d_markdown
 from .interruption import interruption_check
-from .ladder import ladder, ladder_markdown, ladder_runs, per_face_nmes
+from .ladder import ladder, ladder_markdown, ladder_rois, ladder_runs, per_face_nmes
 
 
 def main(argv=None) -> None:
@@ -71,6 +72,8 @@ def main(argv=None) -> None:
             if name == "ladder_results":  # every face's NME of every row and seed (notebook 08's CED curves)
                 per_face = per_face_nmes(ladder_runs(args.preset, args.seeds, args.runs, args.mtcnn_boxes))
                 (args.out / "ladder_per_face.json").write_text(json.dumps(per_face) + "\n")
+                rois = ladder_rois(args.preset, args.seeds[0], args.runs, args.mtcnn_boxes)
+                (args.out / "ladder_rois.json").write_text(json.dumps(rois) + "\n")
             print(text)
             return
     table = baseline(args.preset, args.seeds, args.runs, jobs=args.jobs)

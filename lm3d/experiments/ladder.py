@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .seed_runs import POSE_COLUMNS, aggregate, cell, evaluate_with_boxes, run_seeds
+from ..evaluation.video import clip_rois
+from ..model import VARIANTS, load_model
+from ..training import CHECKPOINT_NAME, preset
+from .seed_runs import POSE_COLUMNS, aggregate, cell, evaluate_with_boxes, run_name, run_seeds
 
 # The rows: (label, variant, face boxes of a box model)
 LADDER = (("baseline, simulated detector box", "baseline", "simulated"),
@@ -52,6 +55,19 @@ def per_face_nmes(results: dict) -> dict:
     return {label: [{source: subsets["all"]["nme_per_face"] for source, subsets in run.get("sources", {}).items()
                      if "nme_per_face" in subsets.get("all", {})} for run in runs]
             for label, runs in results.items() if any(run.get("sources") for run in runs)}
+
+
+def ladder_rois(preset_name: str, seed: int, runs: Path, mtcnn_boxes: Path | None, source: str = "synth300w") -> dict:
+    """The RoIs of the first moving test clip of ``source``: the face finders' (the box rows') and each S row's own,
+    seed ``seed``'s models (trained by ``ladder_runs``), as lists for JSON (the paper's Fig. 4, notebook 08)."""
+    config = preset(preset_name)
+    finders = {"simulated detector": "simulated", "LBP": "lbp"}
+    if mtcnn_boxes is not None and mtcnn_boxes.exists():
+        finders["MTCNN"] = f"file:{mtcnn_boxes}"
+    models = {label: load_model(runs / run_name(preset_name, variant, seed) / CHECKPOINT_NAME)
+              for label, variant, boxes in LADDER if boxes is None and VARIANTS[variant]["crop"] != "box"}
+    rois = clip_rois(source, config.image_size, config.model.crop_margin, finders, models)
+    return {"source": source, "seed": seed, "clip": "moving 0", "rois": {name: t.tolist() for name, t in rois.items()}}
 
 
 def one_euro_view(result: dict) -> dict:

@@ -75,6 +75,9 @@ def test_the_ladder_and_the_claims_end_to_end(tmp_path):
     per_face = json.loads((tmp_path / "reports" / "ladder_per_face.json").read_text())
     assert len(per_face["S affine"]) == 1 and len(per_face["S affine"][0]["synth300w"]) == 16  # the fast preset: 16 test faces
     assert "baseline, simulated detector box, One-Euro filtered (stability only)" not in per_face
+    rois = json.loads((tmp_path / "reports" / "ladder_rois.json").read_text())["rois"]
+    assert {"truth", "simulated detector", "S similarity", "S + 3D head + D (full)"} <= set(rois)
+    assert "3D head, box crop (crop-3d)" not in rois and len(rois["S affine"]) == len(rois["truth"])  # one per frame
     # the claims reuse the ladder's runs (nothing is trained again)
     stamp = (tmp_path / "runs" / "fast_s-3d_seed0" / "metrics.json").stat().st_mtime_ns
     cli.main(["--claims", "--preset", "fast", "--seeds", "0", "--runs", str(tmp_path / "runs"),
