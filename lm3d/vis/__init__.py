@@ -4,10 +4,11 @@
   an offline animation player.
 * ``plots_3d``: the 3D head's figures: pose, camera frustum, predicted dense face.
 * ``widgets``: the query picker (click points on the face) and the pose explorer.
+* ``results``: the figures of the results tables: CED curves per rung, jitter bars, pose error by yaw.
 
 Imports: ``lm3d.face``, ``lm3d.raster``, ``lm3d.model``, ``lm3d.inference`` and ``lm3d.runtime``; never
 ``lm3d.synth``, ``lm3d.evaluation`` or ``lm3d.training`` (a figure draws what it is given).
 """
-from . import plots, plots_3d, widgets
+from . import plots, plots_3d, results, widgets
 
-__all__ = ["plots", "plots_3d", "widgets"]
+__all__ = ["plots", "plots_3d", "results", "widgets"]
