@@ -72,8 +72,9 @@ strip: $(READY)
 # The main job: the baseline over three seeds (runs/, reports/baseline_results.*), the realism benchmark
 # (reports/realism.txt: dlib and MediaPipe on SynthFaces v3 and v5, the speed of both, and the proxy check on real
 # photos for the v5 baselines and for renderer v3's, trained on v3 into runs_v3/ first unless finished), MTCNN's and LBP's boxes on
-# the test images and the spatial transformer's table (reports/ladder_results.*: the baseline with simulated,
-# MTCNN and LBP boxes, S similarity and S affine, three seeds each), the 3D head's table (reports/head_3d_results.*:
+# the test images and the ladder (reports/ladder_results.*: the baseline with simulated, MTCNN and LBP boxes and
+# One-Euro filtered, S similarity, S affine, crop-3d, s-3d and full, three seeds each; every face's NME and the RoIs
+# over a clip beside it), the paper's claims judged on it (reports/claims.*), the 3D head's table (reports/head_3d_results.*:
 # crop-3d and s-3d beside their 2D heads, three seeds; the principal point at the crop centre, seed 0; the
 # untrained head's priors), the query deformer's table (reports/deformer_results.*: full against s-3d and crop-3d
 # with D against crop-3d, three seeds; the four with conventions x4 and x8 and the D models taught synthuser by
@@ -90,6 +91,7 @@ reproduce: $(READY) $(PEERS_VENV)/.ready $(REALISM_VENV)/.ready
 		| tee reports/realism.txt
 	$(PY) benchmarks/face_boxes.py --image-size 256 --count 500 --out reports/mtcnn_boxes.json | tee reports/face_boxes.txt
 	$(PY) -m lm3d.reproduce --ladder --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2 --mtcnn-boxes reports/mtcnn_boxes.json
+	$(PY) -m lm3d.reproduce --claims --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2 --mtcnn-boxes reports/mtcnn_boxes.json
 	$(PY) -m lm3d.reproduce --head-3d --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2
 	$(PY) -m lm3d.reproduce --deformer --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2
 	$(PY) benchmarks/bench_synth.py | tee reports/bench_synth.txt
