@@ -13,7 +13,8 @@ What it does, so that a broken widget cannot hide behind a green ``make test``:
    that after saving and reloading the page the figure and the panel still show the same queries;
 4. notebook 05: checks that the PoseExplorer drew its 3D scene, clicks its "next" button, and checks that the
    panel and the figure (its 2D landmarks, as the browser holds them) moved to frame 1 without an error;
-5. stops the browser and the server it started, by PID, and checks that they are gone.
+5. notebook 08: checks that its figures were drawn and its claims table rendered;
+6. stops the browser and the server it started, by PID, and checks that they are gone.
 
 Exit status 0 when every check passed. On failure it prints what it saw and leaves a screenshot and the
 server log in the temporary folder (their paths are printed).
@@ -300,7 +301,22 @@ def check_pose_explorer(session: Session, notebook: str) -> None:
     print("the pose explorer drew its 3D scene and moved to frame 1 (panel and figure) on a click of 'next'")
 
 
-CHECKS = {"01_canonical_face_and_queries.ipynb": check_query_picker, "05_3d_head_pose_camera.ipynb": check_pose_explorer}
+def check_tables(session: Session, notebook: str) -> None:
+    """Notebook 08 shows its figures and its claims table as rendered markdown (not as raw text)."""
+    figures = 0
+    for snippet in ("results.ced_figure(", "results.jitter_figure(", "plots.roi_trajectories(",
+                    "results.rotation_by_yaw_figure("):
+        cell = session.cell_node(snippet)  # (scrolled into view: JupyterLab may not draw cells off screen)
+        figures += len(wait_for(f"the figure of the cell with {snippet!r}",
+                                lambda c=cell: c.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output img"), 20))
+    cell = session.cell_node('(REPORTS / "claims.md")')
+    headers = wait_for("the claims table", lambda: [h.text for h in cell.find_elements(By.CSS_SELECTOR, "table th")], 20)
+    assert "verdict" in headers and "claim" in headers, f"the claims table's header reads {headers}"
+    print(f"{notebook} drew {figures} figures and its claims table")
+
+
+CHECKS = {"01_canonical_face_and_queries.ipynb": check_query_picker, "05_3d_head_pose_camera.ipynb": check_pose_explorer,
+          "08_reproduce_tables.ipynb": check_tables}
 
 
 def main() -> int:
