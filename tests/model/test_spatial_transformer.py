@@ -255,3 +255,15 @@ def test_peak_ranking_raises_the_peak_whose_crop_fits_the_landmarks():
     assert score_map.grad[0, 6, 6] < 0 < score_map.grad[0, 1, 1]  # descent raises the face's peak, lowers the other
     negatives = peak_ranking_loss(outputs, template, targets, torch.zeros_like(mask), iod, "similarity", (64, 64))
     assert negatives.item() == 0.0  # a frame without landmarks ranks nothing
+
+
+def test_an_image_of_the_localisers_size_is_read_as_it_is():
+    # S skips its resize when the image already has the localiser's size: the antialiased resize would be the identity
+    images = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    resized = torch.nn.functional.interpolate(images, size=(64, 64), mode="bilinear", align_corners=False, antialias=True)
+    assert torch.equal(resized, images)
+    s = SpatialTransformer("similarity", input_size=64).eval()
+    seen = []
+    s.localiser.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    s(images)
+    assert seen[0] is images
