@@ -15,6 +15,7 @@ A claim is ``reproduced`` when every comparison helps, ``not reproduced`` when n
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,13 +108,30 @@ def compare(comparison: Comparison, rows: dict, results: dict) -> dict:
     reference = rows[comparison.reference][comparison.reference_measure or comparison.measure]
     change = rung["mean"] - reference["mean"]
     spread = max(rung["std"], reference["std"])
-    better = change > 0 if comparison.higher_is_better else change < 0
-    outcome = "no clear change" if abs(change) <= 2 * spread else "helps" if better else "hurts"
+    outcome = judge_change(change, spread, comparison.higher_is_better)
     return {"rung": comparison.rung, "reference": comparison.reference, "measure": comparison.measure,
             "reference_measure": comparison.reference_measure or comparison.measure,
             "higher_is_better": comparison.higher_is_better, "rung_value": rung, "reference_value": reference,
             "change": change, "seed_spread": spread, "outcome": outcome,
             "bootstrap_95": bootstrap_change(comparison, results)}
+
+
+def judge_change(change: float, spread: float, higher_is_better: bool = False) -> str:
+    """'helps', 'hurts' or 'no clear change': whether ``change`` (the rung's value minus the reference's) goes the
+    better way by more than twice ``spread`` (the seed spread), the other way by more, or stays within it."""
+    if abs(change) <= 2 * spread:
+        return "no clear change"
+    return "helps" if (change > 0) == higher_is_better else "hurts"
+
+
+def load_records(reports: Path, preset_name: str) -> list[dict] | None:
+    """The claims of ``reports/claims.json`` when they were made with ``preset_name`` (None otherwise): what a notebook
+    shows beside its own single-seed run."""
+    path = Path(reports) / "claims.json"
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    return data["rows"] if data.get("preset") == preset_name else None
 
 
 def per_face_nme(result: dict, measure: str) -> np.ndarray | None:

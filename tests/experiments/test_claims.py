@@ -73,3 +73,12 @@ def test_the_markdown_argues_every_verdict_from_its_numbers():
     assert "| The 3D head improves NME | **reproduced** |" in text
     assert "**The 3D head improves NME: reproduced.** 3D head, box crop (crop-3d) against baseline" in text
     assert "a change of -1.00" in text and "not measured" in text
+
+
+def test_the_rule_and_the_saved_claims(tmp_path):
+    assert claims.judge_change(-1.0, 0.4) == "helps" and claims.judge_change(1.0, 0.4) == "hurts"
+    assert claims.judge_change(-0.8, 0.4) == "no clear change"  # exactly twice the spread is not enough
+    assert claims.judge_change(1.0, 0.4, higher_is_better=True) == "helps"
+    assert claims.load_records(tmp_path, "standard") is None
+    (tmp_path / "claims.json").write_text('{"preset": "fast", "seeds": [0], "rows": [{"claim": "x"}]}')
+    assert claims.load_records(tmp_path, "standard") is None and claims.load_records(tmp_path, "fast") == [{"claim": "x"}]
