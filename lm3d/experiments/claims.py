@@ -124,14 +124,14 @@ def judge_change(change: float, spread: float, higher_is_better: bool = False) -
     return "helps" if (change > 0) == higher_is_better else "hurts"
 
 
-def load_records(reports: Path, preset_name: str) -> list[dict] | None:
-    """The claims of ``reports/claims.json`` when they were made with ``preset_name`` (None otherwise): what a notebook
-    shows beside its own single-seed run."""
+def load_claims(reports: Path, preset_name: str) -> dict | None:
+    """``reports/claims.json`` ({"preset", "seeds", "rows": the records}) when it was made with ``preset_name``, else
+    None: what a notebook shows beside its own single-seed run."""
     path = Path(reports) / "claims.json"
     if not path.exists():
         return None
     data = json.loads(path.read_text())
-    return data["rows"] if data.get("preset") == preset_name else None
+    return data if data.get("preset") == preset_name else None
 
 
 def per_face_nme(result: dict, measure: str) -> np.ndarray | None:

@@ -79,6 +79,6 @@ def test_the_rule_and_the_saved_claims(tmp_path):
     assert claims.judge_change(-1.0, 0.4) == "helps" and claims.judge_change(1.0, 0.4) == "hurts"
     assert claims.judge_change(-0.8, 0.4) == "no clear change"  # exactly twice the spread is not enough
     assert claims.judge_change(1.0, 0.4, higher_is_better=True) == "helps"
-    assert claims.load_records(tmp_path, "standard") is None
+    assert claims.load_claims(tmp_path, "standard") is None
     (tmp_path / "claims.json").write_text('{"preset": "fast", "seeds": [0], "rows": [{"claim": "x"}]}')
-    assert claims.load_records(tmp_path, "standard") is None and claims.load_records(tmp_path, "fast") == [{"claim": "x"}]
+    assert claims.load_claims(tmp_path, "standard") is None and claims.load_claims(tmp_path, "fast")["rows"] == [{"claim": "x"}]
