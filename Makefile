@@ -81,25 +81,33 @@ strip: $(READY)
 # lm3d.adapt_deformer, seed 0), the speed benchmarks
 # (reports/bench_*.txt), then executed copies of the notebooks and their HTML in reports/ (LM3D_FAST unset:
 # the real experiments; notebook 03 reuses runs/standard_seed0 instead of training it again); last, the tables of
-# docs/results/ are copied from reports/ (tools/update_results_docs.py).
+# docs/results/ are copied from reports/ (tools/update_results_docs.py). Every step is timed (tools/timed.py); the
+# summary ends the job and is kept in reports/timings.txt.
+TIMINGS := reports/timings.jsonl
+TIMED := $(PY) tools/timed.py $(TIMINGS)
 V5_BASELINES := runs/standard_seed0/checkpoint.pt,runs/standard_seed1/checkpoint.pt,runs/standard_seed2/checkpoint.pt
 
 reproduce: $(READY) $(PEERS_VENV)/.ready $(REALISM_VENV)/.ready
 	mkdir -p reports
-	$(PY) -m lm3d.reproduce --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2
-	$(PY) benchmarks/realism.py --count 500 --speed-rounds 5 --proxy v5=$(V5_BASELINES) --before-baselines runs_v3 \
-		| tee reports/realism.txt
-	$(PY) benchmarks/face_boxes.py --image-size 256 --count 500 --out reports/mtcnn_boxes.json | tee reports/face_boxes.txt
-	$(PY) -m lm3d.reproduce --ladder --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2 --mtcnn-boxes reports/mtcnn_boxes.json
-	$(PY) -m lm3d.reproduce --claims --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2 --mtcnn-boxes reports/mtcnn_boxes.json
-	$(PY) -m lm3d.reproduce --head-3d --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2
-	$(PY) -m lm3d.reproduce --deformer --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2
-	$(PY) benchmarks/bench_synth.py | tee reports/bench_synth.txt
-	$(PY) benchmarks/bench_model.py | tee reports/bench_model.txt
-	LM3D_FAST=0 $(VENV)/bin/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=-1 \
-		--output-dir reports $(NOTEBOOKS)
+	$(PY) tools/timed.py $(TIMINGS) --start
+	$(TIMED) "baseline, 3 seeds" -- $(PY) -m lm3d.reproduce --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2
+	$(TIMED) "realism benchmark" -- bash -o pipefail -c '$(PY) benchmarks/realism.py --count 500 --speed-rounds 5 --proxy v5=$(V5_BASELINES) \
+		--before-baselines runs_v3 | tee reports/realism.txt'
+	$(TIMED) "MTCNN's boxes" -- bash -o pipefail -c '$(PY) benchmarks/face_boxes.py --image-size 256 --count 500 --out reports/mtcnn_boxes.json \
+		| tee reports/face_boxes.txt'
+	$(TIMED) "the ladder" -- $(PY) -m lm3d.reproduce --ladder --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2 \
+		--mtcnn-boxes reports/mtcnn_boxes.json
+	$(TIMED) "the claims" -- $(PY) -m lm3d.reproduce --claims --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2 \
+		--mtcnn-boxes reports/mtcnn_boxes.json
+	$(TIMED) "the 3D head's table" -- $(PY) -m lm3d.reproduce --head-3d --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2
+	$(TIMED) "the deformer's table" -- $(PY) -m lm3d.reproduce --deformer --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2
+	$(TIMED) "speed benchmarks" -- bash -o pipefail -c '$(PY) benchmarks/bench_synth.py | tee reports/bench_synth.txt && \
+		$(PY) benchmarks/bench_model.py | tee reports/bench_model.txt'
+	$(TIMED) "notebooks, executed" -- env LM3D_FAST=0 $(VENV)/bin/jupyter nbconvert --to notebook --execute \
+		--ExecutePreprocessor.timeout=-1 --output-dir reports $(NOTEBOOKS)
 	$(VENV)/bin/jupyter nbconvert --to html --output-dir reports $(addprefix reports/,$(notdir $(NOTEBOOKS)))
 	$(PY) tools/update_results_docs.py
+	$(PY) tools/timed.py $(TIMINGS) --summary | tee reports/timings.txt
 
 clean:
 	rm -rf reports .pytest_cache
