@@ -33,10 +33,10 @@ from .pose import evaluate_pose
 from .test_sets import EVAL_SOURCES
 from .video import evaluate_stability
 
-EVALUATION_VERSION = 4  # bumped when the evaluation adds or changes a number (2: deformer.canonical_nme, 3:
+EVALUATION_VERSION = 5  # bumped when the evaluation adds or changes a number (2: deformer.canonical_nme, 3:
 #                         localisation.<source>.lost_face_rate, 4: sources.<source>.all.nme_per_face, the
-#                         One-Euro-filtered stability numbers, pose.<source>.rotation_by_yaw); cached metrics of
-#                         another version are recomputed by lm3d.reproduce
+#                         One-Euro-filtered stability numbers, pose.<source>.rotation_by_yaw; 5: the filter's chosen
+#                         settings); cached metrics of another version are recomputed by lm3d.reproduce
 
 
 def evaluate_checkpoint(path: str | Path, count: int = 500, image_size: int | None = None,

@@ -11,6 +11,7 @@ from lm3d.evaluation import EVALUATION_VERSION
 from lm3d.experiments import cli
 from lm3d.experiments.ladder import ladder_markdown
 from lm3d.experiments.seed_runs import aggregate, run_seed, training_minutes
+from lm3d.training import CHECKPOINT_NAME, preset, train
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,6 +55,14 @@ def test_benchmark_scripts_print_figures():
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_training_step.py"), "--image-size", "64",
                           "--rounds", "1", "--batch", "2"], capture_output=True, text=True, check=True).stdout
     assert "refiner" in out and out.count("ms/step") == 6 and "ratio 1.00" in out
+
+
+
+def test_the_one_euro_settings_benchmark_chooses_by_its_rule(tmp_path):
+    train(preset("fast"), tmp_path, progress=False)
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "one_euro_settings.py"), str(tmp_path / CHECKPOINT_NAME),
+                          "--clips", "1"], capture_output=True, text=True, check=True).stdout
+    assert out.count("min_cutoff") >= 36 and ("chosen" in out or "no setting" in out)
 
 
 @pytest.mark.slow
