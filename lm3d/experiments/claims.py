@@ -113,7 +113,19 @@ def compare(comparison: Comparison, rows: dict, results: dict) -> dict:
             "reference_measure": comparison.reference_measure or comparison.measure,
             "higher_is_better": comparison.higher_is_better, "rung_value": rung, "reference_value": reference,
             "change": change, "seed_spread": spread, "outcome": outcome,
+            "seeds_better": seeds_better(rung["values"], reference["values"], comparison.higher_is_better),
             "bootstrap_95": bootstrap_change(comparison, results)}
+
+
+def seeds_better(rung: list[float], reference: list[float], higher_is_better: bool = False) -> list[int] | None:
+    """[on how many seeds the rung beats the reference, of how many]: seed by seed (the same seeds in both rows), or
+    each seed against a single reference run; None when the rows cannot be paired."""
+    if len(reference) == 1:
+        reference = reference * len(rung)
+    if len(rung) != len(reference) or len(rung) < 2:
+        return None
+    wins = sum((r > q) if higher_is_better else (r < q) for r, q in zip(rung, reference))
+    return [wins, len(rung)]
 
 
 def judge_change(change: float, spread: float, higher_is_better: bool = False) -> str:
@@ -208,6 +220,8 @@ def argument(c: dict) -> str:
     rung, reference, change = _numbers(c)
     change, _, interval = change.partition(" ")
     faces = f"; 95 % of the test-face resamplings within {interval}" if interval else ""
+    if c.get("seeds_better"):
+        faces += f"; better on {c['seeds_better'][0]} of {c['seeds_better'][1]} seeds"
     what = c["measure"] if c["reference_measure"] == c["measure"] else f"{c['measure']} against {c['reference_measure']}"
     return (f"{c['rung']} against {c['reference']}, {what}: {rung} against {reference}, a change of {change} "
             f"({spread}{faces}): {c['outcome']}.")

@@ -82,3 +82,10 @@ def test_the_rule_and_the_saved_claims(tmp_path):
     assert claims.load_claims(tmp_path, "standard") is None
     (tmp_path / "claims.json").write_text('{"preset": "fast", "seeds": [0], "rows": [{"claim": "x"}]}')
     assert claims.load_claims(tmp_path, "standard") is None and claims.load_claims(tmp_path, "fast")["rows"] == [{"claim": "x"}]
+
+
+def test_seed_by_seed_wins():
+    assert claims.seeds_better([1.0, 2.0, 3.0], [2.0, 1.0, 4.0]) == [2, 3]
+    assert claims.seeds_better([5.0, 9.0], [7.0]) == [1, 2]  # every seed against one reference run
+    assert claims.seeds_better([5.0, 9.0], [7.0], higher_is_better=True) == [1, 2]
+    assert claims.seeds_better([5.0], [7.0]) is None and claims.seeds_better([1.0, 2.0], [1.0, 2.0, 3.0]) is None
