@@ -179,11 +179,11 @@ def _value(value: dict, digits: int = 2) -> str:
     return f"{value['mean']:.{digits}f}" + (f" ± {value['std']:.{digits}f}" if len(value["values"]) > 1 else "")
 
 
-def _numbers(c: dict) -> tuple[str, str, str]:
-    """The rung's value, the reference's and the change (with its interval), at one precision."""
+def _numbers(c: dict) -> tuple[str, str, str, str]:
+    """The rung's value, the reference's, the change and its bootstrap interval ('' without one), at one precision."""
     digits = _digits(c["rung_value"]["mean"], c["reference_value"]["mean"])
-    interval = f" [{c['bootstrap_95'][0]:+.{digits}f}, {c['bootstrap_95'][1]:+.{digits}f}]" if c["bootstrap_95"] else ""
-    return _value(c["rung_value"], digits), _value(c["reference_value"], digits), f"{c['change']:+.{digits}f}{interval}"
+    interval = f"[{c['bootstrap_95'][0]:+.{digits}f}, {c['bootstrap_95'][1]:+.{digits}f}]" if c["bootstrap_95"] else ""
+    return _value(c["rung_value"], digits), _value(c["reference_value"], digits), f"{c['change']:+.{digits}f}", interval
 
 
 def claims_markdown(records: list[dict], preset_name: str, seeds: list[int]) -> str:
@@ -204,8 +204,9 @@ def claims_markdown(records: list[dict], preset_name: str, seeds: list[int]) -> 
                 continue
             measure = c["measure"] if c["reference_measure"] == c["measure"] else f"{c['measure']} / {c['reference_measure']}"
             better = " (higher is better)" if c["higher_is_better"] else ""
-            rung, reference, change = _numbers(c)
-            text += (head + f"| {c['rung']} | {c['reference']} | {measure}{better} | {rung} | {reference} | {change} | "
+            rung, reference, change, interval = _numbers(c)
+            text += (head + f"| {c['rung']} | {c['reference']} | {measure}{better} | {rung} | {reference} | "
+                     f"{change}{' ' + interval if interval else ''} | "
                      f"{c['outcome']}{' †' if c['outcome'] == 'no clear change' else ''} |\n")
     text += "\n"
     for record in records:
@@ -217,8 +218,7 @@ def argument(c: dict) -> str:
     """One sentence from one comparison's numbers."""
     spread = (f"{abs(c['change']) / c['seed_spread']:.1f} times the larger seed spread" if c["seed_spread"] > 0
               else "one run each, no seed spread")
-    rung, reference, change = _numbers(c)
-    change, _, interval = change.partition(" ")
+    rung, reference, change, interval = _numbers(c)
     faces = f"; 95 % of the test-face resamplings within {interval}" if interval else ""
     if c.get("seeds_better"):
         faces += f"; better on {c['seeds_better'][0]} of {c['seeds_better'][1]} seeds"
