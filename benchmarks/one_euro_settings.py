@@ -18,9 +18,8 @@ from pathlib import Path
 import torch
 
 from lm3d.evaluation import stability
-from lm3d.evaluation.video import CLIP_FPS, clip_boxes
+from lm3d.evaluation.video import clip_boxes, smoothed
 from lm3d.face import CanonicalFace, layouts
-from lm3d.inference.filters import one_euro
 from lm3d.inference.predict import predict_batches
 from lm3d.model import checkpoint, load_model
 from lm3d.synth.video import make_clip
@@ -49,8 +48,7 @@ def measure(runs: dict, settings: tuple[float, float] | None) -> dict:
     out = {}
     for kind, (predicted, truth, iod) in runs.items():
         if settings is not None:
-            predicted = torch.stack([torch.from_numpy(one_euro(c.numpy(), fps=CLIP_FPS, scale=i.numpy(), min_cutoff=settings[0],
-                                                               beta=settings[1])).float() for c, i in zip(predicted, iod)])
+            predicted = smoothed(predicted, iod, min_cutoff=settings[0], beta=settings[1])
         if kind == "static":
             out["static jitter"] = stability.static_jitter(predicted, iod)
         else:

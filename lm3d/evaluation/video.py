@@ -99,16 +99,18 @@ def evaluate_stability(model, source: str, image_size: int, boxes: str = "simula
         iod = _stack(runs["moving"], "iod", truth=True)
         out["motion_jitter"] = stability.motion_jitter(predicted, truth, iod)
         out["video_nme"] = stability.video_nme(predicted, truth, iod)
-        out["one_euro_motion_jitter"] = stability.motion_jitter(smoothed(predicted, iod), truth, iod)
-        out["one_euro_video_nme"] = stability.video_nme(smoothed(predicted, iod), truth, iod)
+        filtered = smoothed(predicted, iod)
+        out["one_euro_motion_jitter"] = stability.motion_jitter(filtered, truth, iod)
+        out["one_euro_video_nme"] = stability.video_nme(filtered, truth, iod)
         out["roi_jitter"] = stability.roi_jitter(_stack(runs["moving"], "transform"),
                                                  _stack(runs["moving"], "bbox", truth=True))
     return out
 
 
-def smoothed(landmarks: torch.Tensor, iod: torch.Tensor) -> torch.Tensor:
-    """(C,T,K,2) landmarks, each clip filtered over its frames by a One-Euro filter (speed in inter-ocular distances)."""
-    return torch.stack([torch.from_numpy(one_euro(clip.numpy(), fps=CLIP_FPS, scale=clip_iod.numpy())).float()
+def smoothed(landmarks: torch.Tensor, iod: torch.Tensor, **settings) -> torch.Tensor:
+    """(C,T,K,2) landmarks, each clip filtered over its frames by a One-Euro filter (speed in inter-ocular distances;
+    ``settings``: ``min_cutoff``, ``beta``, ``d_cutoff`` of ``lm3d.inference.filters.one_euro``, its defaults if none)."""
+    return torch.stack([torch.from_numpy(one_euro(clip.numpy(), fps=CLIP_FPS, scale=clip_iod.numpy(), **settings)).float()
                         for clip, clip_iod in zip(landmarks, iod)])
 
 
