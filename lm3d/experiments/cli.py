@@ -26,7 +26,7 @@ from .claims import claims, claims_markdown
 from .deformer import deformer, deformer_markdown
 from .head_3d import head_3d, head_3d_markdown
 from .interruption import interruption_check
-from .ladder import ladder, ladder_markdown, ladder_rois, ladder_runs, per_face_nmes
+from .ladder import ladder_markdown, ladder_rois, ladder_rows, ladder_runs, per_face_nmes
 
 
 def main(argv=None) -> None:
@@ -57,24 +57,27 @@ def main(argv=None) -> None:
         (args.out / "interruption_check.json").write_text(json.dumps(report, indent=1) + "\n")
         print(json.dumps(report, indent=1))
         return
+    def write_table(name: str, rows, write) -> None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"{name}.json").write_text(json.dumps({"preset": args.preset, "seeds": args.seeds, "rows": rows},
+                                                          indent=1) + "\n")
+        text = write(rows, args.preset, args.seeds)
+        (args.out / f"{name}.md").write_text(text)
+        print(text)
+
+    if args.ladder:  # the table, and beside it every face's NME (notebook 08's CED curves) and the RoIs over a clip
+        results = ladder_runs(args.preset, args.seeds, args.runs, args.mtcnn_boxes, args.jobs)
+        write_table("ladder_results", ladder_rows(results), ladder_markdown)
+        (args.out / "ladder_per_face.json").write_text(json.dumps(per_face_nmes(results)) + "\n")
+        rois = ladder_rois(args.preset, args.seeds[0], args.runs, args.mtcnn_boxes)
+        (args.out / "ladder_rois.json").write_text(json.dumps(rois) + "\n")
+        return
     for wanted, name, build, write in ((args.head_3d, "head_3d_results", head_3d, head_3d_markdown),
                                        (args.deformer, "deformer_results", deformer, deformer_markdown),
-                                       (args.ladder, "ladder_results", ladder, ladder_markdown),
                                        (args.claims, "claims", claims, claims_markdown)):
         if wanted:
-            extra = (args.mtcnn_boxes,) if name in ("ladder_results", "claims") else ()
-            rows = build(args.preset, args.seeds, args.runs, *extra, jobs=args.jobs)
-            args.out.mkdir(parents=True, exist_ok=True)
-            (args.out / f"{name}.json").write_text(json.dumps({"preset": args.preset, "seeds": args.seeds,
-                                                               "rows": rows}, indent=1) + "\n")
-            text = write(rows, args.preset, args.seeds)
-            (args.out / f"{name}.md").write_text(text)
-            if name == "ladder_results":  # every face's NME of every row and seed (notebook 08's CED curves)
-                per_face = per_face_nmes(ladder_runs(args.preset, args.seeds, args.runs, args.mtcnn_boxes))
-                (args.out / "ladder_per_face.json").write_text(json.dumps(per_face) + "\n")
-                rois = ladder_rois(args.preset, args.seeds[0], args.runs, args.mtcnn_boxes)
-                (args.out / "ladder_rois.json").write_text(json.dumps(rois) + "\n")
-            print(text)
+            extra = (args.mtcnn_boxes,) if name == "claims" else ()
+            write_table(name, build(args.preset, args.seeds, args.runs, *extra, jobs=args.jobs), write)
             return
     table = baseline(args.preset, args.seeds, args.runs, jobs=args.jobs)
     args.out.mkdir(parents=True, exist_ok=True)

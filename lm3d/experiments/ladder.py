@@ -27,9 +27,9 @@ BOX_ROW = LADDER[0][0]
 FILTERED_ROW = "baseline, simulated detector box, One-Euro filtered (stability only)"
 
 
-def ladder(preset_name: str, seeds: list[int], runs: Path, mtcnn_boxes: Path | None, jobs: int = 1) -> dict:
-    """Every row of LADDER over ``seeds``: aggregated tables, same budget (the preset) for every model."""
-    rows = {label: aggregate(results) for label, results in ladder_runs(preset_name, seeds, runs, mtcnn_boxes, jobs).items()}
+def ladder_rows(results: dict) -> dict:
+    """``ladder_runs``' evaluations aggregated over seeds, row by row: mean, spread and values of every number."""
+    rows = {label: aggregate(runs) for label, runs in results.items()}
     return {label: table for label, table in rows.items() if table}  # (the filtered row of evaluations without it)
 
 

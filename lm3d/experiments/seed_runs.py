@@ -75,8 +75,10 @@ def evaluate_with_boxes(preset_name: str, seed: int, runs: Path, boxes: str, lab
     row compares with the box model's on the same faces (its stability, on every clip, is in its own row)."""
     out = runs / run_name(preset_name, variant, seed)
     cached = out / f"metrics_{label}.json"
-    if cached.exists() and json.loads(cached.read_text()).get("evaluation_version") == EVALUATION_VERSION:
-        return json.loads(cached.read_text())
+    if cached.exists():
+        results = json.loads(cached.read_text())
+        if results.get("evaluation_version") == EVALUATION_VERSION:
+            return results
     run_seed(preset_name, seed, runs, variant)
     results = evaluate_checkpoint(out / CHECKPOINT_NAME, count=preset(preset_name).eval_count, boxes=boxes,
                                   stability=VARIANTS[variant]["crop"] == "box")
