@@ -6,6 +6,7 @@ Each function takes what a report holds (a table row is ``name -> {"mean", "std"
 from __future__ import annotations
 
 import re
+import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -37,7 +38,7 @@ def jitter_figure(rows: dict, source: str = "synth300w", measures=("static jitte
         x = np.arange(len(rows)) + (k - (len(measures) - 1) / 2) * width
         axis.bar(x, [c["mean"] if c else np.nan for c in cells], width, yerr=[c["std"] if c else 0 for c in cells],
                  capsize=3, label=measure)
-    axis.set_xticks(np.arange(len(rows)), [_wrap(label) for label in rows], fontsize=7)
+    axis.set_xticks(np.arange(len(rows)), [textwrap.fill(label, 18, break_long_words=False) for label in rows], fontsize=7)
     axis.set_ylabel("% of the inter-ocular distance")
     axis.set_title(f"jitter on the {source} test clips (mean and seed spread)")
     axis.legend(fontsize=8)
@@ -62,14 +63,3 @@ def rotation_by_yaw_figure(rows: dict, source: str = "synth300w"):
     axis.legend(fontsize=8)
     figure.tight_layout()
     return figure
-
-
-def _wrap(label: str, width: int = 18) -> str:
-    words, lines, line = label.split(), [], ""
-    for word in words:
-        if line and len(line) + len(word) + 1 > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    return "\n".join(lines + [line])
