@@ -10,7 +10,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 BROWSER_VENV := .venv-browser
 PEERS_VENV := .venv-peers
 
-.PHONY: setup test test-browser strip peers realism-peers reproduce clean
+.PHONY: setup test test-browser strip peers realism-peers reproduce reproduce-extras clean
 
 setup: $(READY)
 
@@ -77,12 +77,13 @@ strip: $(READY)
 # over a clip beside it), the paper's claims judged on it (reports/claims.*), the 3D head's table (reports/head_3d_results.*:
 # crop-3d and s-3d beside their 2D heads, three seeds; the principal point at the crop centre, seed 0; the
 # untrained head's priors), the query deformer's table (reports/deformer_results.*: full against s-3d and crop-3d
-# with D against crop-3d, three seeds; the four with conventions x4 and x8 and the D models taught synthuser by
-# lm3d.adapt_deformer, seed 0), the speed benchmarks
+# with D against crop-3d, three seeds), the speed benchmarks
 # (reports/bench_*.txt), then executed copies of the notebooks and their HTML in reports/ (LM3D_FAST unset:
 # the real experiments; notebook 03 reuses runs/standard_seed0 instead of training it again); last, the tables of
 # docs/results/ are copied from reports/ (tools/update_results_docs.py). Every step is timed (tools/timed.py); the
 # summary ends the job and is kept in reports/timings.txt.
+# make reproduce-extras: the deformer's seed-0 study of larger conventions (the four models with conventions x4 and
+# x8: eight more trainings) and of a new dataset taught by lm3d.adapt_deformer (reports/deformer_conventions_results.*).
 TIMINGS := reports/timings.jsonl
 TIMED := $(PY) tools/timed.py $(TIMINGS)
 V5_BASELINES := runs/standard_seed0/checkpoint.pt,runs/standard_seed1/checkpoint.pt,runs/standard_seed2/checkpoint.pt
@@ -108,6 +109,12 @@ reproduce: $(READY) $(PEERS_VENV)/.ready $(REALISM_VENV)/.ready
 	$(VENV)/bin/jupyter nbconvert --to html --output-dir reports $(addprefix reports/,$(notdir $(NOTEBOOKS)))
 	$(PY) tools/update_results_docs.py
 	$(PY) tools/timed.py $(TIMINGS) --summary | tee reports/timings.txt
+
+reproduce-extras: $(READY)
+	mkdir -p reports
+	$(PY) tools/timed.py reports/timings_extras.jsonl "the deformer's conventions" -- $(PY) -m lm3d.reproduce --deformer-conventions --preset standard --seeds 0 \
+		--runs runs --out reports
+	$(PY) tools/update_results_docs.py
 
 clean:
 	rm -rf reports .pytest_cache

@@ -7,6 +7,7 @@
     python -m lm3d.reproduce --ladder --out reports       # the ladder: every rung of the paper
     python -m lm3d.reproduce --head-3d --out reports      # the 3D head's table
     python -m lm3d.reproduce --deformer --out reports     # the query deformer's table
+    python -m lm3d.reproduce --deformer-conventions --out reports   # D with larger conventions, and taught a new dataset
     python -m lm3d.reproduce --claims --out reports       # the paper's claims, judged on the ladder's runs
 
 Each table is ``<out>/<name>_results.json`` and, as markdown, ``<out>/<name>_results.md`` (the ladder also writes
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from .baseline import baseline, markdown, save_learning_curves
 from .claims import claims, claims_markdown
-from .deformer import deformer, deformer_markdown
+from .deformer import deformer, deformer_conventions, deformer_markdown
 from .head_3d import head_3d, head_3d_markdown
 from .interruption import interruption_check
 from .ladder import ladder_markdown, ladder_rois, ladder_rows, ladder_runs, per_face_nmes
@@ -41,6 +42,9 @@ def main(argv=None) -> None:
                         help="instead: the 3D head's table (2D against 3D head, on the box crop and on S)")
     parser.add_argument("--deformer", action="store_true",
                         help="instead: the query deformer's table (S + 3D head without and with D)")
+    parser.add_argument("--deformer-conventions", action="store_true",
+                        help="instead: seed 0 of the deformer's four models with conventions x4 and x8, and its D models "
+                             "taught a new dataset (eight more trainings)")
     parser.add_argument("--claims", action="store_true",
                         help="instead: the paper's claims, each judged on the ladder's rungs (reports/claims.json, .md)")
     parser.add_argument("--mtcnn-boxes", type=Path, default=Path("reports/mtcnn_boxes.json"))
@@ -74,6 +78,8 @@ def main(argv=None) -> None:
         return
     for wanted, name, build, write in ((args.head_3d, "head_3d_results", head_3d, head_3d_markdown),
                                        (args.deformer, "deformer_results", deformer, deformer_markdown),
+                                       (args.deformer_conventions, "deformer_conventions_results", deformer_conventions,
+                                        deformer_markdown),
                                        (args.claims, "claims", claims, claims_markdown)):
         if wanted:
             extra = (args.mtcnn_boxes,) if name == "claims" else ()

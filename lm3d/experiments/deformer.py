@@ -1,7 +1,9 @@
-"""The query deformer's table: the 3D head on S and on the box crop, without and with D, same budget and seeds.
+"""The query deformer's tables.
 
-Then, seed 0 only, the same four with every convention larger (how large must conventions be before D matters?),
-and each seed-0 D model taught a new dataset (``synthuser``) by fine-tuning D alone.
+``deformer``: the 3D head on S and on the box crop, without and with D, same budget and seeds (``make reproduce``).
+``deformer_conventions``: seed 0 only, the same four with every convention larger (how large must conventions be
+before D matters?), and each seed-0 D model taught a new dataset (``synthuser``) by fine-tuning D alone; eight more
+trainings, so ``make reproduce-extras`` runs it, not the main job.
 """
 from __future__ import annotations
 
@@ -30,7 +32,16 @@ ADAPTED = (("S + 3D head + D (full)", "full", None), ("box crop + 3D head + D (c
 
 
 def deformer(preset_name: str, seeds: list[int], runs: Path, jobs: int = 1) -> dict:
-    rows = {label: aggregate(run_seeds(preset_name, seeds, runs, variant, overrides, tag, jobs))
+    """DEFORMER_ROWS over every seed (trained and evaluated unless cached)."""
+    return {label: aggregate(run_seeds(preset_name, seeds, runs, variant, overrides, tag, jobs))
+            for label, variant, overrides, tag in DEFORMER_ROWS}
+
+
+def deformer_conventions(preset_name: str, seeds: list[int], runs: Path, jobs: int = 1) -> dict:
+    """Seed ``seeds[0]``: DEFORMER_ROWS with every convention CONVENTION_SCALES times larger, and the ADAPTED models
+    taught ADAPT_SOURCE; beside them, the same seed's four at the sources' own conventions (the runs the adapted
+    models start from), so the table stands alone. ``jobs`` is unused: each row is one run."""
+    rows = {f"{label} (seed {seeds[0]})": aggregate([run_seed(preset_name, seeds[0], runs, variant, overrides, tag)])
             for label, variant, overrides, tag in DEFORMER_ROWS}
     for scale in CONVENTION_SCALES:
         for label, variant, overrides, tag in DEFORMER_ROWS:

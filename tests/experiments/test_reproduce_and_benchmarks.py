@@ -123,10 +123,14 @@ def test_the_deformer_table_end_to_end_and_stale_metrics_are_recomputed(tmp_path
     assert "D offset error synthwflw" in rows["S + 3D head + D (full)"]
     without_d = rows["S + 3D head (s-3d)"]
     assert "canonical NME synthwflw" in without_d and "D offset error synthwflw" not in without_d
-    text = (tmp_path / "r" / "deformer_results.md").read_text()
-    assert "| synthwflw |" in text and "asked as synthuser (adapted)" in text
+    assert len(rows) == 4 and "| synthwflw |" in (tmp_path / "r" / "deformer_results.md").read_text()
+    cli.main(["--deformer-conventions", "--preset", "fast", "--seeds", "0", "--runs", str(runs), "--out", str(tmp_path / "r")])
+    rows = json.loads((tmp_path / "r" / "deformer_conventions_results.json").read_text())["rows"]
+    assert "asked as synthuser (adapted)" in (tmp_path / "r" / "deformer_conventions_results.md").read_text()
     scaled = rows["box crop + 3D head + D (crop-3d + D), conventions x4 (seed 0)"]
-    unscaled = rows["box crop + 3D head + D (crop-3d + D)"]
+    unscaled = rows["box crop + 3D head + D (crop-3d + D) (seed 0)"]
+    assert unscaled["NME synthwflw"] == json.loads((tmp_path / "r" / "deformer_results.json").read_text())["rows"][
+        "box crop + 3D head + D (crop-3d + D)"]["NME synthwflw"]  # the same run, read from its cache
     assert scaled["true offset synthwflw"]["mean"] > 3.5 * unscaled["true offset synthwflw"]["mean"]
     assert json.loads((runs / "fast_crop-3d-deformer-conv4x_seed0" / "metrics.json").read_text())["convention_scale"] == 4
     adapted = rows["S + 3D head + D (full), taught synthuser (seed 0)"]
