@@ -69,39 +69,42 @@ realism-peers: $(REALISM_VENV)/.ready
 strip: $(READY)
 	$(PY) tools/strip_notebooks.py $(NOTEBOOKS)
 
-# The main job: the baseline over three seeds (runs/, reports/baseline_results.*), the realism benchmark
-# (reports/realism.txt: dlib and MediaPipe on SynthFaces v3 and v5, the speed of both, and the proxy check on real
-# photos for the v5 baselines and for renderer v3's, trained on v3 into runs_v3/ first unless finished), MTCNN's and LBP's boxes on
-# the test images and the ladder (reports/ladder_results.*: the baseline with simulated, MTCNN and LBP boxes and
-# One-Euro filtered, S similarity, S affine, crop-3d, s-3d and full, three seeds each; every face's NME and the RoIs
-# over a clip beside it), the paper's claims judged on it (reports/claims.*), the 3D head's table (reports/head_3d_results.*:
-# crop-3d and s-3d beside their 2D heads, three seeds; the principal point at the crop centre, seed 0; the
-# untrained head's priors), the query deformer's table (reports/deformer_results.*: full against s-3d and crop-3d
-# with D against crop-3d, three seeds), the speed benchmarks
-# (reports/bench_*.txt), then executed copies of the notebooks and their HTML in reports/ (LM3D_FAST unset:
-# the real experiments; notebook 03 reuses runs/standard_seed0 instead of training it again); last, the tables of
-# docs/results/ are copied from reports/ (tools/update_results_docs.py). Every step is timed (tools/timed.py); the
-# summary ends the job and is kept in reports/timings.txt.
-# make reproduce-extras: the deformer's seed-0 study of larger conventions (the four models with conventions x4 and
-# x8: eight more trainings) and of a new dataset taught by lm3d.adapt_deformer (reports/deformer_conventions_results.*).
+# The main job. First MTCNN's boxes on the test images (reports/mtcnn_boxes.json, from .venv-peers), then every
+# training of the tables below from one queue, two at a time, the costliest first (lm3d.reproduce --train-all:
+# runs/, finished runs reused), then the tables, which read those runs: the baseline over three seeds
+# (reports/baseline_results.*), the realism benchmark (reports/realism.txt: dlib and MediaPipe on SynthFaces v3 and
+# v5, the speed of both, and the proxy check on real photos for the v5 baselines), the ladder
+# (reports/ladder_results.*: the baseline with simulated, MTCNN and LBP boxes and One-Euro filtered, S similarity,
+# S affine, crop-3d, s-3d and full, three seeds each; every face's NME and the RoIs over a clip beside it), the
+# paper's claims judged on it (reports/claims.*), the 3D head's table (reports/head_3d_results.*: crop-3d and s-3d
+# beside their 2D heads, three seeds; the other principal point, seed 0; the untrained head's priors), the query
+# deformer's table (reports/deformer_results.*: full against s-3d and crop-3d with D against crop-3d, three seeds),
+# the speed benchmarks (reports/bench_*.txt), then executed copies of the notebooks and their HTML in reports/
+# (LM3D_FAST unset: the real experiments; notebook 03 reuses runs/standard_seed0 instead of training it again);
+# last, the tables of docs/results/ are copied from reports/ (tools/update_results_docs.py). Every step is timed
+# (tools/timed.py); the summary ends the job and is kept in reports/timings.txt.
+# make reproduce-extras (after it): the deformer's seed-0 study of larger conventions (the four models with
+# conventions x4 and x8: eight more trainings) and of a new dataset taught by lm3d.adapt_deformer
+# (reports/deformer_conventions_results.*), and the realism benchmark again with the proxy check of renderer v3's
+# baselines, trained on v3 into runs_v3/ first unless finished (three more trainings).
 TIMINGS := reports/timings.jsonl
 TIMED := $(PY) tools/timed.py $(TIMINGS)
 V5_BASELINES := runs/standard_seed0/checkpoint.pt,runs/standard_seed1/checkpoint.pt,runs/standard_seed2/checkpoint.pt
+REALISM := $(PY) benchmarks/realism.py --count 500 --speed-rounds 5 --proxy v5=$(V5_BASELINES)
+TABLE := $(PY) -m lm3d.reproduce --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2 --mtcnn-boxes reports/mtcnn_boxes.json
 
 reproduce: $(READY) $(PEERS_VENV)/.ready $(REALISM_VENV)/.ready
 	mkdir -p reports
 	$(PY) tools/timed.py $(TIMINGS) --start
-	$(TIMED) "baseline, 3 seeds" -- $(PY) -m lm3d.reproduce --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2
-	$(TIMED) "realism benchmark" -- bash -o pipefail -c '$(PY) benchmarks/realism.py --count 500 --speed-rounds 5 --proxy v5=$(V5_BASELINES) \
-		--before-baselines runs_v3 | tee reports/realism.txt'
 	$(TIMED) "MTCNN's boxes" -- bash -o pipefail -c '$(PY) benchmarks/face_boxes.py --image-size 256 --count 500 --out reports/mtcnn_boxes.json \
 		| tee reports/face_boxes.txt'
-	$(TIMED) "the ladder" -- $(PY) -m lm3d.reproduce --ladder --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2 \
-		--mtcnn-boxes reports/mtcnn_boxes.json
-	$(TIMED) "the claims" -- $(PY) -m lm3d.reproduce --claims --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2 \
-		--mtcnn-boxes reports/mtcnn_boxes.json
-	$(TIMED) "the 3D head's table" -- $(PY) -m lm3d.reproduce --head-3d --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2
-	$(TIMED) "the deformer's table" -- $(PY) -m lm3d.reproduce --deformer --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2
+	$(TIMED) "every training, two at a time" -- $(TABLE) --train-all
+	$(TIMED) "the baseline's table" -- $(TABLE)
+	$(TIMED) "realism benchmark" -- bash -o pipefail -c '$(REALISM) | tee reports/realism.txt'
+	$(TIMED) "the ladder" -- $(TABLE) --ladder
+	$(TIMED) "the claims" -- $(TABLE) --claims
+	$(TIMED) "the 3D head's table" -- $(TABLE) --head-3d
+	$(TIMED) "the deformer's table" -- $(TABLE) --deformer
 	$(TIMED) "speed benchmarks" -- bash -o pipefail -c '$(PY) benchmarks/bench_synth.py | tee reports/bench_synth.txt && \
 		$(PY) benchmarks/bench_model.py | tee reports/bench_model.txt'
 	$(TIMED) "notebooks, executed" -- env LM3D_FAST=0 $(VENV)/bin/jupyter nbconvert --to notebook --execute \
@@ -110,11 +113,16 @@ reproduce: $(READY) $(PEERS_VENV)/.ready $(REALISM_VENV)/.ready
 	$(PY) tools/update_results_docs.py
 	$(PY) tools/timed.py $(TIMINGS) --summary | tee reports/timings.txt
 
-reproduce-extras: $(READY)
+EXTRA_TIMINGS := reports/timings_extras.jsonl
+reproduce-extras: $(READY) $(REALISM_VENV)/.ready
 	mkdir -p reports
-	$(PY) tools/timed.py reports/timings_extras.jsonl "the deformer's conventions" -- $(PY) -m lm3d.reproduce --deformer-conventions --preset standard --seeds 0 \
-		--runs runs --out reports
+	$(PY) tools/timed.py $(EXTRA_TIMINGS) --start
+	$(PY) tools/timed.py $(EXTRA_TIMINGS) "the deformer's conventions" -- $(PY) -m lm3d.reproduce --deformer-conventions \
+		--preset standard --seeds 0 --runs runs --out reports
+	$(PY) tools/timed.py $(EXTRA_TIMINGS) "realism benchmark, with renderer v3's baselines" -- bash -o pipefail -c \
+		'$(REALISM) --before-baselines runs_v3 | tee reports/realism.txt'
 	$(PY) tools/update_results_docs.py
+	$(PY) tools/timed.py $(EXTRA_TIMINGS) --summary | tee reports/timings_extras.txt
 
 clean:
 	rm -rf reports .pytest_cache

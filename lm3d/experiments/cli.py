@@ -9,6 +9,7 @@
     python -m lm3d.reproduce --deformer --out reports     # the query deformer's table
     python -m lm3d.reproduce --deformer-conventions --out reports   # D with larger conventions, and taught a new dataset
     python -m lm3d.reproduce --claims --out reports       # the paper's claims, judged on the ladder's runs
+    python -m lm3d.reproduce --train-all --jobs 2         # first: every run of those tables from one queue
 
 Each table is ``<out>/<name>_results.json`` and, as markdown, ``<out>/<name>_results.md`` (the ladder also writes
 ``<out>/ladder_per_face.json``, every test face's NME per row and seed, and ``<out>/ladder_rois.json``, the RoIs of
@@ -28,6 +29,7 @@ from .deformer import deformer, deformer_conventions, deformer_markdown
 from .head_3d import head_3d, head_3d_markdown
 from .interruption import interruption_check
 from .ladder import ladder_markdown, ladder_rois, ladder_rows, ladder_runs, per_face_nmes
+from .schedule import train_all
 
 
 def main(argv=None) -> None:
@@ -47,6 +49,9 @@ def main(argv=None) -> None:
                              "taught a new dataset (eight more trainings)")
     parser.add_argument("--claims", action="store_true",
                         help="instead: the paper's claims, each judged on the ladder's rungs (reports/claims.json, .md)")
+    parser.add_argument("--train-all", action="store_true",
+                        help="instead: train and evaluate every run of the ladder, the 3D head's and the deformer's "
+                             "tables from one queue, --jobs at a time, the costliest first (the tables then reuse them)")
     parser.add_argument("--mtcnn-boxes", type=Path, default=Path("reports/mtcnn_boxes.json"))
     parser.add_argument("--jobs", type=int, default=1,
                         help="seeds trained at a time, each in its own process with its config's threads (default 1)")
@@ -60,6 +65,9 @@ def main(argv=None) -> None:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "interruption_check.json").write_text(json.dumps(report, indent=1) + "\n")
         print(json.dumps(report, indent=1))
+        return
+    if args.train_all:
+        print(json.dumps(train_all(args.preset, args.seeds, args.runs, args.mtcnn_boxes, args.jobs)))
         return
     def write_table(name: str, rows, write) -> None:
         args.out.mkdir(parents=True, exist_ok=True)

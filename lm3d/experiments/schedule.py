@@ -1,0 +1,77 @@
+"""Every training the main job's tables need, in one pool of workers, the costliest first.
+
+Each table (``baseline``, ``ladder``, ``head_3d``, ``deformer``) trains its own rows seed by seed, ``jobs`` seeds
+at a time; with three seeds and two workers, one worker then idles through each variant's third seed. Training
+every run of every table from one queue keeps both workers busy until the queue is empty, and the tables then
+read the finished runs from their caches. Runs are started longest first (the classic rule for two machines:
+the last run to start is then a short one), by the relative costs in ``TRAINING_COST``.
+
+    python -m lm3d.reproduce --train-all --jobs 2 --mtcnn-boxes reports/mtcnn_boxes.json
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from .deformer import DEFORMER_ROWS
+from .head_3d import HEAD_3D, other_principal
+from .ladder import LADDER
+from .seed_runs import evaluate_with_boxes, run_seed
+
+# The seconds of one training step of each variant against the baseline's, under the standard preset on the 2-core
+# CPU (images per second in the runs' logs, two trainings at once): only the order of the queue depends on it
+TRAINING_COST = {"baseline": 1.0, "crop-3d": 1.4, "s-similarity": 1.7, "s-affine": 1.7, "s-3d": 1.9, "full": 2.0}
+
+
+def every_run(preset_name: str, seeds: list[int]) -> list[tuple]:
+    """(variant, seed, overrides, tag) of every training of the ladder, the 3D head's and the deformer's tables,
+    each once."""
+    specs = [(variant, seed, None, None) for _, variant, boxes in LADDER if boxes in (None, "simulated") for seed in seeds]
+    specs += [(variant, seed, None, None) for _, variant, _ in HEAD_3D for seed in seeds]
+    specs += [(variant, seed, overrides, tag) for _, variant, overrides, tag in DEFORMER_ROWS for seed in seeds]
+    other = other_principal(preset_name)
+    specs.append(("crop-3d", seeds[0], {"model.principal": other}, f"crop-3d-principal-{other}"))
+    unique = {json.dumps(spec, sort_keys=True): spec for spec in specs}
+    return list(unique.values())
+
+
+def box_evaluations(seeds: list[int], mtcnn_boxes: Path | None) -> list[tuple]:
+    """(variant, seed, boxes, label) of the ladder's rows scored on a face finder's boxes (MTCNN's when given)."""
+    specs = []
+    for _, variant, boxes in LADDER:
+        if boxes == "mtcnn" and mtcnn_boxes is not None and mtcnn_boxes.exists():
+            specs += [(variant, seed, f"file:{mtcnn_boxes}", "mtcnn") for seed in seeds]
+        elif boxes == "lbp":
+            specs += [(variant, seed, "lbp", "lbp") for seed in seeds]
+    return specs
+
+
+def _train(spec: tuple, preset_name: str, runs: Path) -> None:
+    variant, seed, overrides, tag = spec
+    run_seed(preset_name, seed, runs, variant, overrides, tag)
+
+
+def _score(spec: tuple, preset_name: str, runs: Path) -> None:
+    variant, seed, boxes, label = spec
+    evaluate_with_boxes(preset_name, seed, runs, boxes, label, variant)
+
+
+def train_all(preset_name: str, seeds: list[int], runs: Path, mtcnn_boxes: Path | None, jobs: int = 1) -> dict:
+    """Train and evaluate every run of ``every_run`` (the costliest first), then score the ``box_evaluations``,
+    ``jobs`` at a time, each in a process of its own; finished runs and current metrics are reused. Returns how
+    many of each were asked for."""
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    trainings = sorted(every_run(preset_name, seeds), key=lambda spec: -TRAINING_COST.get(spec[0], 1.0))
+    scorings = box_evaluations(seeds, mtcnn_boxes)
+    for work, specs in ((_train, trainings), (_score, scorings)):
+        if jobs == 1:
+            for spec in specs:
+                work(spec, preset_name, runs)
+            continue
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for future in [pool.submit(work, spec, preset_name, runs) for spec in specs]:
+                future.result()  # a failed run stops the job with its own error
+    return {"trainings": len(trainings), "box evaluations": len(scorings)}

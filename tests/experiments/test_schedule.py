@@ -1,0 +1,47 @@
+from pathlib import Path
+
+import pytest
+
+from lm3d.experiments import schedule
+from lm3d.experiments.deformer import DEFORMER_ROWS
+from lm3d.experiments.head_3d import HEAD_3D
+from lm3d.experiments.ladder import LADDER
+from lm3d.model import VARIANTS
+
+
+def test_every_run_lists_each_training_of_the_tables_once():
+    specs = schedule.every_run("standard", [0, 1, 2])
+    keys = [(variant, seed, tag) for variant, seed, _, tag in specs]
+    assert len(keys) == len(set(keys))
+    variants = {variant for _, variant, boxes in LADDER} | {variant for _, variant, _ in HEAD_3D}
+    assert {(variant, seed, None) for variant in variants for seed in (0, 1, 2)} <= set(keys)
+    assert {("crop-3d", seed, "crop-3d-deformer") for seed in (0, 1, 2)} <= set(keys)
+    assert ("crop-3d", 0, "crop-3d-principal-crop") in keys  # the standard preset puts it at the image centre
+    # every variant's order is known, so that a new rung cannot silently go to the end of the queue
+    assert set(VARIANTS) <= set(schedule.TRAINING_COST)
+    assert len(specs) == len(variants) * 3 + 3 + 1 == len(keys)
+    assert {tag for _, _, _, tag in DEFORMER_ROWS if tag} <= {tag for *_, tag in keys}
+
+
+def test_train_all_starts_the_costliest_first_then_scores_the_finders_boxes(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(schedule, "run_seed", lambda preset, seed, runs, variant, overrides, tag: calls.append(
+        ("train", variant, seed, tag)))
+    monkeypatch.setattr(schedule, "evaluate_with_boxes", lambda preset, seed, runs, boxes, label, variant: calls.append(
+        ("score", variant, seed, label)))
+    boxes = tmp_path / "mtcnn.json"
+    boxes.write_text("{}")
+    counts = schedule.train_all("fast", [0, 1], tmp_path, boxes, jobs=1)
+    trained = [call for call in calls if call[0] == "train"]
+    scored = [call for call in calls if call[0] == "score"]
+    assert counts == {"trainings": len(trained), "box evaluations": len(scored)}
+    assert calls == trained + scored  # the finders' boxes are scored on finished runs
+    costs = [schedule.TRAINING_COST[variant] for _, variant, _, _ in trained]
+    assert costs == sorted(costs, reverse=True) and trained[0][1] == "full" and trained[-1][1] == "baseline"
+    assert {(variant, label) for _, variant, _, label in scored} == {("baseline", "mtcnn"), ("s-similarity", "mtcnn"),
+                                                                      ("baseline", "lbp")}
+    calls.clear()
+    schedule.train_all("fast", [0], tmp_path, Path(tmp_path / "missing.json"), jobs=1)
+    assert {call[3] for call in calls if call[0] == "score"} == {"lbp"}  # no MTCNN boxes: those rows wait
+    with pytest.raises(ValueError, match="jobs must be at least 1"):
+        schedule.train_all("fast", [0], tmp_path, None, jobs=0)
