@@ -108,6 +108,11 @@ def crop(images: torch.Tensor, transform: torch.Tensor, size: int) -> torch.Tens
 
 def normalise_images(images: torch.Tensor) -> torch.Tensor:
     """uint8 (B,3,H,W) RGB to float in [-1, 1]; float images in [0, 1] are accepted too."""
+    # one new tensor, changed in place (the same values as ``x / 255 * 2 - 1``): three more whole frames in fresh
+    # memory cost a tenth of a training step on the CPU
+    normalised = images.to(torch.float32, copy=True)
     if images.dtype == torch.uint8:
-        images = images.float() / 255.0
-    return images * 2 - 1
+        normalised /= 255.0
+    normalised *= 2
+    normalised -= 1
+    return normalised

@@ -64,3 +64,13 @@ def test_jittered_transforms_stay_similarities_near_the_crop():
     assert (matrix.det().sqrt() / 50.0).log().std().item() == pytest.approx(0.05, rel=0.1)
     angle = torch.atan2(matrix[:, 1, 0], matrix[:, 0, 0]) - 0.2
     assert angle.std().item() == pytest.approx(0.1, rel=0.1)
+
+
+def test_normalise_images_maps_to_minus_one_one_and_leaves_its_input_alone():
+    pixels = torch.arange(256, dtype=torch.uint8).reshape(1, 1, 16, 16).expand(2, 3, 16, 16).contiguous()
+    out = crop.normalise_images(pixels)
+    assert out.dtype == torch.float32 and out.min() == -1 and out.max() == 1
+    assert torch.equal(out, pixels.float() / 255.0 * 2 - 1)  # in place, yet the same values bit for bit
+    unit = pixels.float() / 255.0
+    before = unit.clone()
+    assert torch.equal(crop.normalise_images(unit), out) and torch.equal(unit, before)  # float input: not changed
