@@ -101,6 +101,8 @@ class Detector:
         points, names, surface = self._queries(layout, queries)
         has_3d = self.model.camera_head is not None
         batched = isinstance(image, (list, tuple)) or (isinstance(image, np.ndarray) and image.ndim == 4)
+        if batched and len(image) == 0:
+            raise ValueError("the batch is empty: pass at least one image")
         arrays = [read_image(i) for i in image] if batched else [read_image(image)]
         shapes = {a.shape for a in arrays}
         if len(shapes) != 1:
@@ -180,5 +182,5 @@ class Detector:
             if boxes.shape != (len(arrays), 4):
                 raise ValueError(f"a batch of {len(arrays)} images needs boxes of shape ({len(arrays)}, 4), "
                                  f"got {tuple(boxes.shape)}")
-            return torch.stack([check_box(b) for b in boxes])
-        return check_box(boxes)[None]
+            return torch.stack([check_box(b, a.shape) for b, a in zip(boxes, arrays)])
+        return check_box(boxes, arrays[0].shape)[None]

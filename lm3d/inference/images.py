@@ -45,9 +45,15 @@ def read_image(image) -> np.ndarray:
     raise ValueError(f"unsupported image dtype {array.dtype}; use uint8 or float in [0, 1]")
 
 
-def check_box(box) -> torch.Tensor:
-    """A face box (x0, y0, x1, y1) as a (4,) float tensor, refused unless finite and non-empty."""
+def check_box(box, image_shape: tuple[int, ...] | None = None) -> torch.Tensor:
+    """A face box (x0, y0, x1, y1) as a (4,) float tensor, refused unless finite and non-empty, and (given the
+    image's (H, W, ...) shape) unless it overlaps the image: a box wholly outside would crop pure padding, and the
+    model would still answer with confident landmarks."""
     box = torch.as_tensor(box, dtype=torch.float32).reshape(-1)
     if box.shape != (4,) or not torch.isfinite(box).all() or box[2] <= box[0] or box[3] <= box[1]:
         raise ValueError(f"a face box is (x0, y0, x1, y1) with x1 > x0 and y1 > y0, got {box.tolist()}")
+    if image_shape is not None:
+        height, width = image_shape[:2]
+        if box[2] <= 0 or box[3] <= 0 or box[0] >= width or box[1] >= height:
+            raise ValueError(f"the face box {box.tolist()} lies wholly outside the {width}x{height} image")
     return box

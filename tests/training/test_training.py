@@ -228,6 +228,9 @@ def test_detector_accepts_the_documented_inputs(detector, tmp_path):
     (np.zeros((2, 32, 32, 3), np.uint8), {"box": (2, 2, 20, 20)}, ValueError, "boxes of shape"),
     ("/nonexistent/face.png", {"box": (2, 2, 20, 20)}, FileNotFoundError, "does not exist"),
     (np.zeros((32, 32, 3), np.uint8), {}, ValueError, "needs a face box"),
+    (np.zeros((32, 32, 3), np.uint8), {"box": (40, 2, 60, 20)}, ValueError, "wholly outside the 32x32 image"),
+    (np.zeros((32, 48, 3), np.uint8), {"box": (-30, -30, 0, 10)}, ValueError, "wholly outside the 48x32 image"),
+    ([], {"box": np.zeros((0, 4))}, ValueError, "the batch is empty"),
 ])
 def test_detector_rejects_bad_input(detector, image, kwargs, error, message):
     with pytest.raises(error, match=message):
