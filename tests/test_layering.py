@@ -3,8 +3,10 @@
     runtime <- face <- raster <- synth                         (data with exact truth)
                     <- model (and runtime)                     (the landmark model, its checkpoints)
     face, raster, model <- inference                           (Detector: never synth, evaluation or training)
+    inference <- io                                            (the detector on a user's files: lm3d detect)
     synth, inference <- evaluation;  inference <- vis;  evaluation <- training <- experiments
-    the commands (lm3d.train, lm3d.evaluate, lm3d.reproduce, lm3d.adapt_deformer) sit on top; nothing imports them.
+    the commands (lm3d.train, lm3d.evaluate, lm3d.reproduce, lm3d.adapt_deformer, lm3d.detect, and lm3d.cli with
+    lm3d.__main__, the ``lm3d`` command) sit on top; nothing imports them.
 
 The rules are read off the source itself: every ``import`` and ``from ... import`` statement of every
 module under ``lm3d/`` (also those inside functions) is parsed and resolved to the module it names, so
@@ -30,12 +32,13 @@ BELOW = {  # what each layer may import, besides itself
     "synth": {"runtime", "face", "raster"},
     "model": {"runtime", "face"},
     "inference": {"runtime", "face", "raster", "model"},
+    "io": {"runtime", "face", "raster", "model", "inference"},
     "evaluation": {"runtime", "face", "raster", "synth", "model", "inference"},
     "vis": {"runtime", "face", "raster", "model", "inference"},
     "training": {"runtime", "face", "raster", "synth", "model", "inference", "evaluation"},
     "experiments": {"runtime", "face", "raster", "synth", "model", "inference", "evaluation", "vis", "training"},
 }
-COMMANDS = ("train", "evaluate", "reproduce", "adapt_deformer")  # python -m lm3d.<command>
+COMMANDS = ("train", "evaluate", "reproduce", "adapt_deformer", "detect", "cli", "__main__")  # python -m lm3d.<command>
 ALLOWED = {**BELOW, "commands": set(BELOW), "root": {"face", "inference"}}  # root: lm3d/__init__.py
 
 

@@ -15,10 +15,11 @@ ending in ``.txt`` is put in a code block, a ``.md`` one as it is. Pages are wri
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from pathlib import Path
+
+from lm3d.runtime import write_atomically
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"(<!-- BEGIN GENERATED (?P<source>\S+) -->\n)(?P<body>.*?)(<!-- END GENERATED -->)", re.S)
@@ -43,12 +44,6 @@ def update(page: Path, root: Path = ROOT) -> tuple[str, list[str]]:
     return BLOCK.sub(replace, page.read_text()), missing
 
 
-def write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=Path, default=ROOT / "docs")
@@ -60,7 +55,7 @@ def main(argv=None) -> int:
         text, missing = update(page, args.root)
         all_missing += [f"{page.relative_to(args.docs)}: {m}" for m in missing]
         if not args.check and text != page.read_text():
-            write_atomically(page, text)
+            write_atomically(page, lambda temporary: temporary.write_text(text))
             print(f"updated {page}")
     for line in all_missing:
         print(f"no report for {line}; its block is unchanged", file=sys.stderr)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from ..runtime import write_atomically
 from .canonical import ASSETS, CanonicalFace
 
 LAYOUT_DIR = ASSETS / "layouts"
@@ -162,10 +163,8 @@ def register(layout: Layout, replace: bool = False) -> Layout:
 def save(layout: Layout, path: str | Path) -> Path:
     """Write ``layout`` as JSON in the format of the shipped layouts (atomically); :func:`load` reads it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(layout.to_dict(), indent=1) + "\n")
-    tmp.replace(path)
+    text = json.dumps(layout.to_dict(), indent=1) + "\n"
+    write_atomically(path, lambda temporary: temporary.write_text(text))
     return path
 
 

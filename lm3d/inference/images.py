@@ -3,6 +3,10 @@
 Accepted: an HxWx3 uint8 RGB array, an HxWx3 float array in [0, 1], an HxW (or HxWx1) grayscale array, an HxWx4
 RGBA array (alpha is dropped), or a file path. Views with any strides are fine. Larger images than ``MAX_PIXELS``
 are refused: downscale them first (S only ever needs a small copy).
+
+Files (``read_image_file``, through Pillow): 8- and 16-bit PNGs (16 bits are scaled to 8), grayscale, palette and
+RGBA images become RGB; a photo's EXIF orientation is applied, so the landmarks match the picture as a viewer shows
+it. An unreadable or truncated file is refused with its name and Pillow's reason.
 """
 from __future__ import annotations
 
@@ -16,14 +20,7 @@ MAX_PIXELS = 100_000_000
 
 def read_image(image) -> np.ndarray:
     """One image (an array of an accepted form, or a file path) as an HxWx3 uint8 RGB array."""
-    if isinstance(image, (str, Path)):
-        path = Path(image)
-        if not path.is_file():
-            raise FileNotFoundError(f"image file {path} does not exist")
-        import matplotlib.image
-
-        image = matplotlib.image.imread(path)
-    array = np.asarray(image)
+    array = read_image_file(image) if isinstance(image, (str, Path)) else np.asarray(image)
     if array.size == 0:
         raise ValueError("the image is empty")
     if array.ndim == 3 and array.shape[-1] == 1:
@@ -43,6 +40,28 @@ def read_image(image) -> np.ndarray:
             raise ValueError("float images must hold finite values in [0, 1]")
         return np.round(array * 255).astype(np.uint8)
     raise ValueError(f"unsupported image dtype {array.dtype}; use uint8 or float in [0, 1]")
+
+
+def read_image_file(path: str | Path) -> np.ndarray:
+    """An image file as an HxW, HxWx3 or HxWx4 uint8 array (``read_image`` makes it RGB), or a clear error."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image file {path} does not exist")
+    try:
+        with Image.open(path) as opened:
+            opened.load()  # decodes now: a truncated file fails here, not later inside the model
+            picture = ImageOps.exif_transpose(opened)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise ValueError(f"cannot read image file {path}: {error}") from error
+    if picture.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit (or 32-bit) grayscale
+        array = np.asarray(picture, dtype=np.float64)
+        top = 65535.0 if picture.mode.startswith("I;16") or array.max(initial=0) > 255 else 255.0
+        return np.clip(np.round(array / top * 255), 0, 255).astype(np.uint8)
+    if picture.mode not in ("L", "RGB", "RGBA"):  # palette, CMYK, LA, 1-bit...
+        picture = picture.convert("RGBA" if "A" in picture.mode or "transparency" in picture.info else "RGB")
+    return np.asarray(picture)
 
 
 def check_box(box, image_shape: tuple[int, ...] | None = None) -> torch.Tensor:

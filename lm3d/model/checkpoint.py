@@ -9,12 +9,11 @@ with an error that says which.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
-from ..runtime import default_device
+from ..runtime import default_device, write_atomically
 from .landmark_model import ContinuousLandmarkModel, ModelConfig
 
 CHECKPOINT_FORMAT = "lm3d.checkpoint/1"
@@ -27,13 +26,7 @@ class CheckpointError(RuntimeError):
 
 def save(path: str | Path, payload: dict) -> None:
     """Write ``payload`` (with our format tag) to ``path`` atomically: a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": CHECKPOINT_FORMAT, **payload}, tmp)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomically(path, lambda temporary: torch.save({"format": CHECKPOINT_FORMAT, **payload}, temporary))
 
 
 def load(path: str | Path, kind: str | tuple[str, ...] | None = None, map_location="cpu") -> dict:

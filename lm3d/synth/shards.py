@@ -7,13 +7,13 @@ reads a folder of them as one map-style dataset.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from ..runtime import write_atomically
 from . import sources
 from .render import SYNTH_VERSION, SynthFaces
 
@@ -29,11 +29,7 @@ def write_shard(path: Path, batch: dict, meta: dict) -> None:
     path = Path(path)
     payload = {"format": SHARD_FORMAT, **meta,
                **{k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in batch.items()}}
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two processes may write the same shard at once
-    torch.save(payload, tmp)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomically(path, lambda temporary: torch.save(payload, temporary))  # two processes may write one shard
 
 
 def read_shard(path: Path) -> dict:
