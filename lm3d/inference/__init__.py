@@ -12,10 +12,10 @@ Imports: ``lm3d.face``, ``lm3d.raster``, ``lm3d.model`` and ``lm3d.runtime``; ne
 ``lm3d.evaluation`` or ``lm3d.training`` (``import lm3d`` to run a detector loads no data engine).
 """
 from .detector import Detector, Prediction
-from .face_boxes import BOX_SEED, LBPFaceFinder, face_boxes
+from .face_boxes import BOX_SEED, LBPFaceFinder, box_from_landmarks, face_boxes
 from .filters import OneEuroFilter, one_euro
 from .images import read_image
 from .predict import dataset_codes, predict_batches
 
-__all__ = ["BOX_SEED", "Detector", "LBPFaceFinder", "OneEuroFilter", "Prediction", "dataset_codes", "face_boxes",
-           "one_euro", "predict_batches", "read_image"]
+__all__ = ["BOX_SEED", "Detector", "LBPFaceFinder", "OneEuroFilter", "Prediction", "box_from_landmarks", "dataset_codes",
+           "face_boxes", "one_euro", "predict_batches", "read_image"]

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..model.crop import jitter_boxes
+from ..face import CanonicalFace, layouts
+from ..model.crop import fit_similarity, jitter_boxes
 
 CASCADE_FILE = "lbpcascade_frontalface_opencv.xml"
 BOX_SEED = 12345  # the simulated detector's noise: one fixed stream, so every model sees the same boxes
@@ -90,3 +91,26 @@ def _box_file(path: str) -> dict:
     if not isinstance(data, dict) or data.get("format") != BOX_FILE_FORMAT:
         raise ValueError(f"{path} is not a face box file (format {BOX_FILE_FORMAT!r})")
     return data["boxes"]
+
+
+def box_from_landmarks(landmarks, layout: str = "ibug68", face: CanonicalFace | None = None) -> torch.Tensor:
+    """(4,) the face box that lm3d's box models are trained on (the extent of the face mesh, from the forehead to the
+    chin) for a face whose ``layout`` points are ``landmarks`` (K,2) pixels (NaN rows: not annotated). A dataset
+    annotated with landmarks only (300-W) gives a box model its box this way; a tight box around the landmarks
+    would cut the forehead off. The sides and the bottom are the landmarks' own (the jaw line spans the face's width
+    in any pose); the top is the canonical face, seen from the front and fitted to the points by a similarity (so
+    the forehead's height follows the face's size and roll)."""
+    layout = layouts.get(layout)
+    face = face or CanonicalFace.load()
+    points = torch.as_tensor(np.asarray(landmarks, dtype=np.float32))
+    if points.shape != (len(layout), 2):
+        raise ValueError(f"layout {layout.name} has {len(layout)} points, got landmarks of shape {tuple(points.shape)}")
+    known = torch.isfinite(points).all(1)
+    if known.sum() < 3:
+        raise ValueError("a face box from landmarks needs at least 3 annotated points")
+    flip = torch.tensor([1.0, -1.0])  # canonical y points up, image y down
+    template = layout.points(face)[:, :2] * flip
+    transform = fit_similarity(template[None], torch.nan_to_num(points)[None], known[None].float())[0]
+    mesh = face.vertices[:, :2] * flip @ transform[:, :2].T + transform[:, 2]
+    low, high = points[known].min(0).values, points[known].max(0).values
+    return torch.stack([low[0], torch.minimum(mesh[:, 1].min(), low[1]), high[0], high[1]])

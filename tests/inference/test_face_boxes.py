@@ -66,3 +66,24 @@ def test_the_nms_stand_in_keeps_what_greedy_nms_keeps():
         chosen = (categories == c).nonzero()[:, 0]
         expected = chosen[ops.nms(boxes[chosen], scores[chosen], 0.4)].tolist()
         assert [i for i in per_category if categories[i] == c] == expected
+
+
+def test_box_from_landmarks_matches_the_training_boxes():
+    from lm3d.inference.face_boxes import box_from_landmarks
+    from lm3d.synth import SynthFaces
+
+    faces = SynthFaces("synth300w", "train", 60, image_size=256).render(list(range(60)))
+
+    def iou(a, b):
+        inter = (torch.minimum(a[2:], b[2:]) - torch.maximum(a[:2], b[:2])).clamp_min(0).prod()
+        return inter / ((a[2:] - a[:2]).prod() + (b[2:] - b[:2]).prod() - inter)
+
+    ours = torch.stack([iou(box_from_landmarks(p), b) for p, b in zip(faces["landmarks2d"], faces["bbox"])])
+    tight = torch.stack([iou(torch.cat([p.min(0).values, p.max(0).values]), b)
+                         for p, b in zip(faces["landmarks2d"], faces["bbox"])])
+    assert ours.median() > 0.88 and ours.median() > tight.median() + 0.05  # the forehead is found, not cut off
+    some = faces["landmarks2d"][0].clone()
+    some[:20] = float("nan")  # annotated points only
+    assert torch.isfinite(box_from_landmarks(some)).all()
+    with pytest.raises(ValueError, match="68 points"):
+        box_from_landmarks(torch.zeros(5, 2))
