@@ -3,6 +3,7 @@
     lm3d detect photos/ clip.mp4 --checkpoint CKPT --out results/   landmarks of images, folders and videos
     lm3d train --preset standard --variant full --out runs/full     train a model on SynthFaces
     lm3d evaluate --checkpoint runs/full/checkpoint.pt --out E.json  score it on the SynthFaces test sets
+    lm3d evaluate --checkpoint CKPT --dataset 300w --root /data/300W --out E.json   or on a dataset you have
     lm3d reproduce --ladder                                         the tables of docs/results/
     lm3d adapt --checkpoint CKPT --dataset mine --data mine.npz --out runs/mine   teach D a new dataset
 
@@ -18,7 +19,7 @@ import sys
 # ``lm3d detect`` loads no training or data engine
 COMMANDS = {"detect": ("lm3d.io.detection", "landmarks of images, folders and videos, written to a folder"),
             "train": ("lm3d.training.loop", "train a model on SynthFaces"),
-            "evaluate": ("lm3d.evaluation.report", "score a checkpoint on the SynthFaces test sets"),
+            "evaluate": ("lm3d.evaluate", "score a checkpoint on the SynthFaces test sets, or on 300-W, WFLW, your folder"),
             "reproduce": ("lm3d.experiments.cli", "train and evaluate the tables' runs over seeds"),
             "adapt": ("lm3d.training.adapt_deformer", "teach a model with D a new dataset's convention")}
 

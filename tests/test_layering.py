@@ -4,7 +4,7 @@
                     <- model (and runtime)                     (the landmark model, its checkpoints)
     face, raster, model <- inference                           (Detector: never synth, evaluation or training)
     inference <- io                                            (the detector on a user's files: lm3d detect)
-    synth, inference <- evaluation;  inference <- vis;  evaluation <- training <- experiments
+    synth, inference, io <- evaluation;  inference <- vis;  evaluation <- training <- experiments
     the commands (lm3d.train, lm3d.evaluate, lm3d.reproduce, lm3d.adapt_deformer, lm3d.detect, and lm3d.cli with
     lm3d.__main__, the ``lm3d`` command) sit on top; nothing imports them.
 
@@ -33,10 +33,10 @@ BELOW = {  # what each layer may import, besides itself
     "model": {"runtime", "face"},
     "inference": {"runtime", "face", "raster", "model"},
     "io": {"runtime", "face", "raster", "model", "inference"},
-    "evaluation": {"runtime", "face", "raster", "synth", "model", "inference"},
+    "evaluation": {"runtime", "face", "raster", "synth", "model", "inference", "io"},
     "vis": {"runtime", "face", "raster", "model", "inference"},
-    "training": {"runtime", "face", "raster", "synth", "model", "inference", "evaluation"},
-    "experiments": {"runtime", "face", "raster", "synth", "model", "inference", "evaluation", "vis", "training"},
+    "training": {"runtime", "face", "raster", "synth", "model", "inference", "evaluation", "io"},
+    "experiments": {"runtime", "face", "raster", "synth", "model", "inference", "evaluation", "vis", "training", "io"},
 }
 COMMANDS = ("train", "evaluate", "reproduce", "adapt_deformer", "detect", "cli", "__main__")  # python -m lm3d.<command>
 ALLOWED = {**BELOW, "commands": set(BELOW), "root": {"face", "inference"}}  # root: lm3d/__init__.py

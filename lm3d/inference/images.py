@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 MAX_PIXELS = 100_000_000
+MAX_BOX_TO_IMAGE = 10  # a face box at most this many times the image's longer side
 
 
 def read_image(image) -> np.ndarray:
@@ -75,4 +76,8 @@ def check_box(box, image_shape: tuple[int, ...] | None = None) -> torch.Tensor:
         height, width = image_shape[:2]
         if box[2] <= 0 or box[3] <= 0 or box[0] >= width or box[1] >= height:
             raise ValueError(f"the face box {box.tolist()} lies wholly outside the {width}x{height} image")
+        extent = float((box[2:] - box[:2]).max())
+        if extent > MAX_BOX_TO_IMAGE * max(height, width):  # the crop would resample a speck: the answer is noise
+            raise ValueError(f"the face box {box.tolist()} is {extent / max(height, width):.3g} times the "
+                             f"{width}x{height} image's size, more than {MAX_BOX_TO_IMAGE}")
     return box

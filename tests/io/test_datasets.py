@@ -1,0 +1,129 @@
+"""Dataset loaders and ``lm3d evaluate --dataset`` on small 300-W-, WFLW- and folder-style copies written here from
+SynthFaces (no real dataset is downloaded or committed)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lm3d.cli import main as lm3d_main
+from lm3d.evaluation.datasets import evaluate_dataset
+from lm3d.evaluation.metrics import nme_per_face
+from lm3d.inference import Detector, box_from_landmarks
+from lm3d.io import write_pts
+from lm3d.io.datasets import dataset_specs, load_dataset
+from lm3d.model import checkpoint
+from lm3d.model.landmark_model import ContinuousLandmarkModel
+from lm3d.synth import SynthFaces
+from lm3d.training import preset
+
+
+def faces(source, count):
+    batch = SynthFaces(source, "test", count, image_size=128).render(list(range(count)))
+    return [(img.permute(1, 2, 0).numpy(), lm.numpy()) for img, lm in zip(batch["image"], batch["landmarks2d"])]
+
+
+@pytest.fixture(scope="module")
+def roots(tmp_path_factory):
+    root = tmp_path_factory.mktemp("datasets")
+    for i, (image, points) in enumerate(faces("synth300w", 4)):  # 300-W: .pts beside each image, 1-based
+        folder = root / "300W" / ("helen/testset" if i < 2 else "ibug")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / f"face_{i}.png")
+        write_pts(folder / f"face_{i}.pts", points)
+    wflw = root / "WFLW"
+    lines = []
+    for i, (image, points) in enumerate(faces("synthwflw", 3)):  # WFLW: one list, 0-based pixels
+        (wflw / "WFLW_images" / "set").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(wflw / "WFLW_images" / "set" / f"{i}.jpg", quality=95)
+        zero_based = points - 0.5
+        box = [*zero_based.min(0), *zero_based.max(0)]
+        flags = [i % 2, 0, 0, 0, 1, 0]
+        lines.append(" ".join(f"{v:.4f}" for v in [*zero_based.reshape(-1), *box]) + " " + " ".join(map(str, flags))
+                     + f" set/{i}.jpg")
+    annotations = wflw / dataset_specs()["wflw"]["annotations"]
+    annotations.parent.mkdir(parents=True)
+    annotations.write_text("\n".join(lines) + "\n")
+    mine = root / "mine"
+    mine.mkdir()
+    rows = ["image," + ",".join(f"x{k},y{k}" for k in range(1, 6))]
+    for i, (image, points) in enumerate(faces("synth300w", 2)):  # a folder with a CSV (the loader's test: any 5 points)
+        Image.fromarray(image).save(mine / f"{i}.png")
+        rows.append(f"{i}.png," + ",".join(f"{v:.3f}" for v in points[:5].reshape(-1)))
+    (mine / "landmarks.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def test_the_loaders_read_what_was_written(roots):
+    data = load_dataset("300w", roots / "300W")
+    written = faces("synth300w", 4)
+    assert len(data) == 4 and data.layout == "ibug68"
+    np.testing.assert_allclose(data.samples[0].landmarks, written[0][1], atol=2e-3)  # .pts 1-based, read back
+    assert [len(data.subset(s)) for s in ("common", "challenging")] == [2, 2]
+    wflw = load_dataset("wflw", roots / "WFLW")
+    np.testing.assert_allclose(wflw.samples[1].landmarks, faces("synthwflw", 3)[1][1], atol=2e-3)
+    assert wflw.samples[1].subsets == ("pose", "occlusion") and len(wflw.samples[1].box) == 4
+    mine = load_dataset("folder", roots / "mine", layout="five")
+    assert len(mine) == 2 and mine.samples[0].landmarks.shape == (5, 2)
+
+
+def test_bad_datasets_are_refused_by_name(roots, tmp_path):
+    with pytest.raises(ValueError, match="unknown dataset 'aflw'"):
+        load_dataset("aflw", roots)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_dataset("300w", tmp_path / "nothing")
+    with pytest.raises(ValueError, match="no layout of its own"):
+        load_dataset("folder", roots / "mine")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(broken / "a.png")
+    (broken / "a.pts").write_text("version: 1\nn_points: 2\n{\n1 2\n3 4\n}\n")
+    with pytest.raises(ValueError, match="holds 2 points, expected 68"):
+        load_dataset("300w", broken)
+    (broken / "a.pts").unlink()
+    (broken / "b.pts").write_text("version: 1\nn_points: 1\n{\n1 2\n}\n")
+    with pytest.raises(FileNotFoundError, match="no image beside it"):
+        load_dataset("folder", broken, layout="ibug68")
+    line = (roots / "WFLW" / dataset_specs()["wflw"]["annotations"]).read_text().splitlines()[0]
+    (tmp_path / "list.txt").write_text(line.rsplit(" ", 3)[0] + "\n")
+    with pytest.raises(ValueError, match="line 1: expected 207 fields"):
+        load_dataset("wflw", roots / "WFLW", annotations=tmp_path / "list.txt")
+
+
+@pytest.fixture(scope="module")
+def detectors():
+    torch.manual_seed(0)
+    return {variant: Detector(ContinuousLandmarkModel(preset("fast", variant).model), min_face_score=0.0)
+            for variant in ("baseline", "s-similarity")}
+
+
+def test_evaluate_dataset_scores_every_face_as_computed_by_hand(roots, detectors):
+    data = load_dataset("300w", roots / "300W")
+    for variant, detector in detectors.items():
+        report = evaluate_dataset(detector, data, progress=False)
+        sample = data.samples[3]
+        box = box_from_landmarks(sample.landmarks) if variant == "baseline" else None
+        predicted = detector.predict(str(sample.image), box=box, layout="ibug68").landmarks2d
+        truth = torch.as_tensor(sample.landmarks, dtype=torch.float32)
+        iod = (truth[36] - truth[45]).norm()
+        assert report["per_face"][3]["nme"] == pytest.approx(nme_per_face(predicted[None], truth[None], iod[None]).item())
+        assert report["faces"] == 4 and set(report["subsets"]) == {"common", "challenging"}
+        assert report["nme"] == pytest.approx(np.mean([f["nme"] for f in report["per_face"]]))
+    wflw = evaluate_dataset(detectors["baseline"], load_dataset("wflw", roots / "WFLW"), progress=False)
+    assert wflw["faces"] == 3 and wflw["subsets"]["occlusion"]["faces"] == 3  # WFLW's own boxes are used
+
+
+def test_lm3d_evaluate_dataset_writes_scores_and_a_ced_plot(roots, detectors, tmp_path, capsys):
+    model = detectors["s-similarity"].model
+    path = tmp_path / "model" / "checkpoint.pt"
+    checkpoint.save(path, {"kind": "detector", "model_config": model.config.to_dict(), "model": model.state_dict()})
+    code = lm3d_main(["evaluate", "--checkpoint", str(path), "--dataset", "300w", "--root", str(roots / "300W"),
+                      "--out", str(tmp_path / "E.json"), "--ced", str(tmp_path / "ced.png"), "--quiet"])
+    assert code == 0
+    report = json.loads((tmp_path / "E.json").read_text())
+    assert {"nme", "fr@10", "auc@10", "faces", "faces_not_found", "subsets", "per_face", "ced"} <= set(report)
+    assert Image.open(tmp_path / "ced.png").size[0] > 100
+    assert lm3d_main(["evaluate", "--checkpoint", str(path), "--dataset", "300w", "--root", str(tmp_path / "none"),
+                      "--out", str(tmp_path / "F.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err
