@@ -39,6 +39,8 @@ from ..face import CanonicalFace, camera, layouts
 from ..model import checkpoint
 from ..model.spatial_transformer import scale as crop_scale
 from ..raster.visibility import visible_points
+from .face_boxes import box_from_landmarks
+from .filters import BETA, MIN_CUTOFF_HZ, one_euro
 from .images import check_box, read_image
 from .predict import dataset_codes
 
@@ -59,6 +61,38 @@ class Prediction:
     euler: dict | None = None  # {"yaw", "pitch", "roll"}: () or (B,) degrees, lm3d.face.camera's convention
     visible: torch.Tensor | None = None  # (K,) or (B,K) bool, self-occlusion by the predicted dense face
     mesh3d: torch.Tensor | None = None  # (V,3) or (B,V,3) canonical cm: the predicted dense face, every mesh vertex
+
+    def frame(self, i: int) -> "Prediction":
+        """Image ``i`` of a batched prediction, as ``predict`` answers one image."""
+        fields = {}
+        for key, value in vars(self).items():
+            if key == "names" or value is None:
+                fields[key] = value
+            elif key == "euler":
+                fields[key] = {angle: v[i] for angle, v in value.items()}
+            elif key == "message":
+                fields[key] = value[i] if isinstance(value, list) else value
+            else:
+                fields[key] = value[i]
+        return Prediction(**fields)
+
+    @staticmethod
+    def stack(predictions: list["Prediction"]) -> "Prediction":
+        """Single-image predictions (one model, one point set) as one batched prediction."""
+        if not predictions:
+            raise ValueError("no predictions to stack")
+        fields = {}
+        for key, value in vars(predictions[0]).items():
+            values = [getattr(p, key) for p in predictions]
+            if key == "names" or value is None:
+                fields[key] = value
+            elif key == "euler":
+                fields[key] = {angle: torch.stack([v[angle] for v in values]) for angle in value}
+            elif key == "message":
+                fields[key] = values if any(values) else None
+            else:
+                fields[key] = torch.stack(values)
+        return Prediction(**fields)
 
 
 class Detector:
@@ -90,12 +124,14 @@ class Detector:
         return self.face.points(*surface), None, surface
 
     @torch.no_grad()
-    def predict(self, image, box=None, layout: str | None = "ibug68", queries=None, dataset: str | None = None) -> Prediction:
+    def predict(self, image, box=None, layout: str | None = "ibug68", queries=None, dataset: str | None = None,
+                start_crop=None) -> Prediction:
         """Landmarks (and, with a 3D head, pose, camera, 3D points, visibility) of one image or a batch.
 
         ``dataset``: answer in that dataset's annotation convention (a model with D, e.g. variant ``full``: one of its
         training datasets, or one added by ``lm3d.adapt_deformer``); None (the default): the canonical semantics of the
-        layout's surface points.
+        layout's surface points. ``start_crop`` ((2,3) or (B,2,3), a model with S): begin from this crop (a
+        ``Prediction.transform``, e.g. the previous video frame's) rather than S's own; ``track`` uses it.
         """
         layout = None if queries is not None else layout
         points, names, surface = self._queries(layout, queries)
@@ -112,7 +148,14 @@ class Detector:
         images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).to(device)
         asked = torch.cat([points, self.face.vertices]) if has_3d else points  # + the dense face, for visibility
         codes = None if dataset is None else dataset_codes(self.model, dataset, len(arrays))
-        out = self.model(images, None if boxes is None else boxes.to(device), asked.to(device), codes)
+        if start_crop is not None:
+            if self.model.needs_box:
+                raise ValueError("start_crop is for a model with S; a box model crops around box=")
+            start_crop = torch.as_tensor(start_crop, dtype=torch.float32).reshape(-1, 2, 3).expand(len(arrays), -1, -1)
+            if not torch.isfinite(start_crop).all():
+                raise ValueError("start_crop holds NaN or infinite values (a frame without a face has no crop to follow)")
+        out = self.model(images, None if boxes is None else boxes.to(device), asked.to(device), codes,
+                         start=None if start_crop is None else start_crop.to(device))
         out["landmarks2d"] = out["landmarks2d"][:, :len(points)]
         landmarks, transform = out["landmarks2d"].float().cpu(), out["transform"].float().cpu()
         pose = self._pose(out, len(points), surface, images.shape[-2:]) if has_3d else {}
@@ -135,6 +178,52 @@ class Detector:
             return Prediction(landmarks[0], None if boxes is None else boxes[0], names,
                               None if score is None else score[0], transform[0], messages[0], **pose)
         return Prediction(landmarks, boxes, names, score, transform, messages if any(messages) else None, **pose)
+
+    def track(self, frames, layout: str | None = "ibug68", queries=None, dataset: str | None = None, box=None,
+              follow: bool = True, smooth: bool = False, fps: float = 30.0, min_cutoff: float = MIN_CUTOFF_HZ,
+              beta: float = BETA) -> Prediction:
+        """The frames of a video (a list, an (N,H,W,3) array or any iterable of images), in order, as one batched
+        ``Prediction``.
+
+        ``follow``: each frame's crop starts from the previous frame's face. A model with S begins its re-crops from
+        the previous crop (S still scores every frame, and a frame without a face starts the next one afresh); a box
+        model is given the box of the previous frame's landmarks (``box_from_landmarks``), the first frame's from
+        ``box`` or the face finder. ``follow=False``: every frame alone, as ``predict`` answers it.
+        ``smooth``: a One-Euro filter (``lm3d.inference.filters``; ``fps``, ``min_cutoff`` in Hz and ``beta`` per
+        inter-ocular distance per second) over the 2D landmarks; frames without a face stay NaN. Only the 2D landmarks
+        are smoothed; the pose and 3D points are each frame's own.
+        """
+        points, names, surface = self._queries(layout, queries)
+        helper = layouts.get("ibug68")  # asked beside the queries: its eye corners give the face's size, its points a box
+        asked = (torch.cat([surface[0], helper.triangle]), torch.cat([surface[1], helper.barycentric]))
+        count, answers, previous = len(points), [], None
+        for index, frame in enumerate(frames):
+            if self.model.needs_box:
+                start_box = previous if follow and previous is not None else (box if index == 0 or not follow else None)
+                answer = self.predict(frame, box=start_box, queries=asked, dataset=dataset)
+                found = torch.isfinite(answer.landmarks2d).all()
+                previous = box_from_landmarks(answer.landmarks2d[count:], helper, self.face) if found else None
+            else:
+                answer = self.predict(frame, queries=asked, dataset=dataset, start_crop=previous if follow else None)
+                previous = answer.transform if torch.isfinite(answer.landmarks2d).all() else None
+            answers.append(answer)
+        if not answers:
+            raise ValueError("the video holds no frames")
+        track = Prediction.stack(answers)
+        first, second = helper.norm_pair
+        helper2d = track.landmarks2d[:, count:]
+        iod = (helper2d[:, first] - helper2d[:, second]).norm(dim=-1)
+        track = Prediction(**{key: (value[:, :count] if key in ("landmarks2d", "landmarks3d", "visible") and value is not None
+                                    else value) for key, value in vars(track).items()})
+        track.names = names
+        if smooth:
+            lost = ~torch.isfinite(track.landmarks2d).all(-1).all(-1)
+            scale = np.nan_to_num(iod.numpy(), nan=float(np.nanmedian(iod.numpy())) if (~lost).any() else 1.0)
+            steady = torch.as_tensor(one_euro(track.landmarks2d.numpy(), fps, scale, min_cutoff, beta),
+                                     dtype=torch.float32)
+            steady[lost] = float("nan")
+            track.landmarks2d = steady
+        return track
 
     def _pose(self, out: dict, count: int, surface, image_size) -> dict:
         """The 3D head's outputs for the ``count`` asked points (the rest of ``out`` is the dense face)."""

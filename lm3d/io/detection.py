@@ -83,7 +83,7 @@ class Detection:
                 predictions = [self._predict_one(frame) for frame in frames]
             else:
                 batched = self.detector.predict(list(frames), queries=self.queries, dataset=self.dataset)
-                predictions = [_one(batched, i) for i in range(len(frames))]
+                predictions = [batched.frame(i) for i in range(len(frames))]
         return [prediction_record(p, self.slices, source, None if first_frame is None else first_frame + i,
                                   frames[i].shape) if not isinstance(p, str) else
                 self._no_face(p, source, None if first_frame is None else first_frame + i, frames[i].shape)
@@ -204,21 +204,6 @@ def _save_png(picture: np.ndarray, path: Path) -> None:
     from PIL import Image
 
     Image.fromarray(picture).save(path, format="PNG")
-
-
-def _one(prediction, i: int):
-    """Image ``i`` of a batched ``Prediction``, as ``predict`` answers one image."""
-    fields = {}
-    for key, value in vars(prediction).items():
-        if key == "names" or value is None:
-            fields[key] = value
-        elif key == "euler":
-            fields[key] = {angle: v[i] for angle, v in value.items()}
-        elif key == "message":
-            fields[key] = value[i] if isinstance(value, list) else value
-        else:
-            fields[key] = value[i]
-    return type(prediction)(**fields)
 
 
 def settings_of(args, sets: dict) -> dict:

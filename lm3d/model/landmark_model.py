@@ -217,12 +217,14 @@ class ContinuousLandmarkModel(nn.Module):
         return located
 
     def forward(self, images: torch.Tensor, boxes: torch.Tensor | None, queries: torch.Tensor,
-                datasets: torch.Tensor | None = None, given_crops: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict:
+                datasets: torch.Tensor | None = None, given_crops: tuple[torch.Tensor, torch.Tensor] | None = None,
+                start: torch.Tensor | None = None) -> dict:
         """images (B,3,H,W) uint8 or float in [0,1]; boxes (B,4) pixels (or None with S); queries (K,3) or (B,K,3);
         datasets (B,) indices for D (``self.deformer.index(names)``; None: the canonical semantics).
 
         ``given_crops`` (training only): a mask (B,) and crop transforms (B,2,3) that replace the crop of the
-        faces the mask picks (S's own crop still gets its terms).
+        faces the mask picks (S's own crop still gets its terms). ``start`` (inference only, S only): crops (B,2,3)
+        that the re-crops begin from instead of S's own (tracking: the previous frame's crop); S still scores the face.
 
         Returns ``landmarks2d`` (B,K,2) image pixels, ``crop_points`` (B,K,2) normalised crop
         coordinates, the crop ``transform`` (B,2,3) they were read from, and with S its ``face_logit`` (B,),
@@ -245,8 +247,12 @@ class ContinuousLandmarkModel(nn.Module):
         if given_crops is not None:  # training: these faces' detector crops are given (TrainConfig.fitted_crop_fraction)
             chosen, given = given_crops
             used = torch.where(chosen[:, None, None], given.to(used), used)
+        if start is not None:
+            if self.training or self.template is None:
+                raise ValueError("start crops are for a model with S at inference (its re-crops follow the face)")
+            used = start.to(used)
         if not self.training:
-            for _ in range(self.recrops):
+            for _ in range(max(self.recrops, int(start is not None))):  # a started crop is always re-fitted once
                 used = self.recrop(images, used)
         out = {**located, "transform": used, **self.read_face(images, used, queries, datasets)}
         if self.template is not None:
