@@ -21,9 +21,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ..face import layouts
 from ..face.canonical import ASSETS
+from ..inference import box_from_landmarks, read_image
 from .media import IMAGE_SUFFIXES
 from .pts import read_pts
 
@@ -142,3 +144,42 @@ def _wflw(root: Path, annotations: Path, images: Path, spec: dict) -> list[Sampl
         tags = tuple(name for name, flag in zip(spec["attributes"], flags) if flag)
         samples.append(Sample(image, landmarks, box, tags))
     return samples
+
+
+# the face box's longer side over the frame's in SynthFaces' training images (synth300w, median over 200 training
+# faces: 0.35): face_frames frames a dataset's faces alike, so that a model with S meets faces of the size it knows
+FACE_FRACTION = 0.35
+
+
+def face_frames(data: LandmarkDataset, image_size: int, face_fraction: float = FACE_FRACTION) -> dict:
+    """The dataset's faces as one batch of square frames, each centred on its face and resized so that the face box's
+    longer side is ``face_fraction`` of the frame (padding with black where the frame leaves the photo): ``image``
+    (N,3,S,S) uint8, ``landmarks2d`` (N,K,2) pixels of the frame (NaN: not annotated), ``bbox`` (N,4) and ``iod`` (N,).
+    What training code that wants equal-sized images (``lm3d adapt``) takes from a folder of photos of any size."""
+    from PIL import Image
+
+    if not 0 < face_fraction <= 1:
+        raise ValueError(f"face_fraction must be in (0, 1], got {face_fraction}")
+    layout = layouts.get(data.layout)
+    if layout.norm_pair is None:
+        raise ValueError(f"layout {layout.name} has no outer eye corners: the faces would have no inter-ocular distance")
+    images, points, boxes = [], [], []
+    first, second = layout.norm_pair
+    for sample in data.samples:
+        if not np.isfinite(sample.landmarks[[first, second]]).all():
+            raise ValueError(f"{sample.image}: its outer eye corners are not annotated, so it has no inter-ocular distance")
+        box = np.asarray(sample.box if sample.box is not None else box_from_landmarks(sample.landmarks, layout))
+        side = float(max(box[2] - box[0], box[3] - box[1])) / face_fraction
+        centre = (box[:2] + box[2:]) / 2
+        corner = centre - side / 2
+        photo = Image.fromarray(read_image(sample.image))
+        frame = photo.transform((image_size, image_size), Image.Transform.EXTENT,
+                                (corner[0], corner[1], corner[0] + side, corner[1] + side), Image.Resampling.BILINEAR)
+        scale = image_size / side
+        images.append(np.asarray(frame))
+        points.append((sample.landmarks - corner) * scale)
+        boxes.append(np.concatenate([(box[:2] - corner) * scale, (box[2:] - corner) * scale]))
+    landmarks = torch.as_tensor(np.stack(points), dtype=torch.float32)
+    return {"image": torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous(), "landmarks2d": landmarks,
+            "bbox": torch.as_tensor(np.stack(boxes), dtype=torch.float32),
+            "iod": (landmarks[:, first] - landmarks[:, second]).norm(dim=-1)}

@@ -11,10 +11,11 @@ steps on a CPU, and every dataset the model knew (and ``dataset=None``) answers 
 starts as the first training dataset's (the reference convention in the standard sources), so step 0 answers in
 that convention.
 
-``--data`` is an ``.npz`` with ``images`` (N,H,W,3) uint8, ``landmarks`` (N,K,2) pixels in ``--layout`` (default
-ibug68), and, for a model that crops around a face box, ``boxes`` (N,4) x0,y0,x1,y1; ``iod`` (N,) is optional
-(default: the distance of the layout's outer eye corners). The last ``--holdout`` fraction is kept out of the
-fine-tuning and reports the NME before and after.
+``--root`` is a dataset folder (``--format`` 300w, wflw or folder: ``lm3d.io.datasets``), its photos framed alike
+at the checkpoint's image size (``face_frames``). ``--data`` is an ``.npz`` with ``images`` (N,H,W,3) uint8,
+``landmarks`` (N,K,2) pixels in ``--layout`` (default ibug68), and, for a model that crops around a face box,
+``boxes`` (N,4) x0,y0,x1,y1; ``iod`` (N,) is optional (default: the distance of the layout's outer eye corners).
+The last ``--holdout`` fraction is kept out of the fine-tuning and reports the NME before and after.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from ..evaluation import metrics
 from ..evaluation.conventions import offset_errors
 from ..face import EYE_CORNERS, CanonicalFace, layouts
 from ..inference.predict import predict_batches
+from ..io.datasets import face_frames, load_dataset
 from ..model import checkpoint
 from ..synth import SynthFaces, sources
 from .objective import landmark_loss, offset_penalty
@@ -102,7 +104,8 @@ def synth_faces_for(path: Path, source: str, count: int) -> tuple[dict, dict]:
 
 def nme(model, faces: dict, queries: torch.Tensor, dataset: str | None) -> float:
     predicted = predict_batches(model, faces["image"], faces.get("bbox"), queries, dataset=dataset)["landmarks2d"]
-    return metrics.nme_per_face(predicted, faces["landmarks2d"], faces["iod"]).mean().item()
+    known = torch.isfinite(faces["landmarks2d"]).all(-1)  # a dataset's points that are not annotated (NaN) do not count
+    return metrics.nme_per_face(predicted, torch.nan_to_num(faces["landmarks2d"]), faces["iod"], known).mean().item()
 
 
 def adapt(model, name: str, faces: dict, layout: str = "ibug68", steps: int = 300, batch_size: int = 32,
@@ -154,7 +157,8 @@ def _fit(model, index: int, faces: dict, layout: str, steps: int, batch_size: in
         boxes = faces["bbox"][chosen].to(device) if model.needs_box else None
         codes = torch.full((batch_size,), index, dtype=torch.long, device=device)
         outputs = model(image, boxes, queries, codes)
-        mask = torch.ones(targets.shape[:2], dtype=torch.bool, device=device)
+        mask = torch.isfinite(targets).all(-1)  # points a dataset leaves unannotated (NaN) are not trained on
+        targets = torch.nan_to_num(targets)
         loss = (landmark_loss(outputs["landmarks2d"].float(), targets, mask, iod, float(mask.sum()))
                 + offset_weight * offset_penalty(outputs["query_offsets"], mask))
         optimizer.zero_grad(set_to_none=True)
@@ -196,6 +200,8 @@ def main(argv=None) -> None:
     parser.add_argument("--dataset", required=True, help="the new dataset's name (what Detector.predict(dataset=) takes)")
     parser.add_argument("--data", type=Path, help="an .npz of images, landmarks (and boxes, iod)")
     parser.add_argument("--synth", help="instead: a SynthFaces source (e.g. synthuser), train split in, test split out")
+    parser.add_argument("--root", type=Path, help="instead: a dataset folder (300-W, WFLW or your own; --format says which)")
+    parser.add_argument("--format", default="folder", help="--root's dataset: 300w, wflw or folder (lm3d/assets/datasets.json)")
     parser.add_argument("--count", type=int, default=400, help="--synth: faces to fine-tune on (and to test on)")
     parser.add_argument("--layout", default="ibug68")
     parser.add_argument("--holdout", type=float, default=0.2, help="--data: the fraction kept out for the NME")
@@ -204,16 +210,25 @@ def main(argv=None) -> None:
                         help="also train D's network at this rate (reaches more conventions; moves the known datasets)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    if (args.data is None) == (args.synth is None):
-        raise SystemExit("give one of --data FILE.npz or --synth SOURCE")
+    if sum(x is not None for x in (args.data, args.synth, args.root)) != 1:
+        raise SystemExit("give one of --data FILE.npz, --synth SOURCE or --root FOLDER")
+    if not args.synth and not 0 < args.holdout < 1:
+        raise SystemExit(f"--holdout must be in (0, 1), got {args.holdout}")
     if args.synth:
         layout = layouts.get(sources.get(args.synth).layout)
         train_faces, test_faces = synth_faces_for(args.checkpoint, args.synth, args.count)
     else:
-        if not 0 < args.holdout < 1:
-            raise SystemExit(f"--holdout must be in (0, 1), got {args.holdout}")
-        layout = layouts.get(args.layout)
-        faces = load_npz(args.data, layout)
+        if args.root is not None:  # photos of any size: framed alike at the checkpoint's image size
+            try:
+                data = load_dataset(args.format, args.root, None if args.format != "folder" else args.layout)
+            except (ValueError, FileNotFoundError) as error:
+                raise SystemExit(str(error)) from None
+            layout = layouts.get(data.layout)
+            size = checkpoint.load(args.checkpoint, kind=checkpoint.MODEL_KINDS)["train_config"]["image_size"]
+            faces = face_frames(data, size)
+        else:
+            layout = layouts.get(args.layout)
+            faces = load_npz(args.data, layout)
         cut = int(round(len(faces["image"]) * (1 - args.holdout)))
         train_faces, test_faces = ({k: v[:cut] for k, v in faces.items()}, {k: v[cut:] for k, v in faces.items()})
     report = adapt_checkpoint(args.checkpoint, args.dataset, train_faces, test_faces, args.out, layout.name, args.steps,

@@ -12,7 +12,7 @@ from lm3d.evaluation.datasets import evaluate_dataset
 from lm3d.evaluation.metrics import nme_per_face
 from lm3d.inference import Detector, box_from_landmarks
 from lm3d.io import write_pts
-from lm3d.io.datasets import dataset_specs, load_dataset
+from lm3d.io.datasets import LandmarkDataset, Sample, dataset_specs, load_dataset
 from lm3d.model import checkpoint
 from lm3d.model.landmark_model import ContinuousLandmarkModel
 from lm3d.synth import SynthFaces
@@ -127,3 +127,44 @@ def test_lm3d_evaluate_dataset_writes_scores_and_a_ced_plot(roots, detectors, tm
     assert lm3d_main(["evaluate", "--checkpoint", str(path), "--dataset", "300w", "--root", str(tmp_path / "none"),
                       "--out", str(tmp_path / "F.json")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_face_frames_centre_each_face_at_the_training_size(roots, tmp_path):
+    from lm3d.io.datasets import FACE_FRACTION, face_frames
+
+    data = load_dataset("300w", roots / "300W")
+    frames = face_frames(data, 96)
+    assert frames["image"].shape == (4, 3, 96, 96) and frames["image"].dtype == torch.uint8
+    box = frames["bbox"][0]
+    assert float((box[2:] - box[:2]).max()) == pytest.approx(FACE_FRACTION * 96, rel=1e-4)
+    assert torch.allclose((box[:2] + box[2:]) / 2, torch.tensor([48.0, 48.0]), atol=1e-3)
+    # the frame's landmarks sit on the same picture: a bright dot at landmark 30 of a photo lands at its mapped point
+    shape = data.samples[0].landmarks
+    photo = np.zeros((160, 200, 3), np.uint8)
+    photo[79:82, 119:122] = 255  # a dot centred on pixel (row 80, column 120): lm3d point (120.5, 80.5)
+    Image.fromarray(photo).save(tmp_path / "dot.png")
+    moved = shape - shape[30] + np.array([120.5, 80.5])
+    dot = LandmarkDataset("dot", "ibug68", [Sample(tmp_path / "dot.png", moved)])
+    framed = face_frames(dot, 96)
+    light = framed["image"][0].float().mean(0).numpy()
+    rows, columns = np.mgrid[0:96, 0:96] + 0.5  # pixel centres
+    centre = ((light * columns).sum() / light.sum(), (light * rows).sum() / light.sum())
+    assert np.hypot(*(np.array(centre) - framed["landmarks2d"][0, 30].numpy())) < 0.5
+    assert framed["iod"][0] > 0
+
+
+def test_lm3d_adapt_learns_a_code_from_a_dataset_folder(roots, tmp_path):
+    torch.manual_seed(0)
+    config = preset("fast", "full")
+    model = ContinuousLandmarkModel(config.model)
+    path = tmp_path / "full" / "checkpoint.pt"
+    checkpoint.save(path, {"kind": "detector", "model_config": config.model.to_dict(), "train_config": config.to_dict(),
+                           "model": model.state_dict()})
+    with pytest.raises(SystemExit):  # exactly one source of faces
+        lm3d_main(["adapt", "--checkpoint", str(path), "--dataset", "mine", "--out", str(tmp_path / "a")])
+    code = lm3d_main(["adapt", "--checkpoint", str(path), "--dataset", "mine", "--root", str(roots / "300W"),
+                      "--format", "300w", "--steps", "3", "--holdout", "0.5", "--out", str(tmp_path / "adapted")])
+    assert code == 0
+    report = json.loads((tmp_path / "adapted" / "adapt.json").read_text())
+    assert report["steps"] == 3 and report["train_faces"] == 2 and np.isfinite(report["nme_after"])
+    assert "mine" in Detector.from_checkpoint(tmp_path / "adapted" / "checkpoint.pt", device="cpu").model.deformer.datasets
