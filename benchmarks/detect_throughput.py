@@ -4,10 +4,11 @@
 
 It writes a folder of SynthFaces test images (PNG) and an H.264 video of a SynthFaces clip into a temporary folder,
 then runs the command's job (``lm3d.io.detection``) on each, alternately with ``--batch-size 1`` and the batched
-setting, ``--rounds`` times into fresh output folders, and prints the median frames per second of each (reading,
-decoding, the model and writing the records and outputs included). Images in a folder are answered one by one
-whatever the batch size (each may have its own size); a video's frames go through the model ``--batch-size`` at a
-time. Batching pays for a model with S; a box model runs its face finder per frame, so it gains little.
+setting, once to warm up and then ``--rounds`` times into fresh output folders, and prints the median frames per
+second of each (reading, decoding, the model and writing the records and outputs included). Images in a folder are
+answered one by one whatever the batch size (each may have its own size); a video's frames go through the model
+``--batch-size`` at a time. Batching pays for a model with S; a box model runs its face finder per frame, so it
+gains little.
 """
 from __future__ import annotations
 
@@ -66,11 +67,12 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         photos, video = make_inputs(Path(folder), args.images, args.frames, args.size)
         results = {}
-        for round_ in range(args.rounds):
+        for round_ in range(-1, args.rounds):  # round -1 warms up (the CPU kernels of each batch shape), untimed
             for name, path in (("folder", photos), ("video", video)):
                 for batch in (1, args.batch_size):
-                    out = Path(folder) / f"out_{name}_{batch}_{round_}"
-                    results.setdefault((name, batch), []).append(frames_per_second(detector, path, out, batch))
+                    speed = frames_per_second(detector, path, Path(folder) / f"out_{name}_{batch}_{round_}", batch)
+                    if round_ >= 0:
+                        results.setdefault((name, batch), []).append(speed)
     print(f"{args.checkpoint.parent.name}, {args.size} px, {args.threads} threads, median of {args.rounds} rounds:\n")
     print("| input | batch size | frames/s |\n|---|---|---|")
     for (name, batch), values in results.items():
