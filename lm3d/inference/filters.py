@@ -62,6 +62,8 @@ class OneEuroFilter:
         if not (math.isfinite(scale) and scale > 0):
             raise ValueError(f"OneEuroFilter: scale must be a positive number, got {scale}")
         if self._value is None:
+            if not np.isfinite(value).all():  # no answer yet (a stream that starts without a face): nothing to keep
+                return value.copy()
             self._value, self._speed = value.copy(), np.zeros_like(value)
             self._time = 0.0 if time is None else time
             return value.copy()

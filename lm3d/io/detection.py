@@ -43,7 +43,7 @@ from ..runtime import write_atomically
 from .media import Input, gather_inputs, video_frames
 from .overlay import draw_points, write_video
 from .pts import write_pts
-from .records import CSV_COLUMNS, csv_rows, prediction_record
+from .records import CSV_COLUMNS, crop_from_roi, csv_rows, prediction_record, smooth_records
 
 FORMATS = ("jsonl", "csv", "pts")
 
@@ -64,10 +64,15 @@ def point_sets(layout_names, queries_files) -> dict:
 class Detection:
     """The job: ``run`` answers every input not yet done, ``assemble`` writes the outputs from the records."""
 
-    def __init__(self, detector: Detector, sets: dict, out: Path, dataset: str | None = None, batch_size: int = 8):
+    def __init__(self, detector: Detector, sets: dict, out: Path, dataset: str | None = None, batch_size: int = 8,
+                 follow: bool = False):
         if batch_size < 1:
             raise ValueError(f"--batch-size must be at least 1, got {batch_size}")
+        if follow and detector.model.needs_box:
+            raise ValueError("--follow starts each video frame from the previous frame's crop: it needs a model with S "
+                             "(a box model gets a new box from the face finder on every frame)")
         self.detector, self.sets, self.out, self.dataset, self.batch_size = detector, sets, Path(out), dataset, batch_size
+        self.follow = follow
         self.queries = (torch.cat([s.triangle for s in sets.values()]), torch.cat([s.barycentric for s in sets.values()]))
         starts = np.cumsum([0] + [len(s) for s in sets.values()])
         self.slices = {name: (int(starts[i]), int(starts[i + 1]), layout.names)
@@ -123,27 +128,40 @@ class Detection:
     def _run_video(self, item: Input, progress: bool) -> None:
         folder = self.out / "records" / item.name
         info, frames = video_frames(item.path)
-        chunk, index, seen = [], 0, 0
+        chunk, index, seen, previous = [], 0, 0, None
         for frame in tqdm(frames, desc=item.path.name, unit="frame", total=info["frames"], leave=False,
                           disable=not progress or None):
             chunk.append(frame)
             seen += 1
             if len(chunk) == self.batch_size:
-                self._video_chunk(folder, chunk, str(item.path), index)
+                previous = self._video_chunk(folder, chunk, str(item.path), index, previous)
                 chunk, index = [], index + 1
         if chunk:
-            self._video_chunk(folder, chunk, str(item.path), index)
+            self._video_chunk(folder, chunk, str(item.path), index, previous)
         if seen == 0:
             raise ValueError(f"video file {item.path} holds no frames")
         write_atomically(folder / "done.json", lambda t: t.write_text(json.dumps({**info, "frames": seen}) + "\n"))
 
-    def _video_chunk(self, folder: Path, chunk: list, source: str, index: int) -> None:
+    def _video_chunk(self, folder: Path, chunk: list, source: str, index: int, previous: dict | None) -> dict:
+        """Answer (or read back) one chunk of frames; returns its last record. With ``follow`` each frame starts from
+        the crop of the record before it (rounded as written, so a resumed run continues exactly as an unbroken one)."""
         target = folder / f"chunk_{index:06d}.jsonl"
         if target.exists():
-            return
-        records = self.answer(chunk, source, index * self.batch_size)
+            return json.loads(target.read_text().splitlines()[-1])
+        if not self.follow:
+            records = self.answer(chunk, source, index * self.batch_size)
+        else:
+            records = []
+            for offset, frame in enumerate(chunk):
+                start = crop_from_roi(previous["roi"]) if previous and previous["face_found"] else None
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    answer = self.detector.predict(frame, queries=self.queries, dataset=self.dataset, start_crop=start)
+                previous = prediction_record(answer, self.slices, source, index * self.batch_size + offset, frame.shape)
+                records.append(previous)
         text = "".join(json.dumps(r) + "\n" for r in records)
         write_atomically(target, lambda t: t.write_text(text))
+        return records[-1]
 
     # --- the outputs -----------------------------------------------------------------------------------------------
     def records_of(self, item: Input) -> list[dict]:
@@ -155,11 +173,14 @@ class Detection:
             return []
         return [json.loads(line) for chunk in sorted(folder.glob("chunk_*.jsonl")) for line in chunk.read_text().splitlines()]
 
-    def assemble(self, inputs: list[Input], formats, overlay: bool) -> dict:
-        """landmarks.jsonl and .csv, .pts files and overlays from the records of the finished inputs."""
+    def assemble(self, inputs: list[Input], formats, overlay: bool, smooth: bool = False) -> dict:
+        """landmarks.jsonl and .csv, .pts files and overlays from the records of the finished inputs; with ``smooth``
+        each video's 2D landmarks through the One-Euro filter (the records keep the raw answers)."""
         lines, rows, counts = [], [], {"images": 0, "frames": 0, "no face": []}
         for item in inputs:
             records = self.records_of(item)
+            if smooth and item.kind == "video" and records:
+                records = smooth_records(records, json.loads((self.out / "records" / item.name / "done.json").read_text())["fps"])
             for record in records:
                 lines.append(json.dumps(record) + "\n")
                 rows += csv_rows(record)
@@ -210,7 +231,7 @@ def settings_of(args, sets: dict) -> dict:
     """What decides the records' numbers: a rerun into the same folder must match it."""
     digest = hashlib.sha256(Path(args.checkpoint).read_bytes()).hexdigest()
     return {"checkpoint_sha256": digest, "dataset": args.dataset, "min_face_score": args.min_face_score,
-            "batch_size": args.batch_size,
+            "batch_size": args.batch_size, "follow": args.follow,
             "point_sets": {name: {"names": list(s.names), "triangle": s.triangle.tolist(),
                                   "barycentric": [[round(b, 6) for b in row] for row in s.barycentric.tolist()]}
                            for name, s in sets.items()}}
@@ -229,6 +250,10 @@ def main(argv=None) -> int:
     parser.add_argument("--format", nargs="+", default=["jsonl", "csv"], choices=FORMATS, help="outputs (default jsonl csv)")
     parser.add_argument("--overlay", action="store_true", help="also draw the points over each image and video")
     parser.add_argument("--batch-size", type=int, default=8, help="video frames per forward pass (default 8)")
+    parser.add_argument("--follow", action="store_true",
+                        help="videos: start each frame's crop from the previous frame's face (a model with S; frame by frame)")
+    parser.add_argument("--smooth", action="store_true",
+                        help="videos: smooth the 2D landmarks over time with the One-Euro filter (lm3d.inference.filters)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--min-face-score", type=float, default=0.5, help="below it, an image holds no face (models with S)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -242,18 +267,18 @@ def main(argv=None) -> int:
         detector = Detector.from_checkpoint(args.checkpoint, device=device, min_face_score=args.min_face_score)
         if detector.model.needs_box:
             detector.face_finder = LBPFaceFinder()
-        job = Detection(detector, sets, args.out, args.dataset, args.batch_size)
+        job = Detection(detector, sets, args.out, args.dataset, args.batch_size, args.follow)
         settings = settings_of(args, sets)
         recorded = args.out / "run.json"
         if recorded.exists() and json.loads(recorded.read_text()) != settings:
             raise ValueError(f"{args.out} holds results made with other settings (checkpoint, point sets, dataset, "
-                             "face score or batch size); pass another --out, or delete it")
+                             "face score, batch size or --follow); pass another --out, or delete it")
         write_atomically(recorded, lambda t: t.write_text(json.dumps(settings) + "\n"))
     except (ValueError, FileNotFoundError, LayoutAssetError, CheckpointError) as error:
         print(f"lm3d detect: {error}", file=sys.stderr)
         return 2
     failures = job.run(inputs, progress=not args.quiet)
-    counts = job.assemble(inputs, args.format, args.overlay)
+    counts = job.assemble(inputs, args.format, args.overlay, args.smooth)
     write_atomically(args.out / "failures.json", lambda t: t.write_text(json.dumps(failures, indent=1) + "\n"))
     still = [entry["source"] for entry in counts["no face"] if entry["frames"] is None]
     frames = sum(len(entry["frames"]) for entry in counts["no face"] if entry["frames"] is not None)

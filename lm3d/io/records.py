@@ -8,9 +8,13 @@ and says why in ``message``. NaN never reaches a file: JSON has no NaN.
 """
 from __future__ import annotations
 
+import copy
 import math
 
+import numpy as np
 import torch
+
+from ..inference.filters import one_euro
 
 POSE_CONVENTION = ("R maps canonical points into the OpenCV camera frame (x right, y down, z forward) as "
                    "X_cam = R diag(1, -1, -1) X + t, t in cm; R = Rz(roll) Ry(yaw) Rx(pitch), degrees: yaw > 0 turns "
@@ -35,6 +39,14 @@ def roi_corners(transform: torch.Tensor) -> list:
     """The crop's four corners in image pixels (top-left, top-right, bottom-right, bottom-left of the crop)."""
     corners = torch.tensor([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
     return _plain(corners @ transform[:, :2].T + transform[:, 2])
+
+
+def crop_from_roi(corners) -> torch.Tensor:
+    """The crop transform (2,3) whose corners ``roi_corners`` gives (its inverse): how a video's next frame starts from
+    a record's crop, the same whether the record was just made or read back after an interruption."""
+    corners = torch.as_tensor(corners, dtype=torch.float32)
+    top_left, top_right, _, bottom_left = corners
+    return torch.stack([(top_right - top_left) / 2, (bottom_left - top_left) / 2, corners.mean(0)], 1)
 
 
 def prediction_record(prediction, point_sets: dict[str, tuple[int, int, tuple | None]], source: str,
@@ -80,3 +92,31 @@ def csv_rows(record: dict) -> list[tuple]:
         rows += [(record["source"], record["frame"], name, i, names[i], x, y, visible[i], record["face_score"])
                  for i, (x, y) in enumerate(points)]
     return rows
+
+
+# a face's inter-ocular distance over the side of the crop it is read from (SynthFaces' training faces in their box
+# crops: median 0.37); smooth_records takes the One-Euro filter's speed unit from each record's RoI with it
+IOD_PER_CROP_SIDE = 0.37
+
+
+def smooth_records(records: list[dict], fps: float, **settings) -> list[dict]:
+    """A video's records (in frame order) with every point set's 2D landmarks through the One-Euro filter
+    (``lm3d.inference.filters``, its defaults unless ``settings`` say otherwise); frames without a face stay null,
+    and the filter keeps its last estimate across them."""
+    sides = np.array([np.linalg.norm(np.subtract(r["roi"][1], r["roi"][0])) if r.get("roi") else np.nan for r in records])
+    if not np.isfinite(sides).any():
+        return records
+    scale = np.nan_to_num(sides, nan=float(np.nanmedian(sides))) * IOD_PER_CROP_SIDE
+    smoothed = copy.deepcopy(records)
+    for name, entry in records[0]["points"].items():
+        count = len(entry["names"]) if entry["names"] else next(
+            (len(r["points"][name]["landmarks2d"]) for r in records if r["face_found"]), 0)
+        if count == 0:
+            continue
+        sequence = np.array([r["points"][name]["landmarks2d"] if r["face_found"] else np.full((count, 2), np.nan)
+                             for r in records], dtype=np.float64)
+        steady = one_euro(sequence, fps or 30.0, scale, **settings)
+        for record, points in zip(smoothed, steady):
+            if record["face_found"]:
+                record["points"][name]["landmarks2d"] = _plain(points.tolist())
+    return smoothed

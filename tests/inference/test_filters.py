@@ -75,3 +75,11 @@ def test_bad_streams_are_refused():
         one_euro(np.zeros((0, 2)))
     with pytest.raises(ValueError, match="one per frame"):
         one_euro(np.zeros((4, 2)), scale=np.ones(3))
+
+
+def test_a_stream_that_starts_without_an_answer_waits_for_one():
+    from lm3d.inference import OneEuroFilter
+
+    smooth = OneEuroFilter(fps=30)
+    assert np.isnan(smooth(np.array([np.nan, np.nan]))).all()
+    assert np.allclose(smooth(np.array([1.0, 2.0])), [1.0, 2.0])  # the first answer starts the filter

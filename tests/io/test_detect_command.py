@@ -143,3 +143,34 @@ def test_the_lm3d_command_and_python_m_lm3d(tmp_path):
     assert run.returncode == 2 and "unknown command 'fly'" in run.stderr
     run = subprocess.run([sys.executable, "-m", "lm3d", "detect", "--help"], capture_output=True, text=True)
     assert run.returncode == 0 and "lm3d detect" in run.stdout and "--overlay" in run.stdout
+
+
+def test_videos_can_follow_the_face_and_be_smoothed_and_resume_exactly(model_file, inputs, tmp_path):
+    from lm3d.io.records import crop_from_roi, smooth_records
+
+    args = [inputs / "clip.mp4", "--checkpoint", model_file, "--batch-size", "4", "--min-face-score", "0", "--follow"]
+    assert detect(*args, "--out", tmp_path / "raw") == 0
+    raw = [json.loads(line) for line in (tmp_path / "raw" / "landmarks.jsonl").read_text().splitlines()]
+    detector = Detector.from_checkpoint(model_file, device="cpu", min_face_score=0.0)
+    frames = list(video_frames(inputs / "clip.mp4")[1])
+    ibug = layouts.get("ibug68")
+    following = detector.predict(frames[5], queries=(ibug.triangle, ibug.barycentric), start_crop=crop_from_roi(raw[4]["roi"]))
+    np.testing.assert_allclose(raw[5]["points"]["ibug68"]["landmarks2d"], following.landmarks2d, atol=2e-3)
+    assert detect(*args, "--out", tmp_path / "steady", "--smooth") == 0
+    steady = [json.loads(line) for line in (tmp_path / "steady" / "landmarks.jsonl").read_text().splitlines()]
+    assert steady == smooth_records(raw, 10.0) and steady[3] != raw[3]  # the clip is 10 frames/s
+    (tmp_path / "steady" / "records" / "clip" / "chunk_000001.jsonl").unlink()  # killed mid-video, then resumed
+    (tmp_path / "steady" / "records" / "clip" / "chunk_000002.jsonl").unlink()
+    (tmp_path / "steady" / "records" / "clip" / "done.json").unlink()
+    assert detect(*args, "--out", tmp_path / "steady", "--smooth") == 0
+    assert [json.loads(line) for line in (tmp_path / "steady" / "landmarks.jsonl").read_text().splitlines()] == steady
+
+
+def test_follow_needs_a_model_with_s(inputs, tmp_path, capsys):
+    torch.manual_seed(0)
+    config = preset("fast", "baseline").model
+    path = tmp_path / "box.pt"
+    checkpoint.save(path, {"kind": "detector", "model_config": config.to_dict(),
+                           "model": ContinuousLandmarkModel(config).state_dict()})
+    assert detect(inputs / "clip.mp4", "--checkpoint", path, "--out", tmp_path / "o", "--follow") == 2
+    assert "needs a model with S" in capsys.readouterr().err
