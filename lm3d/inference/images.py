@@ -52,9 +52,12 @@ def read_image_file(path: str | Path) -> np.ndarray:
         raise FileNotFoundError(f"image file {path} does not exist")
     try:
         with Image.open(path) as opened:
+            width, height = opened.size  # read from the header: a huge image is refused before it is decoded
+            if width * height > MAX_PIXELS:
+                raise ValueError(f"the image is {width}x{height} pixels, more than {MAX_PIXELS:,}; downscale it first")
             opened.load()  # decodes now: a truncated file fails here, not later inside the model
             picture = ImageOps.exif_transpose(opened)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise ValueError(f"cannot read image file {path}: {error}") from error
     if picture.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit (or 32-bit) grayscale
         array = np.asarray(picture, dtype=np.float64)

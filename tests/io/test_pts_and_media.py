@@ -91,3 +91,12 @@ def test_image_files_of_every_common_kind_become_rgb(tmp_path):
     for name in ("cut.jpg", "text.png"):
         with pytest.raises(ValueError, match=f"cannot read image file .*{name}"):
             read_image(tmp_path / name)
+
+
+def test_a_huge_image_is_refused_before_it_is_decoded(tmp_path, monkeypatch):
+    from lm3d.inference import images
+
+    Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(tmp_path / "big.png")
+    monkeypatch.setattr(images, "MAX_PIXELS", 1000)
+    with pytest.raises(ValueError, match="50x40 pixels, more than 1,000; downscale it first"):
+        images.read_image(tmp_path / "big.png")
