@@ -1,28 +1,41 @@
 """The ladder: the baseline with simulated, MTCNN and LBP boxes, then each of the paper's additions, same budget.
 
 Every row is trained over the same seeds with the same preset and differs from the row it builds on by one addition:
-S (similarity or affine) in place of the box, the 3D head in place of the 2D head, D. A box row evaluated on a real
-finder's boxes counts only the faces (and clips) that finder found. The 3D-head rows also get the pose table.
+S (similarity or affine) in place of the box, the 3D head in place of the 2D head, D (on the box crop and on S). A
+box row evaluated on a real finder's boxes counts only the faces (and clips) that finder found. The 3D-head rows also
+get the pose table.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 from ..evaluation.video import clip_rois
 from ..model import VARIANTS, load_model
 from ..training import CHECKPOINT_NAME, preset
+from .deformer import WITH_D
 from .seed_runs import POSE_COLUMNS, aggregate, cell, evaluate_with_boxes, run_name, run_seeds
 
-# The rows: (label, variant, face boxes of a box model)
-LADDER = (("baseline, simulated detector box", "baseline", "simulated"),
-          ("baseline, MTCNN box", "baseline", "mtcnn"),
-          ("baseline, LBP detector box", "baseline", "lbp"),
-          ("S similarity", "s-similarity", None),
-          ("S similarity, on the faces MTCNN finds", "s-similarity", "mtcnn"),
-          ("S affine", "s-affine", None),
-          ("3D head, box crop (crop-3d)", "crop-3d", None),
-          ("S + 3D head (s-3d)", "s-3d", None),
-          ("S + 3D head + D (full)", "full", None))
+
+class Rung(NamedTuple):
+    label: str
+    variant: str
+    boxes: str | None  # a box model's face boxes ("simulated", "mtcnn", "lbp"); None: S finds the face, or simulated
+    overrides: dict | None = None  # settings changed from the variant's (D on the box crop)
+    tag: str | None = None  # the run folder's name for such a run (lm3d.experiments.seed_runs.run_name)
+
+
+LADDER = (Rung("baseline, simulated detector box", "baseline", "simulated"),
+          Rung("baseline, MTCNN box", "baseline", "mtcnn"),
+          Rung("baseline, LBP detector box", "baseline", "lbp"),
+          Rung("S similarity", "s-similarity", None),
+          Rung("S similarity, on the faces MTCNN finds", "s-similarity", "mtcnn"),
+          Rung("S affine", "s-affine", None),
+          Rung("3D head, box crop (crop-3d)", "crop-3d", None),
+          # D where S's placement error does not hide it: the deformer's table trains the same runs
+          Rung("3D head + D, box crop (crop-3d + D)", "crop-3d", None, WITH_D, "crop-3d-deformer"),
+          Rung("S + 3D head (s-3d)", "s-3d", None),
+          Rung("S + 3D head + D (full)", "full", None))
 BOX_ROW = LADDER[0][0]
 FILTERED_ROW = "baseline, simulated detector box, One-Euro filtered (stability only)"
 
@@ -36,12 +49,12 @@ def ladder_rows(results: dict) -> dict:
 def ladder_runs(preset_name: str, seeds: list[int], runs: Path, mtcnn_boxes: Path | None, jobs: int = 1) -> dict:
     """Every row of LADDER: its evaluations, one per seed (trained and evaluated unless cached)."""
     rows = {}
-    for label, variant, boxes in LADDER:
+    for label, variant, boxes, overrides, tag in LADDER:
         if boxes == "mtcnn" and (mtcnn_boxes is None or not mtcnn_boxes.exists()):
             print(f"skipping '{label}': no MTCNN boxes (make peers && benchmarks/face_boxes.py)")
             continue
         if boxes in (None, "simulated"):
-            rows[label] = run_seeds(preset_name, seeds, runs, variant, jobs=jobs)
+            rows[label] = run_seeds(preset_name, seeds, runs, variant, overrides, tag, jobs=jobs)
         else:
             kind = f"file:{mtcnn_boxes}" if boxes == "mtcnn" else boxes
             rows[label] = [evaluate_with_boxes(preset_name, seed, runs, kind, boxes, variant) for seed in seeds]
@@ -64,8 +77,8 @@ def ladder_rois(preset_name: str, seed: int, runs: Path, mtcnn_boxes: Path | Non
     finders = {"simulated detector": "simulated", "LBP": "lbp"}
     if mtcnn_boxes is not None and mtcnn_boxes.exists():
         finders["MTCNN"] = f"file:{mtcnn_boxes}"
-    models = {label: load_model(runs / run_name(preset_name, variant, seed) / CHECKPOINT_NAME)
-              for label, variant, boxes in LADDER if boxes is None and VARIANTS[variant]["crop"] != "box"}
+    models = {rung.label: load_model(runs / run_name(preset_name, rung.variant, seed, rung.tag) / CHECKPOINT_NAME)
+              for rung in LADDER if rung.boxes is None and VARIANTS[rung.variant]["crop"] != "box"}
     rois = clip_rois(source, config.image_size, config.model.crop_margin, finders, models)
     return {"source": source, "seed": seed, "clip": "moving 0", "rois": {name: t.tolist() for name, t in rois.items()}}
 

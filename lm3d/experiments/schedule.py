@@ -28,7 +28,8 @@ TRAINING_COST = {"baseline": 1.0, "crop-3d": 1.4, "s-similarity": 1.7, "s-affine
 def every_run(preset_name: str, seeds: list[int]) -> list[tuple]:
     """(variant, seed, overrides, tag) of every training of the ladder, the 3D head's and the deformer's tables,
     each once."""
-    specs = [(variant, seed, None, None) for _, variant, boxes in LADDER if boxes in (None, "simulated") for seed in seeds]
+    specs = [(rung.variant, seed, rung.overrides, rung.tag) for rung in LADDER if rung.boxes in (None, "simulated")
+             for seed in seeds]
     specs += [(variant, seed, None, None) for _, variant, _ in HEAD_3D for seed in seeds]
     specs += [(variant, seed, overrides, tag) for _, variant, overrides, tag in DEFORMER_ROWS for seed in seeds]
     other = other_principal(preset_name)
@@ -40,7 +41,7 @@ def every_run(preset_name: str, seeds: list[int]) -> list[tuple]:
 def box_evaluations(seeds: list[int], mtcnn_boxes: Path | None) -> list[tuple]:
     """(variant, seed, boxes, label) of the ladder's rows scored on a face finder's boxes (MTCNN's when given)."""
     specs = []
-    for _, variant, boxes in LADDER:
+    for _, variant, boxes, _, _ in LADDER:
         if boxes == "mtcnn" and mtcnn_boxes is not None and mtcnn_boxes.exists():
             specs += [(variant, seed, f"file:{mtcnn_boxes}", "mtcnn") for seed in seeds]
         elif boxes == "lbp":

@@ -73,7 +73,9 @@ def test_the_ladder_and_the_claims_end_to_end(tmp_path):
     assert list(rows) == ["baseline, simulated detector box",
                           "baseline, simulated detector box, One-Euro filtered (stability only)",
                           "baseline, LBP detector box", "S similarity", "S affine",
-                          "3D head, box crop (crop-3d)", "S + 3D head (s-3d)", "S + 3D head + D (full)"]
+                          "3D head, box crop (crop-3d)", "3D head + D, box crop (crop-3d + D)", "S + 3D head (s-3d)",
+                          "S + 3D head + D (full)"]
+    assert "D offset error synthwflw" in rows["3D head + D, box crop (crop-3d + D)"]  # trained with D, its own run
     filtered = rows["baseline, simulated detector box, One-Euro filtered (stability only)"]
     assert set(filtered) == {"static jitter synth300w", "motion jitter synth300w", "video nme synth300w"} | {
         f"{k} {s}" for k in ("static jitter", "motion jitter", "video nme") for s in ("synthwflw", "synthmpie", "hmc")}

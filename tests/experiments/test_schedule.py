@@ -13,7 +13,7 @@ def test_every_run_lists_each_training_of_the_tables_once():
     specs = schedule.every_run("standard", [0, 1, 2])
     keys = [(variant, seed, tag) for variant, seed, _, tag in specs]
     assert len(keys) == len(set(keys))
-    variants = {variant for _, variant, boxes in LADDER} | {variant for _, variant, _ in HEAD_3D}
+    variants = {rung.variant for rung in LADDER} | {variant for _, variant, _ in HEAD_3D}
     assert {(variant, seed, None) for variant in variants for seed in (0, 1, 2)} <= set(keys)
     assert {("crop-3d", seed, "crop-3d-deformer") for seed in (0, 1, 2)} <= set(keys)
     assert ("crop-3d", 0, "crop-3d-principal-crop") in keys  # the standard preset puts it at the image centre
