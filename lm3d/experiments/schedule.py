@@ -11,14 +11,13 @@ the last run to start is then a short one), by the relative costs in ``TRAINING_
 from __future__ import annotations
 
 import json
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from .deformer import DEFORMER_ROWS
 from .head_3d import HEAD_3D, other_principal
 from .ladder import LADDER
-from .seed_runs import evaluate_with_boxes, run_seed
+from .seed_runs import evaluate_with_boxes, in_processes, run_seed
 
 # The seconds of one training step of each variant against the baseline's, under the standard preset on the 2-core
 # CPU (images per second in the runs' logs, two trainings at once): only the order of the queue depends on it
@@ -63,16 +62,8 @@ def train_all(preset_name: str, seeds: list[int], runs: Path, mtcnn_boxes: Path 
     """Train and evaluate every run of ``every_run`` (the costliest first), then score the ``box_evaluations``,
     ``jobs`` at a time, each in a process of its own; finished runs and current metrics are reused. Returns how
     many of each were asked for."""
-    if jobs < 1:
-        raise ValueError(f"jobs must be at least 1, got {jobs}")
     trainings = sorted(every_run(preset_name, seeds), key=lambda spec: -TRAINING_COST.get(spec[0], 1.0))
     scorings = box_evaluations(seeds, mtcnn_boxes)
-    for work, specs in ((_train, trainings), (_score, scorings)):
-        if jobs == 1:
-            for spec in specs:
-                work(spec, preset_name, runs)
-            continue
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for future in [pool.submit(work, spec, preset_name, runs) for spec in specs]:
-                future.result()  # a failed run stops the job with its own error
+    in_processes(partial(_train, preset_name=preset_name, runs=runs), trainings, jobs)
+    in_processes(partial(_score, preset_name=preset_name, runs=runs), scorings, jobs)
     return {"trainings": len(trainings), "box evaluations": len(scorings)}

@@ -47,13 +47,20 @@ def run_seeds(preset_name: str, seeds, runs: Path, variant: str = "baseline", ov
               tag: str | None = None, jobs: int = 1) -> list[dict]:
     """``run_seed`` for every seed, ``jobs`` at a time, each in a process of its own (with the threads its config
     fixes, so a seed gives the same numbers alone or beside another)."""
+    return in_processes(partial(run_seed, preset_name, runs=runs, variant=variant, overrides=overrides, tag=tag),
+                        seeds, jobs)
+
+
+def in_processes(work, items, jobs: int) -> list:
+    """``[work(item) for item in items]``, ``jobs`` at a time, each in a spawned process of its own (in this process
+    when ``jobs`` is 1 or there is one item); in order, and a failure stops it with its own error."""
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
-    if jobs == 1 or len(seeds) == 1:
-        return [run_seed(preset_name, seed, runs, variant, overrides, tag) for seed in seeds]
-    with ProcessPoolExecutor(min(jobs, len(seeds)), mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(partial(run_seed, runs=runs, variant=variant, overrides=overrides, tag=tag),
-                             [preset_name] * len(seeds), seeds))
+    items = list(items)
+    if jobs == 1 or len(items) <= 1:
+        return [work(item) for item in items]
+    with ProcessPoolExecutor(min(jobs, len(items)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(work, items))
 
 
 def training_minutes(log: Path, batch_size: int) -> float:
