@@ -18,27 +18,21 @@ import torch
 from tqdm import tqdm
 
 from ..face import layouts
-from ..inference import Detector, box_from_landmarks, read_image
-from ..io.datasets import LandmarkDataset
+from ..inference import Detector, read_image
+from ..io.datasets import LandmarkDataset, face_box, iod_corners
 from .metrics import auc, ced_curve, failure_rate, nme_per_face
 
 
 def face_errors(detector: Detector, data: LandmarkDataset, progress: bool = True) -> list[dict]:
     """Every face's NME (inf where no face was found) with its image and subsets."""
     layout = layouts.get(data.layout)
-    if layout.norm_pair is None:
-        raise ValueError(f"layout {layout.name} has no outer eye corners to normalise by; score it on a layout that does")
-    first, second = layout.norm_pair
+    first, second = iod_corners(layout)
     faces = []
     for sample in tqdm(data.samples, desc=f"evaluate {data.name}", unit="face", disable=not progress or None):
+        iod_corners(layout, sample)
         truth = torch.as_tensor(sample.landmarks, dtype=torch.float32)
-        if not torch.isfinite(truth[[first, second]]).all():
-            raise ValueError(f"{sample.image}: its outer eye corners are not annotated, so it has no normaliser")
-        image = read_image(sample.image)
-        box = None
-        if detector.model.needs_box:
-            box = sample.box if sample.box is not None else box_from_landmarks(sample.landmarks, data.layout, detector.face)
-        predicted = detector.predict(image, box=box, layout=data.layout).landmarks2d
+        box = face_box(sample, layout) if detector.model.needs_box else None
+        predicted = detector.predict(read_image(sample.image), box=box, layout=data.layout).landmarks2d
         iod = (truth[first] - truth[second]).norm()
         known = torch.isfinite(truth).all(1)
         nme = (math.inf if not torch.isfinite(predicted).all()

@@ -59,6 +59,23 @@ class LandmarkDataset:
         return [s for s in self.samples if name in s.subsets]
 
 
+def face_box(sample: Sample, layout) -> np.ndarray:
+    """(4,) the sample's face box: the dataset's own (WFLW), else the box of lm3d's training convention built from its
+    landmarks (``lm3d.inference.box_from_landmarks``)."""
+    return np.asarray(sample.box if sample.box is not None else box_from_landmarks(sample.landmarks, layout),
+                      dtype=np.float64)
+
+
+def iod_corners(layout, sample: Sample | None = None) -> tuple[int, int]:
+    """The layout's outer eye corners (its ``norm_pair``), the inter-ocular distance's ends; refused when the layout has
+    none, or (given a sample) when that face leaves them unannotated."""
+    if layout.norm_pair is None:
+        raise ValueError(f"layout {layout.name} has no outer eye corners: its faces have no inter-ocular distance")
+    if sample is not None and not np.isfinite(sample.landmarks[list(layout.norm_pair)]).all():
+        raise ValueError(f"{sample.image}: its outer eye corners are not annotated, so it has no inter-ocular distance")
+    return layout.norm_pair
+
+
 def load_dataset(name: str, root: str | Path, layout: str | None = None, annotations: str | Path | None = None,
                  limit: int | None = None) -> LandmarkDataset:
     """Read dataset ``name`` (a key of ``dataset_specs()``) from ``root``; ``limit``: its first so many faces."""
@@ -161,14 +178,11 @@ def face_frames(data: LandmarkDataset, image_size: int, face_fraction: float = F
     if not 0 < face_fraction <= 1:
         raise ValueError(f"face_fraction must be in (0, 1], got {face_fraction}")
     layout = layouts.get(data.layout)
-    if layout.norm_pair is None:
-        raise ValueError(f"layout {layout.name} has no outer eye corners: the faces would have no inter-ocular distance")
+    first, second = iod_corners(layout)
     images, points, boxes = [], [], []
-    first, second = layout.norm_pair
     for sample in data.samples:
-        if not np.isfinite(sample.landmarks[[first, second]]).all():
-            raise ValueError(f"{sample.image}: its outer eye corners are not annotated, so it has no inter-ocular distance")
-        box = np.asarray(sample.box if sample.box is not None else box_from_landmarks(sample.landmarks, layout))
+        iod_corners(layout, sample)
+        box = face_box(sample, layout)
         side = float(max(box[2] - box[0], box[3] - box[1])) / face_fraction
         centre = (box[:2] + box[2:]) / 2
         corner = centre - side / 2
