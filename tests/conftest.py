@@ -2,6 +2,8 @@ import pytest
 import torch
 
 import lm3d
+from lm3d.model.landmark_model import ContinuousLandmarkModel
+from lm3d.training import preset
 
 # Fixtures that train a model: every test that uses one is slow (``pytest -m "not slow"`` leaves them out)
 TRAINED_FIXTURES = {"trained", "trained_s", "trained_3d", "trained_full", "detector", "s_detector", "frames"}
@@ -21,3 +23,13 @@ def face():
 @pytest.fixture
 def generator():
     return torch.Generator().manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def untrained():
+    """``untrained(variant)``: an untrained model of that variant of the fast preset, seeded: for the tests of what
+    surrounds a model (tracking, readers, exports, scoring), not of what it learns."""
+    def make(variant: str) -> ContinuousLandmarkModel:
+        torch.manual_seed(0)
+        return ContinuousLandmarkModel(preset("fast", variant).model).eval()
+    return make

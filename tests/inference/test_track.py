@@ -4,9 +4,7 @@ import pytest
 import torch
 
 from lm3d.inference import Detector, box_from_landmarks, one_euro
-from lm3d.model.landmark_model import ContinuousLandmarkModel
 from lm3d.synth import SynthFaces
-from lm3d.training import preset
 
 
 @pytest.fixture(scope="module")
@@ -17,10 +15,8 @@ def clip():
 
 
 @pytest.fixture(scope="module")
-def detectors():
-    torch.manual_seed(0)
-    return {variant: Detector(ContinuousLandmarkModel(preset("fast", variant).model), min_face_score=0.0)
-            for variant in ("baseline", "s-3d")}
+def detectors(untrained):
+    return {variant: Detector(untrained(variant), min_face_score=0.0) for variant in ("baseline", "s-3d")}
 
 
 def test_without_follow_each_frame_is_answered_alone(detectors, clip):

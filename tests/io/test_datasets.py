@@ -92,10 +92,8 @@ def test_bad_datasets_are_refused_by_name(roots, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def detectors():
-    torch.manual_seed(0)
-    return {variant: Detector(ContinuousLandmarkModel(preset("fast", variant).model), min_face_score=0.0)
-            for variant in ("baseline", "s-similarity")}
+def detectors(untrained):
+    return {variant: Detector(untrained(variant), min_face_score=0.0) for variant in ("baseline", "s-similarity")}
 
 
 def test_evaluate_dataset_scores_every_face_as_computed_by_hand(roots, detectors):

@@ -12,8 +12,6 @@ from PIL import Image
 
 from lm3d.inference import Detector, read_image
 from lm3d.io import read_pts, write_pts
-from lm3d.model.landmark_model import ContinuousLandmarkModel
-from lm3d.training import preset
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 DTYPES = (np.uint8, np.uint16, np.int32, np.float32, np.float64, np.bool_)
@@ -44,13 +42,8 @@ def test_read_image_answers_rgb_uint8_or_names_the_problem(array):
 
 
 @pytest.fixture(scope="module")
-def detectors():
-    torch.manual_seed(0)
-    made = {}
-    for variant in ("baseline", "s-3d"):
-        model = ContinuousLandmarkModel(preset("fast", variant).model)
-        made[variant] = Detector(model, min_face_score=0.5)
-    return made
+def detectors(untrained):
+    return {variant: Detector(untrained(variant), min_face_score=0.5) for variant in ("baseline", "s-3d")}
 
 
 @FUZZ

@@ -5,15 +5,12 @@ import torch
 from lm3d.face import CanonicalFace, camera
 from lm3d.inference import Detector
 from lm3d.io.meshes import face_mesh, read_obj, write_obj, write_ply
-from lm3d.model.landmark_model import ContinuousLandmarkModel
 from lm3d.synth import SynthFaces
-from lm3d.training import preset
 
 
 @pytest.fixture(scope="module")
-def prediction():
-    torch.manual_seed(0)
-    detector = Detector(ContinuousLandmarkModel(preset("fast", "crop-3d").model))
+def prediction(untrained):
+    detector = Detector(untrained("crop-3d"))
     face = SynthFaces("synth300w", "test", 1, image_size=96).render([0])
     return detector.predict(face["image"][0].permute(1, 2, 0).numpy(), box=face["bbox"][0])
 
