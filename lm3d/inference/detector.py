@@ -1,5 +1,6 @@
 """``Detector``: load a checkpoint, predict landmarks of any layout or query set; ``Prediction``: what it answers.
 
+    >>> detector = lm3d.Detector.from_pretrained()   # the shipped full model (S, 3D head, D): no box, no training
     >>> detector = lm3d.Detector.from_checkpoint("runs/std1/checkpoint.pt")
     >>> result = detector.predict(image, box=(x0, y0, x1, y1), layout="ibug68")   # a box model (baseline)
     >>> result = detector.predict(image, layout="ibug68")   # a model with S finds the face itself
@@ -113,6 +114,13 @@ class Detector:
         data = checkpoint.load(path, kind=checkpoint.MODEL_KINDS)
         scale_range = tuple(data["scale_range"]) if data.get("scale_range") else None
         return cls(checkpoint.load_model(path, device), face_finder, scale_range, min_face_score)
+
+    @classmethod
+    def from_pretrained(cls, device=None, min_face_score: float = 0.5) -> "Detector":
+        """The detector whose weights ship inside lm3d: the full model (S finds the face, the 3D head gives pose,
+        camera and visibility, D answers in a training dataset's convention). How it was trained, what it reaches
+        and where it falls short: docs/model_card.md."""
+        return cls.from_checkpoint(checkpoint.PRETRAINED, device, min_face_score=min_face_score)
 
     def _queries(self, layout, queries):
         if (layout is None) == (queries is None):

@@ -1,8 +1,9 @@
 """``lm3d detect``: a trained detector over image files, folders and videos, its answers written to a folder.
 
-    lm3d detect photos/ clip.mp4 --checkpoint runs/full/checkpoint.pt --out results/
-    lm3d detect face.jpg --checkpoint CKPT --out results/ --layout ibug68 wflw98 --format jsonl csv pts --overlay
-    lm3d detect face.jpg --checkpoint CKPT --out results/ --queries my_points.json   # a layout saved by the picker
+    lm3d detect photos/ clip.mp4 --out results/                  # the shipped model (docs/model_card.md)
+    lm3d detect face.jpg --out results/ --layout ibug68 wflw98 --format jsonl csv pts --overlay
+    lm3d detect face.jpg --out results/ --queries my_points.json   # a layout saved by the picker
+    lm3d detect photos/ --checkpoint runs/full/checkpoint.pt --out results/   # a model you trained
 
 What it writes into ``--out`` (``lm3d.io.records`` says what a record holds):
 
@@ -38,6 +39,7 @@ from tqdm import tqdm
 from ..face import layouts
 from ..face.layouts import LayoutAssetError
 from ..inference import Detector, LBPFaceFinder, read_image
+from ..model import checkpoint
 from ..model.checkpoint import CheckpointError
 from ..runtime import write_atomically
 from .media import Input, gather_inputs, video_frames
@@ -229,7 +231,7 @@ def _save_png(picture: np.ndarray, path: Path) -> None:
 
 def settings_of(args, sets: dict) -> dict:
     """What decides the records' numbers: a rerun into the same folder must match it."""
-    digest = hashlib.sha256(Path(args.checkpoint).read_bytes()).hexdigest()
+    digest = hashlib.sha256(checkpoint.resolve(args.checkpoint).read_bytes()).hexdigest()
     return {"checkpoint_sha256": digest, "dataset": args.dataset, "min_face_score": args.min_face_score,
             "batch_size": args.batch_size, "follow": args.follow,
             "point_sets": {name: {"names": list(s.names), "triangle": s.triangle.tolist(),
@@ -242,7 +244,8 @@ def main(argv=None) -> int:
                                      epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", type=Path, help="image files, folders of them (searched recursively), videos")
     parser.add_argument("--out", type=Path, required=True, help="the folder the results go to")
-    parser.add_argument("--checkpoint", type=Path, required=True, help="a trained model (python -m lm3d.train)")
+    parser.add_argument("--checkpoint", type=Path, default=Path(checkpoint.PRETRAINED),
+                        help="a trained model (python -m lm3d.train); default: the shipped weights, 'pretrained'")
     parser.add_argument("--layout", nargs="+", default=None,
                         help=f"layouts to answer (default ibug68): {', '.join(layouts.names())}")
     parser.add_argument("--queries", nargs="+", type=Path, default=[], help="layout files saved by the query picker")

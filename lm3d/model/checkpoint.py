@@ -1,6 +1,7 @@
 """Checkpoints: written atomically, loaded safely (``weights_only=True``), checked before use.
 
     >>> model = load_model("runs/standard_seed0/checkpoint.pt")   # a ContinuousLandmarkModel in eval mode
+    >>> model = load_model("pretrained")   # the weights that ship with lm3d (docs/model_card.md)
 
 A checkpoint is a dict with ``format``, the model and training configs (plain dicts), the
 model's state dict, and optionally optimizer/scheduler states and the step. Loading refuses
@@ -17,6 +18,9 @@ from ..runtime import default_device, write_atomically
 from .landmark_model import ContinuousLandmarkModel, ModelConfig
 
 CHECKPOINT_FORMAT = "lm3d.checkpoint/1"
+# the name that stands for the weights shipped inside the package, wherever a checkpoint path is asked for
+PRETRAINED = "pretrained"
+PRETRAINED_FILE = Path(__file__).resolve().parents[1] / "assets" / "pretrained" / "lm3d_full.pt"
 MODEL_KINDS = ("detector", "baseline")  # the landmark model's stored kinds ("baseline": saved before S existed)
 
 
@@ -29,9 +33,32 @@ def save(path: str | Path, payload: dict) -> None:
     write_atomically(path, lambda temporary: torch.save({"format": CHECKPOINT_FORMAT, **payload}, temporary))
 
 
+def resolve(path: str | Path) -> Path:
+    """``path``, or the shipped weights' file for the name ``"pretrained"`` (unless a file of that name is here)."""
+    if str(path) == PRETRAINED and not Path(path).is_file():
+        if not PRETRAINED_FILE.is_file():
+            raise CheckpointError(f"the pretrained weights {PRETRAINED_FILE} are missing from this install of lm3d "
+                                  "(tools/export_pretrained.py writes them from a training run)")
+        return PRETRAINED_FILE
+    return Path(path)
+
+
+def export_weights(source: str | Path, destination: str | Path, extra: dict | None = None) -> dict:
+    """Write the model of the training checkpoint ``source`` to ``destination`` for shipping: no optimizer or
+    scheduler state, floating-point weights in float16 (half the size; they are widened again on load), and
+    ``extra`` (provenance) beside them. Returns what was written, without the weights."""
+    data = load(source, kind=MODEL_KINDS)
+    slim = {key: value for key, value in data.items() if key not in ("format", "optimizer", "scheduler")}
+    slim["model"] = {key: value.half() if value.is_floating_point() else value for key, value in data["model"].items()}
+    slim.update(extra or {})
+    save(destination, slim)
+    return {key: value for key, value in slim.items() if key != "model"}
+
+
 def load(path: str | Path, kind: str | tuple[str, ...] | None = None, map_location="cpu") -> dict:
-    """Load and check a checkpoint; its ``kind`` must be ``kind`` (or one of them) when given."""
-    path = Path(path)
+    """Load and check a checkpoint (a path, or ``"pretrained"``); its ``kind`` must be ``kind`` (or one of them)
+    when given."""
+    path = resolve(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
@@ -56,6 +83,7 @@ def load_model(path: str | Path, device=None):
 
     A checkpoint whose weights do not fit its own config, or whose camera head holds a broken rotation, is refused
     with :class:`CheckpointError`."""
+    path = resolve(path)
     data = load(path, kind=MODEL_KINDS)
     try:
         model = ContinuousLandmarkModel(ModelConfig(**data["model_config"]))

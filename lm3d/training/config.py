@@ -45,6 +45,9 @@ class TrainConfig:
     # every source's convention offsets times this (training and test sets alike): 1 as in sources.json; the
     # experiment of how large conventions must be before D matters (lm3d.reproduce --deformer)
     convention_scale: float = 1.0
+    # photometric augmentation of every training image (lm3d.training.augment): colour, gamma, noise, blur, low
+    # resolution, JPEG; the pretrained model's schedule uses it, the ladder's tables were made without it
+    augment: bool = False
     variant: str = "baseline"
     # S only (variants without a face box); what each one changed is measured in docs/results/spatial_transformer.md
     localiser_lr_scale: float = 1.0  # the localiser's learning rate relative to the rest
@@ -98,7 +101,8 @@ class TrainConfig:
                   "scale_drift_weight": self.scale_drift_weight >= 0, "focal_prior_weight": self.focal_prior_weight >= 0,
                   "shear_weight": self.shear_weight >= 0,
                   "deformer_weight": self.deformer_weight >= 0,
-                  "convention_scale": 0 <= self.convention_scale <= MAX_CONVENTION_SCALE}
+                  "convention_scale": 0 <= self.convention_scale <= MAX_CONVENTION_SCALE,
+                  "augment": isinstance(self.augment, bool)}
         check_ranges("training", self, checks)
         if self.peak_weight > 0 and self.model.crop != "box" and (self.model.localiser != "attention" or self.model.second_pass):
             raise ValueError(f"peak_weight={self.peak_weight} ranks the peaks of the attention localiser's score map: "
@@ -161,6 +165,16 @@ PRESETS = {
     # the preset of the tables in docs/results that are marked as made with it
     "legacy": TrainConfig(threads=0, model=ModelConfig(crop_size=96, width=16, feature_dim=192, query_dim=96,
                                                         hidden=192)),
+    # the pretrained model (Detector.from_pretrained, docs/model_card.md): the standard regime scaled up for a long CPU
+    # run of the full model (--variant full): twice the distinct training faces and background frames, photometric
+    # augmentation, a longer schedule
+    "pretrained": TrainConfig(image_size=256, steps=20000, loss="wing", train_counts=(16000, 8000, 8000, 3200),
+                              warmup_steps=300, curve_every=1000, fitted_crop_fraction=0.5, negative_count=2000,
+                              augment=True,
+                              model=ModelConfig(crop_size=96, width=16, feature_dim=192, query_dim=96, hidden=192,
+                                                pooling="grid", feature_precision="bfloat16", refine=True,
+                                                localiser_size=256, localiser_precision="bfloat16", recrop=3,
+                                                assist_2d=True, principal="image")),
     # one GPU: larger images, model and schedule (the regime's choices; not measured yet)
     "paper": TrainConfig(train_counts=(40000, 20000, 20000, 8000), image_size=256, steps=40000, batch_size=128,
                          lr=1e-3, warmup_steps=1000, checkpoint_every=2000, log_every=100, eval_count=2000, loss="wing",

@@ -35,6 +35,7 @@ from ..evaluation import evaluate_checkpoint
 from ..model import VARIANTS, ContinuousLandmarkModel, checkpoint, crop
 from ..runtime import default_device, fast_mode, intra_op_threads, native_bfloat16
 from ..synth import SYNTH_VERSION
+from .augment import photometric
 from .config import PRESETS, TrainConfig, configure, learning_rate_factor
 from .data import MixedPool, render_negatives, render_pool, with_fitted_crops, with_negatives
 from .localiser_pretraining import pretrain_localiser
@@ -153,6 +154,8 @@ def _train(config: TrainConfig, out_dir: Path, progress: bool, stop_after: int |
             batch = with_negatives(batch, negatives, config.negative_fraction, generator)
             if config.fitted_crop_fraction:
                 batch = with_fitted_crops(batch, model.template, config.fitted_crop_fraction, generator)
+        if config.augment:
+            batch["image"] = photometric(batch["image"], generator)
         normaliser = max(1.0, float(batch["mask"].sum()))
         local = {k: v[rank * share:(rank + 1) * share].to(device) for k, v in batch.items()}
         with amp:
