@@ -2,6 +2,8 @@
 #   make reproduce   run the main job: train and evaluate the baseline (3 seeds), benchmarks, every notebook at full size -> reports/
 #   make test        lint, the unit tests and every notebook in fast mode (what CI runs)
 #   make test-browser   run the notebooks in JupyterLab in headless Chromium and click their widgets (CI runs it too)
+#   make gpu-check   on a CUDA machine: the CUDA tests, notebooks 03-05 and 07 at full size, CPU against CUDA speed, 10 minutes
+#                    of the pretrained model's GPU training, one summary table (tools/gpu_check.py); no GPU: a tiny CPU run
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -10,7 +12,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 BROWSER_VENV := .venv-browser
 PEERS_VENV := .venv-peers
 
-.PHONY: setup test test-browser strip peers realism-peers reproduce reproduce-extras clean
+.PHONY: setup test test-browser gpu-check strip peers realism-peers reproduce reproduce-extras clean
 
 setup: $(READY)
 
@@ -26,6 +28,11 @@ test: $(READY)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest tests
 	LM3D_FAST=1 $(PY) -m pytest --nbval-lax --nbval-current-env notebooks
+
+# The GPU check (tools/gpu_check.py, docs/development.md): make gpu-check GPU_CHECK_ARGS="--train-minutes 30 --skip-notebooks"
+GPU_CHECK_ARGS ?=
+gpu-check: $(READY)
+	$(PY) tools/gpu_check.py --json reports/gpu_check.json $(GPU_CHECK_ARGS)
 
 # The browser test drives JupyterLab (from .venv) with selenium (its own venv) and Debian's chromium.
 $(BROWSER_VENV)/.ready: tests/browser/requirements.txt
