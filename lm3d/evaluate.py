@@ -1,7 +1,8 @@
 """``python -m lm3d.evaluate`` (or ``lm3d evaluate``): score a checkpoint.
 
     python -m lm3d.evaluate --checkpoint CKPT --out E.json                       # the SynthFaces test sets
-    python -m lm3d.evaluate --checkpoint CKPT --dataset 300w --root /data/300W --out E.json --ced ced.png
+    python -m lm3d.evaluate --checkpoint pretrained --out E.json                 # the shipped weights
+    python -m lm3d.evaluate --dataset 300w --root /data/300W --out E.json --ced ced.png   # the shipped weights on 300-W
 
 On SynthFaces the command lives in ``lm3d.evaluation.report``; on a dataset you bring (``--dataset``: 300w, wflw
 or folder, as ``lm3d/assets/datasets.json`` describes them) in ``lm3d.evaluation.datasets``, with its CED curve
@@ -24,7 +25,8 @@ def dataset_main(argv) -> int:
     from lm3d.runtime import write_atomically
 
     parser = argparse.ArgumentParser(prog="lm3d evaluate --dataset", description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--checkpoint", type=Path, default=Path("pretrained"),
+                        help="a trained model (default: the shipped weights, 'pretrained')")
     parser.add_argument("--dataset", required=True, help=f"one of {', '.join(dataset_specs())}")
     parser.add_argument("--root", type=Path, required=True, help="your copy of the dataset")
     parser.add_argument("--out", type=Path, required=True, help="the scores, as JSON")
@@ -44,7 +46,8 @@ def dataset_main(argv) -> int:
     if args.ced:
         from lm3d.vis.results import ced_figure
 
-        figure = ced_figure({args.checkpoint.parent.name or "model": (results["ced"]["errors"], results["ced"]["fraction"])},
+        label = args.checkpoint.parent.name or str(args.checkpoint)  # a run's folder, or "pretrained"
+        figure = ced_figure({label: (results["ced"]["errors"], results["ced"]["fraction"])},
                             title=f"{args.dataset}: cumulative error distribution", threshold=results["threshold"])
         write_atomically(args.ced, lambda t: figure.savefig(t, format="png", dpi=120))
     print(json.dumps({k: v for k, v in results.items() if k not in ("per_face", "ced")}, indent=1))

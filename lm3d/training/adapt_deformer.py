@@ -196,7 +196,8 @@ def adapt_checkpoint(path: Path, dataset: str, train_faces: dict, test_faces: di
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Teach a model with D a new dataset's convention (D's new code only).")
-    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--checkpoint", type=Path, default=Path(checkpoint.PRETRAINED),
+                        help="a model with D (default: the shipped weights, 'pretrained')")
     parser.add_argument("--dataset", required=True, help="the new dataset's name (what Detector.predict(dataset=) takes)")
     parser.add_argument("--data", type=Path, help="an .npz of images, landmarks (and boxes, iod)")
     parser.add_argument("--synth", help="instead: a SynthFaces source (e.g. synthuser), train split in, test split out")
