@@ -8,7 +8,7 @@ What it does, so that a broken widget cannot hide behind a green ``make test``:
    with a random token and its own settings, workspace and runtime folders (``LM3D_FAST=1``);
 2. opens each notebook in headless Chromium (selenium + chromedriver), runs every cell, and fails on any
    cell error or any widget that failed to display;
-3. notebook 01: clicks the face in the QueryPicker and checks that a query was added, that it is a
+3. notebooks 00 and 01: clicks the face in the QueryPicker and checks that a query was added, that it is a
    surface point (barycentric weights that are not a vertex's), that the handler reported no error, and
    that after saving and reloading the page the figure and the panel still show the same queries;
 4. notebook 05: checks that the PoseExplorer drew its 3D scene, clicks its "next" button, and checks that the
@@ -315,7 +315,8 @@ def check_tables(session: Session, notebook: str) -> None:
     print(f"{notebook} drew {figures} figures and its claims table")
 
 
-CHECKS = {"01_canonical_face_and_queries.ipynb": check_query_picker, "05_3d_head_pose_camera.ipynb": check_pose_explorer,
+CHECKS = {"00_overview.ipynb": check_query_picker, "01_canonical_face_and_queries.ipynb": check_query_picker,
+          "05_3d_head_pose_camera.ipynb": check_pose_explorer,
           "08_reproduce_tables.ipynb": check_tables}
 
 
