@@ -12,6 +12,8 @@ The package has the shape of the method, in layers; each folder imports only the
 * ``lm3d.synth``: SynthFaces, synthetic faces with exact ground truth;
 * ``lm3d.model``: the landmark model, one paper module per file, and its checkpoints;
 * ``lm3d.inference``: ``Detector`` and ``Prediction``, image reading, face boxes;
+* ``lm3d.io``: the detector on a user's files (``lm3d detect``), mesh files, dataset readers;
+* ``lm3d.applications``: the 3D head's side benefits: the 3D face as a mesh, texture completion;
 * ``lm3d.evaluation``: metrics and every measure on the test sets, the evaluation report;
 * ``lm3d.vis``: figures and widgets;
 * ``lm3d.training``: configs and presets, data, the objective, the loop, D's adaptation;

@@ -4,7 +4,8 @@
                     <- model (and runtime)                     (the landmark model, its checkpoints)
     face, raster, model <- inference                           (Detector: never synth, evaluation or training)
     inference <- io                                            (the detector on a user's files: lm3d detect)
-    synth, inference, io <- evaluation;  inference <- vis;  evaluation <- training <- experiments
+    raster, inference, io <- applications                      (the 3D head's side benefits: mesh, texture)
+    synth, applications <- evaluation;  applications <- vis;  evaluation <- training <- experiments
     the commands (lm3d.train, lm3d.evaluate, lm3d.reproduce, lm3d.adapt_deformer, lm3d.detect, and lm3d.cli with
     lm3d.__main__, the ``lm3d`` command) sit on top; nothing imports them.
 
@@ -33,10 +34,12 @@ BELOW = {  # what each layer may import, besides itself
     "model": {"runtime", "face"},
     "inference": {"runtime", "face", "raster", "model"},
     "io": {"runtime", "face", "raster", "model", "inference"},
-    "evaluation": {"runtime", "face", "raster", "synth", "model", "inference", "io"},
-    "vis": {"runtime", "face", "raster", "model", "inference"},
-    "training": {"runtime", "face", "raster", "synth", "model", "inference", "evaluation", "io"},
-    "experiments": {"runtime", "face", "raster", "synth", "model", "inference", "evaluation", "vis", "training", "io"},
+    "applications": {"runtime", "face", "raster", "model", "inference", "io"},
+    "evaluation": {"runtime", "face", "raster", "synth", "model", "inference", "io", "applications"},
+    "vis": {"runtime", "face", "raster", "model", "inference", "applications"},
+    "training": {"runtime", "face", "raster", "synth", "model", "inference", "evaluation", "io", "applications"},
+    "experiments": {"runtime", "face", "raster", "synth", "model", "inference", "evaluation", "vis", "training", "io",
+                    "applications"},
 }
 COMMANDS = ("train", "evaluate", "reproduce", "adapt_deformer", "detect", "cli", "__main__")  # python -m lm3d.<command>
 ALLOWED = {**BELOW, "commands": set(BELOW), "root": {"face", "inference"}}  # root: lm3d/__init__.py
@@ -153,7 +156,8 @@ def test_every_module_is_in_a_layer():
     assert [m for m in sorted(modules) if layer_of(m) == "unplaced"] == []
     for expected in ("lm3d.face.canonical", "lm3d.raster.rasterizer", "lm3d.synth.render", "lm3d.model.landmark_model",
                      "lm3d.inference.detector", "lm3d.evaluation.report", "lm3d.training.loop", "lm3d.experiments.cli",
-                     "lm3d.vis.widgets", "lm3d.train", "lm3d.evaluate", "lm3d.reproduce", "lm3d.adapt_deformer"):
+                     "lm3d.vis.widgets", "lm3d.applications.texture", "lm3d.train", "lm3d.evaluate", "lm3d.reproduce",
+                     "lm3d.adapt_deformer"):
         assert expected in modules
 
 

@@ -3,7 +3,9 @@
 A model with a 3D head answers every vertex of the canonical face (``Prediction.mesh3d``, canonical cm), and its pose;
 ``face_mesh`` gives the face in canonical axes (x to the subject's left, y up, z out of the face) or posed in the
 OpenCV camera frame (x right, y down, z forward, cm: ``lm3d.face.camera``), and ``write_obj`` / ``write_ply`` write it
-with the canonical face's triangles, so any mesh viewer opens it.
+with the canonical face's triangles, so any mesh viewer opens it. Both take per-vertex colours (V,3) in [0, 1]
+(``lm3d.applications.reconstruction.vertex_colours`` samples them from the image): PLY as its ``red green blue``
+properties, OBJ as the common ``v x y z r g b`` extension (MeshLab and Blender read it).
 """
 from __future__ import annotations
 
@@ -32,18 +34,31 @@ def face_mesh(prediction, posed: bool = False, face: CanonicalFace | None = None
     return vertices.numpy().astype(np.float64), face.triangles.numpy()
 
 
-def _check(vertices: np.ndarray, triangles: np.ndarray) -> None:
+def _check(vertices: np.ndarray, triangles: np.ndarray, colours=None) -> np.ndarray | None:
+    """The colours as (V,3) floats in [0, 1] (or None), once the mesh and they are checked."""
     if vertices.ndim != 2 or vertices.shape[1] != 3 or not np.isfinite(vertices).all():
         raise ValueError(f"a mesh needs (V, 3) finite vertices, got shape {vertices.shape}")
     if triangles.ndim != 2 or triangles.shape[1] != 3 or triangles.min() < 0 or triangles.max() >= len(vertices):
         raise ValueError(f"a mesh needs (T, 3) triangles indexing its {len(vertices)} vertices")
+    if colours is None:
+        return None
+    colours = np.asarray(colours, dtype=np.float64)
+    if colours.shape != (len(vertices), 3) or not np.isfinite(colours).all() or colours.min() < 0 or colours.max() > 1:
+        raise ValueError(f"colours must be ({len(vertices)}, 3) values in [0, 1], one RGB per vertex; got shape "
+                         f"{colours.shape}")
+    return colours
 
 
-def write_obj(path: str | Path, vertices, triangles, uvs=None) -> None:
-    """A Wavefront OBJ (1-based faces, as the format has it), with per-vertex texture coordinates when given."""
+def write_obj(path: str | Path, vertices, triangles, uvs=None, colours=None) -> None:
+    """A Wavefront OBJ (1-based faces, as the format has it), with per-vertex texture coordinates and colours (V,3) in
+    [0, 1] when given."""
     vertices, triangles = np.asarray(vertices, dtype=np.float64), np.asarray(triangles, dtype=np.int64)
-    _check(vertices, triangles)
-    lines = ["# lm3d: a predicted face (lm3d.io.meshes)"] + [f"v {x:.5f} {y:.5f} {z:.5f}" for x, y, z in vertices]
+    colours = _check(vertices, triangles, colours)
+    if colours is None:
+        points = [f"v {x:.5f} {y:.5f} {z:.5f}" for x, y, z in vertices]
+    else:
+        points = [f"v {x:.5f} {y:.5f} {z:.5f} {r:.4f} {g:.4f} {b:.4f}" for (x, y, z), (r, g, b) in zip(vertices, colours)]
+    lines = ["# lm3d: a predicted face (lm3d.io.meshes)"] + points
     if uvs is not None:
         uvs = np.asarray(uvs, dtype=np.float64)
         if uvs.shape != (len(vertices), 2):
@@ -56,14 +71,19 @@ def write_obj(path: str | Path, vertices, triangles, uvs=None) -> None:
     write_atomically(path, lambda temporary: temporary.write_text(text))
 
 
-def write_ply(path: str | Path, vertices, triangles) -> None:
-    """An ASCII PLY with its vertices and triangles."""
+def write_ply(path: str | Path, vertices, triangles, colours=None) -> None:
+    """An ASCII PLY with its vertices and triangles, and per-vertex colours (V,3) in [0, 1] when given."""
     vertices, triangles = np.asarray(vertices, dtype=np.float64), np.asarray(triangles, dtype=np.int64)
-    _check(vertices, triangles)
+    colours = _check(vertices, triangles, colours)
+    colour_properties = [] if colours is None else ["property uchar red", "property uchar green", "property uchar blue"]
     header = ["ply", "format ascii 1.0", "comment lm3d: a predicted face (lm3d.io.meshes)",
               f"element vertex {len(vertices)}", "property float x", "property float y", "property float z",
-              f"element face {len(triangles)}", "property list uchar int vertex_indices", "end_header"]
-    body = [f"{x:.5f} {y:.5f} {z:.5f}" for x, y, z in vertices] + [f"3 {a} {b} {c}" for a, b, c in triangles]
+              *colour_properties, f"element face {len(triangles)}", "property list uchar int vertex_indices",
+              "end_header"]
+    points = [f"{x:.5f} {y:.5f} {z:.5f}" for x, y, z in vertices]
+    if colours is not None:
+        points = [f"{p} {r} {g} {b}" for p, (r, g, b) in zip(points, np.round(colours * 255).astype(np.int64))]
+    body = points + [f"3 {a} {b} {c}" for a, b, c in triangles]
     text = "\n".join(header + body) + "\n"
     write_atomically(path, lambda temporary: temporary.write_text(text))
 

@@ -7,6 +7,8 @@
   ``paint`` (textured, lit pixels), ``textures`` (the real-photo texture bank), ``appearance`` (colours, light,
   hair, backgrounds, degradations).
 * ``video`` (clips for the stability metrics) and ``shards`` (cached renders on disk).
+* ``uv_truth``: ``render_uv``, a face as the renderer paints it, read off in the canonical UV space (the texture
+  truth that texture completion is measured against).
 
 Imports: ``lm3d.face`` and ``lm3d.raster`` (the z-buffer and the visibility test it shares with predictions);
 nothing of ``lm3d.model`` or the layers above.

@@ -26,8 +26,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..face.canonical import CanonicalFace
-
 BANK_FOLDER = Path(__file__).resolve().parents[1] / "assets" / "texture_bank"
 # sha256 of bank.json and every texture file, in order (see bank_digest)
 TEXTURE_BANK_DIGEST = "b9b633121e8db31de00cc90f35d5b293aa56a8279b6c173338f2150d99071ce9"
@@ -97,11 +95,10 @@ def mip_texels(device: str) -> tuple[torch.Tensor, tuple[int, ...]]:
     covers (so the black outside the face never bleeds into its rim). A render reads the level whose texels are
     about a pixel apart: a small face then shows the average of the skin under each pixel, as a camera would,
     instead of one texel's colour picked at random (aliasing)."""
-    from ..raster.rasterizer import rasterize  # the UV map's coverage: which texels lie on the mesh
+    from ..raster.uv_space import uv_map  # the UV map's coverage: which texels lie on the mesh
 
-    b, face = bank(), CanonicalFace.load()
-    uv_screen = torch.cat([face.uvs * b.size, torch.ones(face.num_vertices, 1)], 1)[None]
-    covered = (rasterize(uv_screen, face.triangles, (b.size, b.size)).triangle >= 0).float()[:, None]  # (1,1,S,S)
+    b = bank()
+    covered = uv_map(b.size).covered.float()[None, None]  # (1,1,S,S)
     images = b.texels.view(len(b), b.size, b.size, 3).permute(0, 3, 1, 2)
     levels, starts, start = [], [], 0
     for level in range(MIP_LEVELS):

@@ -74,6 +74,10 @@ def clip_scenes(source: str, length: int, kind: str = "moving", seed: int = 0, c
 def make_clip(source: str, length: int = 48, kind: str = "moving", seed: int = 0, clip_index: int = 0,
               image_size: int = 256, device="cpu") -> dict:
     """Render a clip: the same fields as a SynthFaces batch, one row per frame."""
-    data = SynthFaces(source, CLIP_SPLIT, size=1, seed=seed, image_size=image_size)
-    scenes = clip_scenes(source, length, kind, seed, clip_index, image_size)
+    return render_clip(source, clip_scenes(source, length, kind, seed, clip_index, image_size), image_size, device)
+
+
+def render_clip(source: str, scenes: list[dict], image_size: int, device="cpu") -> dict:
+    """Render frames of a clip (``clip_scenes``, or a selection of them) as ``make_clip`` does."""
+    data = SynthFaces(source, CLIP_SPLIT, size=1, image_size=image_size)  # its seed does not enter a render
     return render_scenes(scenes, data.spec, data.queries, data.layout.name, image_size, device)

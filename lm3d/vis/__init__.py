@@ -6,7 +6,7 @@
 * ``widgets``: the query picker (click points on the face) and the pose explorer.
 * ``results``: the figures of the results tables: CED curves per rung, jitter bars, pose error by yaw.
 
-Imports: ``lm3d.face``, ``lm3d.raster``, ``lm3d.model``, ``lm3d.inference`` and ``lm3d.runtime``; never
+Imports: ``lm3d.face``, ``lm3d.raster``, ``lm3d.model``, ``lm3d.inference``, ``lm3d.applications`` and ``lm3d.runtime``; never
 ``lm3d.synth``, ``lm3d.evaluation`` or ``lm3d.training`` (a figure draws what it is given).
 """
 from . import plots, plots_3d, results, widgets

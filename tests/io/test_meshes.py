@@ -46,3 +46,18 @@ def test_bad_meshes_are_refused(prediction, tmp_path):
     with pytest.raises(ValueError, match="no face was found"):
         face_mesh(lost)
     assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_per_vertex_colours_are_written_and_checked(prediction, tmp_path):
+    vertices, triangles = face_mesh(prediction)
+    colours = np.linspace(0, 1, 3 * len(vertices)).reshape(-1, 3)
+    write_ply(tmp_path / "face.ply", vertices, triangles, colours)
+    lines = (tmp_path / "face.ply").read_text().splitlines()
+    assert lines[lines.index("end_header") + len(vertices)].split()[3:] == ["255", "255", "255"]  # the last vertex
+    write_obj(tmp_path / "face.obj", vertices, triangles, colours=colours)
+    assert (tmp_path / "face.obj").read_text().splitlines()[1].split()[4:] == ["0.0000", "0.0007", "0.0014"]
+    np.testing.assert_allclose(read_obj(tmp_path / "face.obj")[0], vertices, atol=1e-5)
+    for bad in (colours[:5], colours * 255, np.full_like(colours, np.nan)):
+        with pytest.raises(ValueError, match="colours must be"):
+            write_ply(tmp_path / "bad.ply", vertices, triangles, bad)
+    assert not (tmp_path / "bad.ply").exists()

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from lm3d.synth.video import clip_scenes, make_clip
+from lm3d.synth.video import clip_scenes, make_clip, render_clip
 
 
 def test_moving_clip_is_smooth():
@@ -30,3 +30,10 @@ def test_clip_arguments_are_checked():
         make_clip("synth300w", length=3, kind="wobbly")
     with pytest.raises(ValueError, match="length"):
         make_clip("synth300w", length=0)
+
+
+def test_some_frames_of_a_clip_render_as_in_the_whole_clip():
+    whole = make_clip("synth300w", length=6, kind="moving", seed=0, image_size=48)
+    chosen = clip_scenes("synth300w", 6, "moving", 0, 0, 48)[::3]
+    some = render_clip("synth300w", chosen, 48)
+    assert torch.equal(some["image"], whole["image"][::3]) and torch.equal(some["rotation"], whole["rotation"][::3])
