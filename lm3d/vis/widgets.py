@@ -3,8 +3,10 @@
 ``describe_point`` does the work (where a surface point is, and the nearest layout points) and is
 tested; ``QueryPicker`` wires it to a plotly ``FigureWidget`` click handler and an ipywidgets panel.
 ``pose_frames`` and ``describe_pose`` do the work of ``PoseExplorer``, which steps through images or the
-frames of a clip and draws the 3D head's answer with ``lm3d.vis.plots_3d``. The browser test
-(``make test-browser``) clicks both in a real JupyterLab.
+frames of a clip and draws the 3D head's answer with ``lm3d.vis.plots_3d``. ``texture_frames`` and
+``describe_texture`` do the work of ``TextureExplorer``, which steps through a clip's frames and shows the texture
+fused from the frames so far (``lm3d.applications``) with ``lm3d.vis.textures``. The browser test
+(``make test-browser``) clicks all three in a real JupyterLab.
 """
 from __future__ import annotations
 
@@ -15,9 +17,11 @@ from pathlib import Path
 
 import torch
 
+from ..applications import fuse_textures, mirror_fill, sample_texture
 from ..face import CanonicalFace, camera
 from ..face import layouts as layout_registry
-from . import plots, plots_3d
+from ..raster.uv_space import uv_map
+from . import plots, plots_3d, textures
 
 PICK_SEGMENTS = 4  # each mesh edge cut in 4: picks land within about 0.2 cm of the click (mean edge 0.9 cm)
 PANEL_HEIGHT = "9em"  # the query list scrolls past about five queries
@@ -275,3 +279,92 @@ class PoseExplorer:
             self.timeline.layout.shapes[0].update(x0=index, x1=index)
         self.figure._widget_data = deepcopy(self.figure._data)  # a reloaded page shows this frame too
         self.status.value = describe_pose(index, self.poses[index], self._truth(index))
+
+
+# --- texture completion: a clip's frames, one after another ------------------------------------------------------
+def texture_frames(images, predictions, size: int = 128) -> list[dict]:
+    """Per frame of a clip: its ``prediction`` (one image's, of a model with a 3D head), what it ``sampled``
+    (``lm3d.applications.sample_texture``), the texture of the frames so far ``fused`` (``fuse_textures`` of frames
+    0..i) and ``completed`` by ``mirror_fill``, and the shares of the face's texels (%): ``seen`` by this frame,
+    ``seen_so_far``, ``filled`` (mirror-filled) and ``unknown`` once completed."""
+    images = [plots._numpy(i) for i in images]
+    if len(images) != len(predictions) or not images:
+        raise ValueError(f"need one prediction per frame and at least one frame, got {len(images)} frames and "
+                         f"{len(predictions)} predictions")
+    covered = uv_map(size).covered
+    share = lambda mask: 100 * (mask & covered).sum().item() / covered.sum().item()  # noqa: E731
+    samples, frames = [], []
+    for image, prediction in zip(images, predictions):
+        samples.append(sample_texture(image, prediction, size))
+        fused = fuse_textures(samples)  # each texel: the viewing-weighted mean of every frame so far that saw it
+        completed = mirror_fill(fused.texture, fused.observed)
+        frames.append({"prediction": prediction, "sampled": samples[-1], "fused": fused, "completed": completed,
+                       "seen": share(samples[-1].observed), "seen_so_far": share(fused.observed),
+                       "filled": share(completed.filled), "unknown": share(completed.unknown)})
+    return frames
+
+
+def describe_texture(index: int, frame: dict) -> str:
+    """One line of HTML: the frame, its predicted yaw and pitch, and how much of the face its texture holds."""
+    euler = frame["prediction"].euler or {}
+    angles = ", ".join(f"{a} {float(euler[a]):+.0f}" for a in ("yaw", "pitch") if a in euler)
+    return (f"<b>frame {index}</b>{': ' + angles + ' deg' if angles else ''}; this frame sees {frame['seen']:.0f} % "
+            f"of the face; so far {frame['seen_so_far']:.0f} % seen, {frame['filled']:.0f} % mirror-filled, "
+            f"{frame['unknown']:.0f} % unknown")
+
+
+class TextureExplorer:
+    """Step through the frames of a clip and watch its texture grow: the frame, its predicted face coloured by the
+    texture of the frames so far (fused, then mirror-filled), and that texture in the canonical UV space.
+
+    ``detector``: a model with a 3D head (``predictions``: one ``Prediction`` per frame instead, e.g. the true
+    geometry); ``boxes`` (N,4) for a box model; ``size``: texels a side. Display it with ``explorer.widget``.
+    """
+
+    def __init__(self, detector, images, size: int = 128, boxes=None, predictions=None):
+        import ipywidgets
+        import plotly.graph_objects as go
+
+        self.images = [plots._numpy(i) for i in images]
+        if predictions is None:
+            if detector.model.camera_head is None:
+                raise ValueError("this detector has a 2D head: texture completion needs a 3D head (crop-3d, s-3d, full)")
+            asked = detector.predict(self.images, box=boxes, layout="five")
+            predictions = [asked.frame(i) for i in range(len(self.images))]
+        self.frames = texture_frames(self.images, predictions, size)
+        self.figure = go.FigureWidget(self._view(0))
+        self.slider = ipywidgets.IntSlider(0, 0, len(self.images) - 1, description="frame", continuous_update=False)
+        previous = ipywidgets.Button(description="◀ previous")
+        following = ipywidgets.Button(description="next ▶")
+        self.status = ipywidgets.HTML(describe_texture(0, self.frames[0]))
+        self.slider.observe(reporting_errors(self.status, lambda change: self.show(change["new"])), names="value")
+        previous.on_click(reporting_errors(self.status, lambda _: self.step(-1)))
+        following.on_click(reporting_errors(self.status, lambda _: self.step(+1)))
+        self.buttons = {"previous": previous, "next": following}
+        self.widget = ipywidgets.VBox([ipywidgets.HBox([previous, self.slider, following]), self.status, self.figure])
+
+    def _view(self, index: int):
+        frame = self.frames[index]
+        completed, fused = frame["completed"], frame["fused"]
+        known = fused.observed | completed.filled
+        mesh = textures.surface_mesh(frame["prediction"].mesh3d)
+        colours = textures.texture_colours(completed.texture, known, mesh.uv)
+        return textures.texture_frame_view(self.images[index], (mesh.points, mesh.triangles, colours),
+                                                 textures.texture_picture(completed.texture, known),
+                                                 title=f"frame {index} of {len(self.frames)}: the texture of frames "
+                                                       f"0-{index}")
+
+    def step(self, delta: int) -> None:
+        self.slider.value = (self.slider.value + delta) % len(self.images)  # the slider's observer redraws
+
+    def show(self, index: int) -> None:
+        """Draw frame ``index`` (the traces keep their number and kinds, so each is updated in place)."""
+        fresh = self._view(index)
+        with self.figure.batch_update():
+            for old, new in zip(self.figure.data, fresh.data):
+                values = new.to_plotly_json()
+                values.pop("type", None), values.pop("uid", None)
+                old.update(values)
+            self.figure.layout.title.text = fresh.layout.title.text
+        self.figure._widget_data = deepcopy(self.figure._data)  # a reloaded page shows this frame too
+        self.status.value = describe_texture(index, self.frames[index])

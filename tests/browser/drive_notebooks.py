@@ -13,8 +13,10 @@ What it does, so that a broken widget cannot hide behind a green ``make test``:
    that after saving and reloading the page the figure and the panel still show the same queries;
 4. notebook 05: checks that the PoseExplorer drew its 3D scene, clicks its "next" button, and checks that the
    panel and the figure (its 2D landmarks, as the browser holds them) moved to frame 1 without an error;
-5. notebook 08: checks that its figures were drawn and its claims table rendered;
-6. stops the browser and the server it started, by PID, and checks that they are gone.
+5. notebook 07: checks that the TextureExplorer drew its 3D scene, clicks its "next" button, and checks that the
+   panel, the figure's title and its coloured face (as the browser holds them) moved to frame 1 without an error;
+6. notebook 08: checks that its figures were drawn and its claims table rendered;
+7. stops the browser and the server it started, by PID, and checks that they are gone.
 
 Exit status 0 when every check passed. On failure it prints what it saw and leaves a screenshot and the
 server log in the temporary folder (their paths are printed).
@@ -83,6 +85,15 @@ JS_PLOTLY_TRACES = "return Array.from(arguments[0].data || []).map(t => (t.x || 
 JS_LANDMARKS_X = """
 const trace = Array.from(arguments[0].data || []).find(t => t.name === 'landmarks 2D');
 return trace ? Array.from(trace.x).map(Number) : null;
+"""
+
+# the title and the coloured face (its vertex positions and colours) of a texture explorer's figure, as one string
+JS_TEXTURE_VIEW = """
+const gd = arguments[0];
+const mesh = Array.from(gd.data || []).find(t => t.type === 'mesh3d');
+const title = gd.layout && gd.layout.title ? (gd.layout.title.text || '') : '';
+if (!mesh) return null;
+return {title: title, face: JSON.stringify([Array.from(mesh.x || []).map(Number), mesh.vertexcolor || null])};
 """
 
 
@@ -301,6 +312,29 @@ def check_pose_explorer(session: Session, notebook: str) -> None:
     print("the pose explorer drew its 3D scene and moved to frame 1 (panel and figure) on a click of 'next'")
 
 
+def check_texture_explorer(session: Session, notebook: str) -> None:
+    """Notebook 07: the TextureExplorer draws its 3D scene, and its "next" button moves it to frame 1."""
+    cell = session.cell_node("explorer = widgets.TextureExplorer(")
+    wait_for("the texture explorer's WebGL scene",
+             lambda: cell.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .gl-container canvas"), 60)
+    graph = cell.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")[0]
+    before = wait_for("the coloured face of frame 0 in the figure",
+                      lambda: session.driver.execute_script(JS_TEXTURE_VIEW, graph), 30)
+    assert before["title"].startswith("frame 0 "), f"the figure's title reads {before['title']!r}"
+    texts = lambda: [n.text for n in cell.find_elements(By.CSS_SELECTOR, ".widget-html-content")]  # noqa: E731
+    assert any("frame 0" in t for t in texts()), f"the explorer's panel does not show frame 0: {texts()}"
+    button = next(b for b in cell.find_elements(By.CSS_SELECTOR, "button") if "next" in b.text)
+    button.click()
+    shown = wait_for("the panel to show frame 1", lambda: (lambda t: t if any("frame 1" in x for x in t) else None)(texts()), 30)
+    assert not any("Error" in t for t in shown) and any("so far" in t for t in shown), f"the panel says {shown}"
+    after = wait_for("the figure to draw frame 1",
+                     lambda: (lambda v: v if v and v["title"].startswith("frame 1 ") else None)(
+                         session.driver.execute_script(JS_TEXTURE_VIEW, graph)), 30)
+    assert after["face"] != before["face"], "the coloured face did not change from frame 0 to frame 1"
+    assert not session.state()["widgetErrors"], session.state()["widgetErrors"]
+    print("the texture explorer drew its 3D scene and moved to frame 1 (panel, title and face) on a click of 'next'")
+
+
 def check_tables(session: Session, notebook: str) -> None:
     """Notebook 08 shows its figures and its claims table as rendered markdown (not as raw text)."""
     figures = 0
@@ -316,7 +350,7 @@ def check_tables(session: Session, notebook: str) -> None:
 
 
 CHECKS = {"00_overview.ipynb": check_query_picker, "01_canonical_face_and_queries.ipynb": check_query_picker,
-          "05_3d_head_pose_camera.ipynb": check_pose_explorer,
+          "05_3d_head_pose_camera.ipynb": check_pose_explorer, "07_applications.ipynb": check_texture_explorer,
           "08_reproduce_tables.ipynb": check_tables}
 
 
