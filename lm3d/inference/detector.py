@@ -38,6 +38,7 @@ import torch
 
 from ..face import CanonicalFace, camera, layouts
 from ..model import checkpoint
+from ..model.crop import box_to_transform as crop_from_box
 from ..model.spatial_transformer import scale as crop_scale
 from ..raster.visibility import visible_points
 from .face_boxes import box_from_landmarks
@@ -140,6 +141,9 @@ class Detector:
         training datasets, or one added by ``lm3d.adapt_deformer``); None (the default): the canonical semantics of the
         layout's surface points. ``start_crop`` ((2,3) or (B,2,3), a model with S): begin from this crop (a
         ``Prediction.transform``, e.g. the previous video frame's) rather than S's own; ``track`` uses it.
+        ``box`` for a model with S: a face box from elsewhere (another face finder, a user's click) where S's re-crops
+        begin instead of S's own crop, for when S picks a face-like distractor (docs/model_card.md); S still scores
+        the face.
         """
         layout = None if queries is not None else layout
         points, names, surface = self._queries(layout, queries)
@@ -151,7 +155,11 @@ class Detector:
         shapes = {a.shape for a in arrays}
         if len(shapes) != 1:
             raise ValueError(f"images in a batch must share one size, got {sorted(shapes)}")
-        boxes = self._boxes(arrays, box, batched) if self.model.needs_box else self._no_box(box)
+        boxes = self._boxes(arrays, box, batched) if self.model.needs_box or box is not None else None
+        if boxes is not None and not self.model.needs_box:  # a model with S given a face box: start from it
+            if start_crop is not None:
+                raise ValueError("pass box= or start_crop=, not both: each says where a model with S starts")
+            start_crop = crop_from_box(boxes, self.model.config.crop_margin)
         device = next(self.model.parameters()).device
         images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).to(device)
         asked = torch.cat([points, self.face.vertices]) if has_3d else points  # + the dense face, for visibility
@@ -258,12 +266,6 @@ class Detector:
             else:
                 messages.append(None)
         return messages
-
-    def _no_box(self, box):
-        if box is not None:
-            raise ValueError("this model finds the face itself (it has a spatial transformer): call predict "
-                             "without box=")
-        return None
 
     def _boxes(self, arrays, box, batched) -> torch.Tensor:
         if box is None:

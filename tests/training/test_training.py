@@ -364,8 +364,17 @@ def test_s_detector_needs_no_box_and_reports_a_face_score(s_detector):
     big = np.zeros((100, 120, 3), np.uint8)
     big[10:74, 20:100] = image
     torch.testing.assert_close(s_detector.predict(big[10:74, 20:100]).landmarks2d, result.landmarks2d)
-    with pytest.raises(ValueError, match="without box"):
-        s_detector.predict(image, box=(0, 0, 10, 10))
+    # a box given to a model with S is where its re-crops start: the same as that box's crop as start_crop
+    box = (10.0, 5.0, 60.0, 55.0)
+    started = s_detector.predict(image, box=box)
+    margin = s_detector.model.config.crop_margin
+    from_crop = s_detector.predict(image, start_crop=lm3d.model.crop.box_to_transform(torch.tensor([box]), margin)[0])
+    torch.testing.assert_close(started.landmarks2d, from_crop.landmarks2d)
+    assert not torch.allclose(started.landmarks2d, result.landmarks2d)
+    with pytest.raises(ValueError, match="not both"):
+        s_detector.predict(image, box=box, start_crop=started.transform)
+    with pytest.raises(ValueError, match="box"):
+        s_detector.predict(image, box=(0, 0, -10, 10))
 
 
 def test_an_image_without_a_face_gets_no_confident_landmarks(s_detector):
