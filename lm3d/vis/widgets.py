@@ -210,6 +210,17 @@ def pose_frames(detector, images, layout: str = "ibug68", boxes=None) -> list[di
              "dense3d": asked.mesh3d[i], "dense2d": dense2d[i]} for i in range(len(posed))]
 
 
+def redraw_in_place(figure, fresh) -> None:
+    """Copy the traces of the new figure ``fresh`` into the widget ``figure`` (the same number and kinds of traces),
+    in one update, and keep them as the widget's state so that a reloaded page shows them too."""
+    with figure.batch_update():
+        for old, new in zip(figure.data, fresh.data):
+            values = new.to_plotly_json()
+            values.pop("type", None), values.pop("uid", None)
+            old.update(values)
+    figure._widget_data = deepcopy(figure._data)
+
+
 def describe_pose(index: int, pose: dict, truth: dict | None = None) -> str:
     """One line of HTML: the frame, its yaw/pitch/roll (and the truth's), focal and distance."""
     angles = ", ".join(f"{a} {float(pose['euler'][a]):+.1f}" for a in ("yaw", "pitch", "roll"))
@@ -269,15 +280,9 @@ class PoseExplorer:
 
     def show(self, index: int) -> None:
         """Draw frame ``index`` (the traces keep their number and kinds, so each is updated in place)."""
-        fresh = self._view(index)
-        with self.figure.batch_update():
-            for old, new in zip(self.figure.data, fresh.data):
-                values = new.to_plotly_json()
-                values.pop("type", None), values.pop("uid", None)
-                old.update(values)
+        redraw_in_place(self.figure, self._view(index))
         with self.timeline.batch_update():
             self.timeline.layout.shapes[0].update(x0=index, x1=index)
-        self.figure._widget_data = deepcopy(self.figure._data)  # a reloaded page shows this frame too
         self.status.value = describe_pose(index, self.poses[index], self._truth(index))
 
 
@@ -360,11 +365,6 @@ class TextureExplorer:
     def show(self, index: int) -> None:
         """Draw frame ``index`` (the traces keep their number and kinds, so each is updated in place)."""
         fresh = self._view(index)
-        with self.figure.batch_update():
-            for old, new in zip(self.figure.data, fresh.data):
-                values = new.to_plotly_json()
-                values.pop("type", None), values.pop("uid", None)
-                old.update(values)
-            self.figure.layout.title.text = fresh.layout.title.text
-        self.figure._widget_data = deepcopy(self.figure._data)  # a reloaded page shows this frame too
+        self.figure.layout.title.text = fresh.layout.title.text
+        redraw_in_place(self.figure, fresh)
         self.status.value = describe_texture(index, self.frames[index])
