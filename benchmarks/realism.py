@@ -165,27 +165,28 @@ def proxy_faces() -> tuple[list[dict], list[np.ndarray]]:
         return faces, [stored[f"image_{i}"] for i in range(len(faces))]
 
 
-def proxy_table(groups: dict[str, list[str]], faces: list[dict], images: list[np.ndarray]) -> list[str]:
-    """Per group of checkpoints: lm3d's inner 51 ibug68 points against dlib's on the proxy photos (NME over dlib's
-    IOD), a box model's box being MediaPipe's mesh extent (a model with S finds the face itself: the faces it does
-    not find are counted and left out); the mean over a group's checkpoints, with their spread."""
+def proxy_scores(path, faces: list[dict], images: list[np.ndarray]) -> tuple[float, int]:
+    """One checkpoint's inner-51 NME against dlib on the proxy faces (% of dlib's IOD, over the faces it found) and
+    how many faces it did not find. A box model is given MediaPipe's box (its mesh extent); a model with S finds each
+    face itself (NaN where it finds none)."""
     from lm3d import Detector
 
     reference = torch.tensor([f["dlib_points"] for f in faces], dtype=torch.float32)  # (F,68,2)
     iod = (reference[:, 36] - reference[:, 45]).norm(dim=-1)
+    detector = Detector.from_checkpoint(path, device="cpu")
+    predicted = torch.stack([detector.predict(image, box=face["box"] if detector.model.needs_box else None,
+                                              layout="ibug68").landmarks2d
+                             for image, face in zip(images, faces)])
+    nme = (predicted - reference).norm(dim=-1)[:, INNER].mean(1) / iod * 100
+    return nme[torch.isfinite(nme)].mean().item(), int((~torch.isfinite(nme)).sum())
+
+
+def proxy_table(groups: dict[str, list[str]], faces: list[dict], images: list[np.ndarray]) -> list[str]:
+    """Per group of checkpoints, ``proxy_scores``: the mean over a group's checkpoints, with their spread."""
     lines = [f"proxy check: {len(faces)} real faces that no texture or training image comes from "
              "(benchmarks/realism/proxy_photos.json); inner-51 NME of lm3d against dlib, % of dlib's IOD"]
     for label, paths in groups.items():
-        per_model, lost = [], []
-        for path in paths:
-            detector = Detector.from_checkpoint(path, device="cpu")
-            # a box model is given MediaPipe's box; a model with S finds the face itself (NaN where it finds none)
-            predicted = torch.stack([detector.predict(image, box=face["box"] if detector.model.needs_box else None,
-                                                      layout="ibug68").landmarks2d
-                                     for image, face in zip(images, faces)])
-            nme = (predicted - reference).norm(dim=-1)[:, INNER].mean(1) / iod * 100
-            per_model.append(nme[torch.isfinite(nme)].mean().item())
-            lost.append(int((~torch.isfinite(nme)).sum()))
+        per_model, lost = zip(*(proxy_scores(path, faces, images) for path in paths))
         spread = f" +- {statistics.stdev(per_model):.2f}" if len(per_model) > 1 else ""
         missing = f"; faces not found: {', '.join(map(str, lost))} (left out)" if any(lost) else ""
         lines.append(f"  {label}: {statistics.mean(per_model):.2f}{spread} % over {len(paths)} model(s) "

@@ -3,6 +3,8 @@
     python -m lm3d.evaluate --checkpoint CKPT --out E.json                       # the SynthFaces test sets
     python -m lm3d.evaluate --checkpoint pretrained --out E.json                 # the shipped weights
     python -m lm3d.evaluate --dataset 300w --root /data/300W --out E.json --ced ced.png   # the shipped weights on 300-W
+    python -m lm3d.evaluate --checkpoint adapted.pt --dataset 300w --root /data/300W --convention my300w --out E.json
+                            # a model taught 300-W's convention by ``lm3d adapt --dataset my300w``, answering in it
 
 On SynthFaces the command lives in ``lm3d.evaluation.report``; on a dataset you bring (``--dataset``: 300w, wflw
 or folder, as ``lm3d/assets/datasets.json`` describes them) in ``lm3d.evaluation.datasets``, with its CED curve
@@ -32,13 +34,17 @@ def dataset_main(argv) -> int:
     parser.add_argument("--out", type=Path, required=True, help="the scores, as JSON")
     parser.add_argument("--layout", default=None, help="the layout of a 'folder' dataset's points")
     parser.add_argument("--annotations", default=None, help="WFLW: another annotation list, relative to --root")
+    parser.add_argument("--convention", default=None,
+                        help="a model with D: answer in this dataset's convention (one it was trained on, or the name "
+                             "given to `lm3d adapt --dataset`); default: the model's own canonical points")
     parser.add_argument("--limit", type=int, default=None, help="only the first so many faces")
     parser.add_argument("--ced", type=Path, default=None, help="also draw the CED curve into this PNG")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     try:
         data = load_dataset(args.dataset, args.root, args.layout, args.annotations, args.limit)
-        results = evaluate_dataset(Detector.from_checkpoint(args.checkpoint), data, progress=not args.quiet)
+        results = evaluate_dataset(Detector.from_checkpoint(args.checkpoint), data, progress=not args.quiet,
+                                   convention=args.convention)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"lm3d evaluate: {error}", file=sys.stderr)
         return 2

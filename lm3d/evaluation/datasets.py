@@ -23,8 +23,10 @@ from ..io.datasets import LandmarkDataset, face_box, iod_corners
 from .metrics import auc, ced_curve, failure_rate, nme_per_face
 
 
-def face_errors(detector: Detector, data: LandmarkDataset, progress: bool = True) -> list[dict]:
-    """Every face's NME (inf where no face was found) with its image and subsets."""
+def face_errors(detector: Detector, data: LandmarkDataset, progress: bool = True, convention: str | None = None) -> list[dict]:
+    """Every face's NME (inf where no face was found) with its image and subsets; ``convention``: the predictions
+    answer in that dataset's convention (a model with D: one of its training datasets or one taught it by
+    ``lm3d adapt``), None: the model's canonical semantics."""
     layout = layouts.get(data.layout)
     first, second = iod_corners(layout)
     faces = []
@@ -32,7 +34,8 @@ def face_errors(detector: Detector, data: LandmarkDataset, progress: bool = True
         iod_corners(layout, sample)
         truth = torch.as_tensor(sample.landmarks, dtype=torch.float32)
         box = face_box(sample, layout) if detector.model.needs_box else None
-        predicted = detector.predict(read_image(sample.image), box=box, layout=data.layout).landmarks2d
+        predicted = detector.predict(read_image(sample.image), box=box, layout=data.layout,
+                                     dataset=convention).landmarks2d
         iod = (truth[first] - truth[second]).norm()
         known = torch.isfinite(truth).all(1)
         nme = (math.inf if not torch.isfinite(predicted).all()
@@ -49,13 +52,16 @@ def summary(nmes, threshold: float = 10.0) -> dict:
             f"auc@{threshold:g}": auc(nmes, threshold), "faces": int(nmes.numel()), "faces_not_found": int((~found).sum())}
 
 
-def evaluate_dataset(detector: Detector, data: LandmarkDataset, threshold: float = 10.0, progress: bool = True) -> dict:
-    """The dataset's scores: overall and per subset, every face's NME, and the CED curve."""
-    faces = face_errors(detector, data, progress)
+def evaluate_dataset(detector: Detector, data: LandmarkDataset, threshold: float = 10.0, progress: bool = True,
+                     convention: str | None = None) -> dict:
+    """The dataset's scores: overall and per subset, every face's NME, and the CED curve (``convention``: as in
+    ``face_errors``)."""
+    faces = face_errors(detector, data, progress, convention)
     nmes = [f["nme"] for f in faces]
     subsets = sorted({s for f in faces for s in f["subsets"]})
     errors, fraction = ced_curve(torch.as_tensor(nmes), threshold)
-    return {"dataset": data.name, "layout": data.layout, "threshold": threshold, **summary(nmes, threshold),
+    return {"dataset": data.name, "layout": data.layout, "convention": convention, "threshold": threshold,
+            **summary(nmes, threshold),
             "subsets": {name: summary([f["nme"] for f in faces if name in f["subsets"]], threshold) for name in subsets},
             "ced": {"errors": errors.tolist()[::10], "fraction": fraction.tolist()[::10]},
             "per_face": [{**f, "nme": f["nme"] if np.isfinite(f["nme"]) else None} for f in faces]}

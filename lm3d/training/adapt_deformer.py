@@ -15,7 +15,9 @@ that convention.
 at the checkpoint's image size (``face_frames``). ``--data`` is an ``.npz`` with ``images`` (N,H,W,3) uint8,
 ``landmarks`` (N,K,2) pixels in ``--layout`` (default ibug68), and, for a model that crops around a face box,
 ``boxes`` (N,4) x0,y0,x1,y1; ``iod`` (N,) is optional (default: the distance of the layout's outer eye corners).
-The last ``--holdout`` fraction is kept out of the fine-tuning and reports the NME before and after.
+A random ``--holdout`` fraction of the faces (drawn with ``--split-seed``: a folder's files often come sorted by
+subset or by person, so the last ones would not be a fair sample) is kept out of the fine-tuning and reports the
+NME before and after; the held-out faces' indices are in the report.
 """
 from __future__ import annotations
 
@@ -168,11 +170,26 @@ def _fit(model, index: int, faces: dict, layout: str, steps: int, batch_size: in
     return curve
 
 
+def holdout_split(faces: dict, fraction: float, seed: int = 0) -> tuple[dict, dict, list[int]]:
+    """(training faces, held-out faces, the held-out indices, sorted): a random ``fraction`` of ``faces`` (at least
+    one face, and at least one left to train on), the same for the same seed."""
+    count = len(faces["image"])
+    if count < 2:
+        raise ValueError(f"a holdout needs at least 2 faces, got {count}")
+    held = min(count - 1, max(1, int(round(count * fraction))))
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed))
+    test_index, train_index = order[:held].sort().values, order[held:].sort().values
+    return ({k: v[train_index] for k, v in faces.items()}, {k: v[test_index] for k, v in faces.items()},
+            test_index.tolist())
+
+
 def adapt_checkpoint(path: Path, dataset: str, train_faces: dict, test_faces: dict, out: Path, layout: str = "ibug68",
-                     steps: int = 300, source: str | None = None, network_lr: float | None = None) -> dict:
+                     steps: int = 300, source: str | None = None, network_lr: float | None = None,
+                     held_out: list[int] | None = None) -> dict:
     """Adapt the checkpoint at ``path`` to ``dataset``, write ``out/checkpoint.pt`` and ``out/adapt.json``; the report:
     NME on ``test_faces`` before (asked as each known dataset's code and with dataset=None) and after, and for a
-    SynthFaces ``source`` D's new offsets against its true convention (``lm3d.evaluation.conventions.offset_errors``)."""
+    SynthFaces ``source`` D's new offsets against its true convention (``lm3d.evaluation.conventions.offset_errors``);
+    ``held_out``: which of the user's faces the test faces are (kept in the report)."""
     saved = checkpoint.load(path, kind=checkpoint.MODEL_KINDS)
     model = checkpoint.load_model(path)
     queries = layouts.get(layout).points(CanonicalFace.load())
@@ -181,7 +198,7 @@ def adapt_checkpoint(path: Path, dataset: str, train_faces: dict, test_faces: di
     curve = adapt(model, dataset, train_faces, layout, steps=steps, network_lr=network_lr)["loss"]
     report = {"dataset": dataset, "from": str(path), "steps": steps, "network_lr": network_lr,
               "train_faces": len(train_faces["image"]),
-              "test_faces": len(test_faces["image"]), "nme_before": before,
+              "test_faces": len(test_faces["image"]), "held_out": held_out, "nme_before": before,
               "nme_after": nme(model, test_faces, queries, dataset), "loss_first": curve[0], "loss_last": curve[-1]}
     if source is not None:  # (against the conventions' size the model was trained with, as its faces were made)
         scale = saved["train_config"].get("convention_scale", 1.0)
@@ -206,6 +223,7 @@ def main(argv=None) -> None:
     parser.add_argument("--count", type=int, default=400, help="--synth: faces to fine-tune on (and to test on)")
     parser.add_argument("--layout", default="ibug68")
     parser.add_argument("--holdout", type=float, default=0.2, help="--data: the fraction kept out for the NME")
+    parser.add_argument("--split-seed", type=int, default=0, help="--data / --root: the seed of the random holdout")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--network-lr", type=float, default=None,
                         help="also train D's network at this rate (reaches more conventions; moves the known datasets)")
@@ -215,6 +233,7 @@ def main(argv=None) -> None:
         raise SystemExit("give one of --data FILE.npz, --synth SOURCE or --root FOLDER")
     if not args.synth and not 0 < args.holdout < 1:
         raise SystemExit(f"--holdout must be in (0, 1), got {args.holdout}")
+    held_out = None
     if args.synth:
         layout = layouts.get(sources.get(args.synth).layout)
         train_faces, test_faces = synth_faces_for(args.checkpoint, args.synth, args.count)
@@ -230,8 +249,7 @@ def main(argv=None) -> None:
         else:
             layout = layouts.get(args.layout)
             faces = load_npz(args.data, layout)
-        cut = int(round(len(faces["image"]) * (1 - args.holdout)))
-        train_faces, test_faces = ({k: v[:cut] for k, v in faces.items()}, {k: v[cut:] for k, v in faces.items()})
+        train_faces, test_faces, held_out = holdout_split(faces, args.holdout, args.split_seed)
     report = adapt_checkpoint(args.checkpoint, args.dataset, train_faces, test_faces, args.out, layout.name, args.steps,
-                              source=args.synth, network_lr=args.network_lr)
+                              source=args.synth, network_lr=args.network_lr, held_out=held_out)
     print(json.dumps(report, indent=1))

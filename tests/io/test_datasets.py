@@ -127,6 +127,37 @@ def test_lm3d_evaluate_dataset_writes_scores_and_a_ced_plot(roots, detectors, tm
     assert "does not exist" in capsys.readouterr().err
 
 
+def test_lm3d_evaluate_dataset_answers_in_a_named_convention(roots, untrained, tmp_path, capsys):
+    model = untrained("full")
+    torch.manual_seed(1)  # D's offsets start at zero: move them so that a convention differs from the canonical points
+    with torch.no_grad():
+        for parameter in model.deformer.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+        model.spatial_transformer.localiser.face.bias.fill_(10.0)  # an untrained face score hovers at 0.5: say 'a face'
+    path = tmp_path / "full" / "checkpoint.pt"
+    checkpoint.save(path, {"kind": "detector", "model_config": model.config.to_dict(), "model": model.state_dict()})
+    convention = model.deformer.datasets[1]
+    reports = {}
+    for name in (None, convention):
+        out = tmp_path / f"{name}.json"
+        argv = ["evaluate", "--checkpoint", str(path), "--dataset", "300w", "--root", str(roots / "300W"), "--out", str(out),
+                "--quiet"] + ([] if name is None else ["--convention", name])
+        assert lm3d_main(argv) == 0
+        reports[name] = json.loads(out.read_text())
+    assert reports[convention]["convention"] == convention and reports[None]["convention"] is None
+    detector = Detector.from_checkpoint(path)
+    sample = load_dataset("300w", roots / "300W").samples[0]
+    truth = torch.as_tensor(sample.landmarks, dtype=torch.float32)
+    predicted = detector.predict(str(sample.image), layout="ibug68", dataset=convention).landmarks2d
+    expected = nme_per_face(predicted[None], truth[None], (truth[36] - truth[45]).norm()[None]).item()
+    assert reports[convention]["per_face"][0]["nme"] == pytest.approx(expected)
+    assert reports[convention]["per_face"][0]["nme"] != pytest.approx(reports[None]["per_face"][0]["nme"])
+    argv = ["evaluate", "--checkpoint", str(path), "--dataset", "300w", "--root", str(roots / "300W"),
+            "--out", str(tmp_path / "bad.json"), "--convention", "nosuchdataset", "--quiet"]
+    assert lm3d_main(argv) == 2 and not (tmp_path / "bad.json").exists()
+    assert "unknown dataset 'nosuchdataset'" in capsys.readouterr().err
+
+
 def test_face_frames_centre_each_face_at_the_training_size(roots, tmp_path):
     from lm3d.io.datasets import FACE_FRACTION, face_frames
 

@@ -111,3 +111,16 @@ def test_a_users_npz_gets_synthfaces_inter_ocular_distance(tmp_path):
     torch.testing.assert_close(loaded["iod"], faces["iod"], rtol=0.05, atol=0)
     with pytest.raises(ValueError, match="no outer eye corners"):
         adapt_deformer.iod_from_landmarks(torch.zeros(1, 5, 2), layouts.get("five"))
+
+
+def test_the_holdout_is_a_seeded_random_draw_not_the_last_files():
+    faces = {"image": torch.arange(20).view(20, 1), "iod": torch.arange(20.0)}
+    train_faces, test_faces, held_out = adapt_deformer.holdout_split(faces, 0.25, seed=0)
+    assert len(held_out) == 5 and held_out == sorted(held_out) and held_out != list(range(15, 20))
+    assert test_faces["image"].flatten().tolist() == held_out
+    assert sorted(train_faces["image"].flatten().tolist() + held_out) == list(range(20))  # every face once
+    assert adapt_deformer.holdout_split(faces, 0.25, seed=0)[2] == held_out  # the same seed, the same split
+    assert adapt_deformer.holdout_split(faces, 0.25, seed=1)[2] != held_out
+    assert len(adapt_deformer.holdout_split(faces, 0.99)[2]) == 19  # one face is always left to train on
+    with pytest.raises(ValueError, match="at least 2 faces"):
+        adapt_deformer.holdout_split({"image": torch.zeros(1, 1)}, 0.5)
