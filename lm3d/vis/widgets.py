@@ -5,7 +5,8 @@ tested; ``QueryPicker`` wires it to a plotly ``FigureWidget`` click handler and 
 ``pose_frames`` and ``describe_pose`` do the work of ``PoseExplorer``, which steps through images or the
 frames of a clip and draws the 3D head's answer with ``lm3d.vis.plots_3d``. ``texture_frames`` and
 ``describe_texture`` do the work of ``TextureExplorer``, which steps through a clip's frames and shows the texture
-fused from the frames so far (``lm3d.applications``) with ``lm3d.vis.textures``. The browser test
+fused from the frames so far (``lm3d.applications``) with ``lm3d.vis.textures``; both explorers are
+``FrameStepper``s (previous / slider / next over one figure redrawn in place). The browser test
 (``make test-browser``) clicks all three in a real JupyterLab.
 """
 from __future__ import annotations
@@ -221,6 +222,41 @@ def redraw_in_place(figure, fresh) -> None:
     figure._widget_data = deepcopy(figure._data)
 
 
+class FrameStepper:
+    """What the explorers share: a figure of one frame at a time, redrawn in place, with ◀ previous / a slider /
+    next ▶ and a status line. A subclass gives ``_view(index)`` (a plotly figure of the same traces for every frame)
+    and ``_describe(index)`` (one line of HTML), calls ``_build(count, below)`` once its frames are ready, and may
+    extend ``show``. Display it with ``.widget``."""
+
+    def _build(self, count: int, below=()) -> None:
+        import ipywidgets
+        import plotly.graph_objects as go
+
+        self.count = count
+        self.figure = go.FigureWidget(self._view(0))
+        self.slider = ipywidgets.IntSlider(0, 0, count - 1, description="frame", continuous_update=False)
+        previous = ipywidgets.Button(description="◀ previous")
+        following = ipywidgets.Button(description="next ▶")
+        self.status = ipywidgets.HTML(self._describe(0))
+        self.slider.observe(reporting_errors(self.status, lambda change: self.show(change["new"])), names="value")
+        previous.on_click(reporting_errors(self.status, lambda _: self.step(-1)))
+        following.on_click(reporting_errors(self.status, lambda _: self.step(+1)))
+        self.buttons = {"previous": previous, "next": following}
+        self.widget = ipywidgets.VBox([ipywidgets.HBox([previous, self.slider, following]), self.status, self.figure,
+                                       *below])
+
+    def step(self, delta: int) -> None:
+        self.slider.value = (self.slider.value + delta) % self.count  # the slider's observer redraws
+
+    def show(self, index: int) -> None:
+        """Draw frame ``index`` (the traces keep their number and kinds, so each is updated in place)."""
+        fresh = self._view(index)
+        if fresh.layout.title.text is not None:
+            self.figure.layout.title.text = fresh.layout.title.text
+        redraw_in_place(self.figure, fresh)
+        self.status.value = self._describe(index)
+
+
 def describe_pose(index: int, pose: dict, truth: dict | None = None) -> str:
     """One line of HTML: the frame, its yaw/pitch/roll (and the truth's), focal and distance."""
     angles = ", ".join(f"{a} {float(pose['euler'][a]):+.1f}" for a in ("yaw", "pitch", "roll"))
@@ -234,7 +270,7 @@ def describe_pose(index: int, pose: dict, truth: dict | None = None) -> str:
     return text
 
 
-class PoseExplorer:
+class PoseExplorer(FrameStepper):
     """Step through images, or the frames of a clip, and see the 3D head's answer for each.
 
     Left, the image with its landmarks (hidden ones red) and the predicted mesh; right, the predicted dense face,
@@ -245,29 +281,17 @@ class PoseExplorer:
     """
 
     def __init__(self, detector, images, truth: dict | None = None, layout: str = "ibug68", boxes=None):
-        import ipywidgets
         import plotly.graph_objects as go
 
         self.images = [plots._numpy(i) for i in images]
         self.face, self.truth = detector.face, truth
         self.poses = pose_frames(detector, self.images, layout, boxes)
-        self.figure = go.FigureWidget(self._view(0))
         predicted = {a: torch.stack([p["euler"][a] for p in self.poses]) for a in ("yaw", "pitch", "roll")}
         true_euler = None
         if truth is not None:
             true_euler = dict(zip(("yaw", "pitch", "roll"), camera.rotation_to_euler(torch.as_tensor(truth["rotation"]))))
         self.timeline = go.FigureWidget(plots_3d.pose_over_time(predicted, true_euler, frame=0))
-        self.slider = ipywidgets.IntSlider(0, 0, len(self.images) - 1, description="frame",
-                                           continuous_update=False)
-        previous = ipywidgets.Button(description="◀ previous")
-        following = ipywidgets.Button(description="next ▶")
-        self.status = ipywidgets.HTML(describe_pose(0, self.poses[0], self._truth(0)))
-        self.slider.observe(reporting_errors(self.status, lambda change: self.show(change["new"])), names="value")
-        previous.on_click(reporting_errors(self.status, lambda _: self.step(-1)))
-        following.on_click(reporting_errors(self.status, lambda _: self.step(+1)))
-        self.buttons = {"previous": previous, "next": following}
-        self.widget = ipywidgets.VBox([ipywidgets.HBox([previous, self.slider, following]), self.status, self.figure,
-                                       self.timeline])
+        self._build(len(self.images), below=[self.timeline])
 
     def _truth(self, index: int):
         return None if self.truth is None else {k: self.truth[k][index] for k in ("rotation", "translation")}
@@ -275,15 +299,13 @@ class PoseExplorer:
     def _view(self, index: int):
         return plots_3d.pose_view(self.images[index], self.poses[index], self.face, self._truth(index))
 
-    def step(self, delta: int) -> None:
-        self.slider.value = (self.slider.value + delta) % len(self.images)  # the slider's observer redraws
+    def _describe(self, index: int) -> str:
+        return describe_pose(index, self.poses[index], self._truth(index))
 
     def show(self, index: int) -> None:
-        """Draw frame ``index`` (the traces keep their number and kinds, so each is updated in place)."""
-        redraw_in_place(self.figure, self._view(index))
-        with self.timeline.batch_update():
+        super().show(index)
+        with self.timeline.batch_update():  # the marker of the current frame on the timeline
             self.timeline.layout.shapes[0].update(x0=index, x1=index)
-        self.status.value = describe_pose(index, self.poses[index], self._truth(index))
 
 
 # --- texture completion: a clip's frames, one after another ------------------------------------------------------
@@ -318,7 +340,7 @@ def describe_texture(index: int, frame: dict) -> str:
             f"{frame['unknown']:.0f} % unknown")
 
 
-class TextureExplorer:
+class TextureExplorer(FrameStepper):
     """Step through the frames of a clip and watch its texture grow: the frame, its predicted face coloured by the
     texture of the frames so far (fused, then mirror-filled), and that texture in the canonical UV space.
 
@@ -327,9 +349,6 @@ class TextureExplorer:
     """
 
     def __init__(self, detector, images, size: int = 128, boxes=None, predictions=None):
-        import ipywidgets
-        import plotly.graph_objects as go
-
         self.images = [plots._numpy(i) for i in images]
         if predictions is None:
             if detector.model.camera_head is None:
@@ -337,16 +356,7 @@ class TextureExplorer:
             asked = detector.predict(self.images, box=boxes, layout="five")
             predictions = [asked.frame(i) for i in range(len(self.images))]
         self.frames = texture_frames(self.images, predictions, size)
-        self.figure = go.FigureWidget(self._view(0))
-        self.slider = ipywidgets.IntSlider(0, 0, len(self.images) - 1, description="frame", continuous_update=False)
-        previous = ipywidgets.Button(description="◀ previous")
-        following = ipywidgets.Button(description="next ▶")
-        self.status = ipywidgets.HTML(describe_texture(0, self.frames[0]))
-        self.slider.observe(reporting_errors(self.status, lambda change: self.show(change["new"])), names="value")
-        previous.on_click(reporting_errors(self.status, lambda _: self.step(-1)))
-        following.on_click(reporting_errors(self.status, lambda _: self.step(+1)))
-        self.buttons = {"previous": previous, "next": following}
-        self.widget = ipywidgets.VBox([ipywidgets.HBox([previous, self.slider, following]), self.status, self.figure])
+        self._build(len(self.images))
 
     def _view(self, index: int):
         frame = self.frames[index]
@@ -355,16 +365,8 @@ class TextureExplorer:
         mesh = textures.surface_mesh(frame["prediction"].mesh3d)
         colours = textures.texture_colours(completed.texture, known, mesh.uv)
         return textures.texture_frame_view(self.images[index], (mesh.points, mesh.triangles, colours),
-                                                 textures.texture_picture(completed.texture, known),
-                                                 title=f"frame {index} of {len(self.frames)}: the texture of frames "
-                                                       f"0-{index}")
+                                           textures.texture_picture(completed.texture, known),
+                                           title=f"frame {index} of {len(self.frames)}: the texture of frames 0-{index}")
 
-    def step(self, delta: int) -> None:
-        self.slider.value = (self.slider.value + delta) % len(self.images)  # the slider's observer redraws
-
-    def show(self, index: int) -> None:
-        """Draw frame ``index`` (the traces keep their number and kinds, so each is updated in place)."""
-        fresh = self._view(index)
-        self.figure.layout.title.text = fresh.layout.title.text
-        redraw_in_place(self.figure, fresh)
-        self.status.value = describe_texture(index, self.frames[index])
+    def _describe(self, index: int) -> str:
+        return describe_texture(index, self.frames[index])

@@ -291,47 +291,44 @@ def check_query_picker(session: Session, notebook: str) -> None:
     print("after saving and reloading the page, the figure and the panel both show 2 queries")
 
 
-def check_pose_explorer(session: Session, notebook: str) -> None:
-    """Notebook 05: the PoseExplorer draws its 3D scene, and its "next" button moves it to frame 1."""
-    cell = session.cell_node("explorer = widgets.PoseExplorer(detector, images")
-    wait_for("the explorer's WebGL scene",
-             lambda: cell.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .gl-container canvas"), 60)
+def click_next_frame(session: Session, snippet: str, name: str, read_view, panel_says: str, moved) -> tuple:
+    """An explorer of ``lm3d.vis.widgets`` (a FrameStepper) in the cell with ``snippet``: its WebGL scene is drawn, its
+    panel shows frame 0, and a click of "next" moves the panel (which then says ``panel_says``) and the figure to
+    frame 1. ``read_view(graph)``: what the figure shows (falsy until drawn); ``moved(before, after)``: frame 1 is
+    drawn. Returns what the figure showed before and after the click."""
+    cell = session.cell_node(snippet)
+    wait_for(f"the {name}'s WebGL scene", lambda: cell.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .gl-container canvas"),
+             60)
     graph = cell.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")[0]
-    before = wait_for("the landmarks of frame 0 in the figure", lambda: session.driver.execute_script(JS_LANDMARKS_X, graph), 30)
+    before = wait_for(f"the {name}'s figure of frame 0", lambda: read_view(graph), 30)
     texts = lambda: [n.text for n in cell.find_elements(By.CSS_SELECTOR, ".widget-html-content")]  # noqa: E731
-    assert any("frame 0" in t for t in texts()), f"the explorer's panel does not show frame 0: {texts()}"
+    assert any("frame 0" in t for t in texts()), f"the {name}'s panel does not show frame 0: {texts()}"
     button = next(b for b in cell.find_elements(By.CSS_SELECTOR, "button") if "next" in b.text)
     button.click()
     shown = wait_for("the panel to show frame 1", lambda: (lambda t: t if any("frame 1" in x for x in t) else None)(texts()), 30)
-    assert not any("Error" in t for t in shown) and any("rotation error" in t for t in shown), f"the panel says {shown}"
+    assert not any("Error" in t for t in shown) and any(panel_says in t for t in shown), f"the panel says {shown}"
     after = wait_for("the figure to draw frame 1",
-                     lambda: (lambda x: x if x and x != before else None)(
-                         session.driver.execute_script(JS_LANDMARKS_X, graph)), 30)
-    assert len(after) == len(before) == 68, f"frame 1 shows {len(after)} landmarks"
+                     lambda: (lambda v: v if v and moved(before, v) else None)(read_view(graph)), 30)
     assert not session.state()["widgetErrors"], session.state()["widgetErrors"]
+    return before, after
+
+
+def check_pose_explorer(session: Session, notebook: str) -> None:
+    """Notebook 05: the PoseExplorer draws its 3D scene, and its "next" button moves it to frame 1."""
+    before, after = click_next_frame(session, "explorer = widgets.PoseExplorer(detector, images", "pose explorer",
+                                     lambda graph: session.driver.execute_script(JS_LANDMARKS_X, graph), "rotation error",
+                                     lambda old, new: new != old)
+    assert len(after) == len(before) == 68, f"frame 1 shows {len(after)} landmarks"
     print("the pose explorer drew its 3D scene and moved to frame 1 (panel and figure) on a click of 'next'")
 
 
 def check_texture_explorer(session: Session, notebook: str) -> None:
     """Notebook 07: the TextureExplorer draws its 3D scene, and its "next" button moves it to frame 1."""
-    cell = session.cell_node("explorer = widgets.TextureExplorer(")
-    wait_for("the texture explorer's WebGL scene",
-             lambda: cell.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .gl-container canvas"), 60)
-    graph = cell.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")[0]
-    before = wait_for("the coloured face of frame 0 in the figure",
-                      lambda: session.driver.execute_script(JS_TEXTURE_VIEW, graph), 30)
+    before, after = click_next_frame(session, "explorer = widgets.TextureExplorer(", "texture explorer",
+                                     lambda graph: session.driver.execute_script(JS_TEXTURE_VIEW, graph), "so far",
+                                     lambda old, new: new["title"].startswith("frame 1 "))
     assert before["title"].startswith("frame 0 "), f"the figure's title reads {before['title']!r}"
-    texts = lambda: [n.text for n in cell.find_elements(By.CSS_SELECTOR, ".widget-html-content")]  # noqa: E731
-    assert any("frame 0" in t for t in texts()), f"the explorer's panel does not show frame 0: {texts()}"
-    button = next(b for b in cell.find_elements(By.CSS_SELECTOR, "button") if "next" in b.text)
-    button.click()
-    shown = wait_for("the panel to show frame 1", lambda: (lambda t: t if any("frame 1" in x for x in t) else None)(texts()), 30)
-    assert not any("Error" in t for t in shown) and any("so far" in t for t in shown), f"the panel says {shown}"
-    after = wait_for("the figure to draw frame 1",
-                     lambda: (lambda v: v if v and v["title"].startswith("frame 1 ") else None)(
-                         session.driver.execute_script(JS_TEXTURE_VIEW, graph)), 30)
     assert after["face"] != before["face"], "the coloured face did not change from frame 0 to frame 1"
-    assert not session.state()["widgetErrors"], session.state()["widgetErrors"]
     print("the texture explorer drew its 3D scene and moved to frame 1 (panel, title and face) on a click of 'next'")
 
 
