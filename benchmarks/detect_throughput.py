@@ -1,6 +1,6 @@
 """``lm3d detect``'s throughput on a folder and on a video: frames per second, batched against one by one.
 
-    .venv/bin/python benchmarks/detect_throughput.py runs/standard_s-similarity_seed0/checkpoint.pt --threads 2
+    .venv/bin/python benchmarks/detect_throughput.py pretrained --threads 1     # the shipped weights
 
 It writes a folder of SynthFaces test images (PNG) and an H.264 video of a SynthFaces clip into a temporary folder,
 then runs the command's job (``lm3d.io.detection``) on each, alternately with ``--batch-size 1`` and the batched
