@@ -117,7 +117,14 @@ def card(results: dict, prior: list[dict], seconds: dict[int, float], proxy_line
             met = mine["mean"] < floor["mean"]
             lines.append(f"| focal error, {mine['faces']} faces at {mine['from']:.0f}-{mine['to']:.0f} cm (abs. log ratio) "
                          f"| below the prior's {floor['mean']:.3f} | {mine['mean']:.3f} | {'met' if met else 'missed'} |")
-    lines += ["", "| single image, CPU, `Detector.from_pretrained().predict` (ibug68) | median seconds |", "|---|---|"]
+    lines += ["", "Where the mean NME comes from: S's lost faces (its crop off the face) against the faces it found:", "",
+              "| source | NME, every face | lost faces (%) | NME, faces not lost |", "|---|---|---|---|"]
+    for source, values in results.get("localisation", {}).items():
+        if values and values.get("nme_found") is not None:
+            lines.append(f"| {source} | {results['sources'][source]['all']['nme']:.2f} | {values['lost_face_rate']:.2f} | "
+                         f"{values['nme_found']:.2f} |")
+    lines += ["", f"| single image, CPU ({torch.get_num_threads()} threads), `Detector.from_pretrained().predict` (ibug68) "
+              "| median seconds |", "|---|---|"]
     lines += [f"| {size} x {size} px | {value:.3f} |" for size, value in seconds.items()]
     lines += ["", "Proxy check on real photos (`benchmarks/realism.py --proxy-only`):", "", "```text", *proxy_lines, "```",
               "", "Every summary key of the evaluation:", "", "| key | value |", "|---|---|"]
