@@ -54,7 +54,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     specs = [(overrides, tag, seed) for overrides, tag in ARMS.values() for seed in args.seeds]
     metrics = in_processes(partial(_train, preset_name=args.preset, runs=args.runs), specs, args.jobs)
-    faces, images = proxy_faces()
+    faces, images, _ = proxy_faces()
     table = {}
     for arm, (overrides, tag) in ARMS.items():
         rows = [(seed, m) for (o, t, seed), m in zip(specs, metrics) if t == tag]

