@@ -65,7 +65,7 @@ def main(argv=None) -> None:
                          for source in SYNTH_KEYS},
                       "training minutes": mean_std([m["train_minutes"] for _, m in rows])}
     keys = list(table["without augmentation"])[1:]
-    lines = [f"# Photometric augmentation, A/B: the {args.preset} baseline, seeds {' '.join(map(str, args.seeds))}", "",
+    lines = [f"**Photometric augmentation, A/B: the {args.preset} baseline, seeds {' '.join(map(str, args.seeds))}.**", "",
              "Made by `benchmarks/augmentation.py` (mean ± standard deviation over seeds; the proxy check gives the box "
              f"model MediaPipe's box on {len(faces)} real photos).", "",
              "| | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
