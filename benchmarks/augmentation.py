@@ -20,28 +20,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 from functools import partial
 from pathlib import Path
 
 from realism import proxy_faces, proxy_scores  # benchmarks/ is this script's folder
 
-from lm3d.experiments.seed_runs import in_processes, run_name, run_seed
+from lm3d import Detector
+from lm3d.experiments.seed_runs import aggregate_rows, flatten, in_processes, run_name, run_seed
 from lm3d.runtime import write_atomically
 from lm3d.training import CHECKPOINT_NAME
 
 ARMS = {"without augmentation": (None, None), "with augmentation": ({"augment": True}, "augment")}
-SYNTH_KEYS = ("synth300w", "hmc", "synthwflw")
+TABLE_KEYS = ("NME synth300w", "NME hmc", "NME synthwflw", "training minutes")  # of seed_runs.flatten
 
 
 def _train(spec: tuple, preset_name: str, runs: Path) -> dict:
     overrides, tag, seed = spec
     return run_seed(preset_name, seed, runs, "baseline", overrides, tag)
-
-
-def mean_std(values: list[float]) -> dict:
-    return {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "values": values}
 
 
 def main(argv=None) -> None:
@@ -59,11 +54,9 @@ def main(argv=None) -> None:
     for arm, (overrides, tag) in ARMS.items():
         rows = [(seed, m) for (o, t, seed), m in zip(specs, metrics) if t == tag]
         paths = [args.runs / run_name(args.preset, "baseline", seed, tag) / CHECKPOINT_NAME for seed, _ in rows]
-        proxy = [proxy_scores(path, faces, images)[0] for path in paths]
-        table[arm] = {"runs": [str(p.parent) for p in paths], "proxy inner-51 NME vs dlib": mean_std(proxy),
-                      **{f"NME {source}": mean_std([m["sources"][source]["all"]["nme"] for _, m in rows])
-                         for source in SYNTH_KEYS},
-                      "training minutes": mean_std([m["train_minutes"] for _, m in rows])}
+        table[arm] = {"runs": [str(p.parent) for p in paths], **aggregate_rows([
+            {"proxy inner-51 NME vs dlib": proxy_scores(Detector.from_checkpoint(path, device="cpu"), faces, images)[0],
+             **{key: flatten(m)[key] for key in TABLE_KEYS}} for path, (_, m) in zip(paths, rows)])}
     keys = list(table["without augmentation"])[1:]
     lines = [f"**Photometric augmentation, A/B: the {args.preset} baseline, seeds {' '.join(map(str, args.seeds))}.**", "",
              "Made by `benchmarks/augmentation.py` (mean ± standard deviation over seeds; the proxy check gives the box "

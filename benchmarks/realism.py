@@ -169,28 +169,27 @@ def proxy_faces() -> tuple[list[dict], list[np.ndarray], list[np.ndarray]]:
         return faces, [stored[f"image_{i}"] for i in range(len(faces))], photos
 
 
-def proxy_scores(path, faces: list[dict], images: list[np.ndarray]) -> tuple[float, int]:
-    """One checkpoint's inner-51 NME against dlib on the proxy faces (% of dlib's IOD, over the faces it found) and
+def inner_nme(predicted: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Inner-51 NME (%) of (...,68,2) points against dlib's (...,68,2), over dlib's inter-ocular distance."""
+    iod = (reference[..., 36, :] - reference[..., 45, :]).norm(dim=-1)
+    return (predicted - reference).norm(dim=-1)[..., INNER].mean(-1) / iod * 100
+
+
+def proxy_scores(detector, faces: list[dict], images: list[np.ndarray]) -> tuple[float, int]:
+    """One detector's inner-51 NME against dlib on the proxy faces (% of dlib's IOD, over the faces it found) and
     how many faces it did not find. A box model is given MediaPipe's box (its mesh extent); a model with S finds each
     face itself (NaN where it finds none)."""
-    from lm3d import Detector
-
     reference = torch.tensor([f["dlib_points"] for f in faces], dtype=torch.float32)  # (F,68,2)
-    iod = (reference[:, 36] - reference[:, 45]).norm(dim=-1)
-    detector = Detector.from_checkpoint(path, device="cpu")
     predicted = torch.stack([detector.predict(image, box=face["box"] if detector.model.needs_box else None,
                                               layout="ibug68").landmarks2d
                              for image, face in zip(images, faces)])
-    nme = (predicted - reference).norm(dim=-1)[:, INNER].mean(1) / iod * 100
+    nme = inner_nme(predicted, reference)
     return nme[torch.isfinite(nme)].mean().item(), int((~torch.isfinite(nme)).sum())
 
 
-def whole_photo_scores(path, faces: list[dict], photos: list[np.ndarray]) -> list[float] | None:
+def whole_photo_scores(detector, faces: list[dict], photos: list[np.ndarray]) -> list[float] | None:
     """A model with S on each whole proxy photo, no box: inner-51 NME against the dlib face it answered (the nearest
     of the photo's faces; NaN where it found no face). None for a box model, which needs a box."""
-    from lm3d import Detector
-
-    detector = Detector.from_checkpoint(path, device="cpu")
     if detector.model.needs_box:
         return None
     out = []
@@ -198,12 +197,9 @@ def whole_photo_scores(path, faces: list[dict], photos: list[np.ndarray]) -> lis
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "no face found": counted below
             predicted = detector.predict(photo, layout="ibug68").landmarks2d
-        nmes = []
-        for face in (f for f in faces if f["photo"] == j):
-            reference = torch.tensor(face["dlib_points"], dtype=torch.float32) + torch.tensor(face["origin"])
-            iod = (reference[36] - reference[45]).norm()
-            nmes.append(((predicted - reference).norm(dim=-1)[INNER].mean() / iod * 100).item())
-        out.append(min(nmes))
+        references = torch.stack([torch.tensor(f["dlib_points"], dtype=torch.float32) + torch.tensor(f["origin"])
+                                  for f in faces if f["photo"] == j])  # (faces in the photo,68,2)
+        out.append(inner_nme(predicted, references).min().item())
     return out
 
 
@@ -211,10 +207,13 @@ def proxy_table(groups: dict[str, list[str]], faces: list[dict], images: list[np
                 photos: list[np.ndarray] | None = None) -> list[str]:
     """Per group of checkpoints, ``proxy_scores``: the mean over a group's checkpoints, with their spread; and with
     ``photos``, for models with S, ``whole_photo_scores``."""
+    from lm3d import Detector
+
+    detectors = {path: Detector.from_checkpoint(path, device="cpu") for paths in groups.values() for path in paths}
     lines = [f"proxy check: {len(faces)} real faces that no texture or training image comes from "
              "(benchmarks/realism/proxy_photos.json); inner-51 NME of lm3d against dlib, % of dlib's IOD"]
     for label, paths in groups.items():
-        per_model, lost = zip(*(proxy_scores(path, faces, images) for path in paths))
+        per_model, lost = zip(*(proxy_scores(detectors[path], faces, images) for path in paths))
         spread = f" +- {statistics.stdev(per_model):.2f}" if len(per_model) > 1 else ""
         missing = f"; faces not found: {', '.join(map(str, lost))} (left out)" if any(lost) else ""
         lines.append(f"  {label}: {statistics.mean(per_model):.2f}{spread} % over {len(paths)} model(s) "
@@ -225,7 +224,7 @@ def proxy_table(groups: dict[str, list[str]], faces: list[dict], images: list[np
                  "it answered): median, mean, photos with NME over 10 (a wrong place or a poor fit), photos without a face")
     for label, paths in groups.items():
         for path in paths:
-            scores = whole_photo_scores(path, faces, photos)
+            scores = whole_photo_scores(detectors[path], faces, photos)
             if scores is None:
                 continue
             values = torch.tensor(scores)
