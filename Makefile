@@ -12,7 +12,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 BROWSER_VENV := .venv-browser
 PEERS_VENV := .venv-peers
 
-.PHONY: setup test test-browser gpu-check strip peers realism-peers reproduce reproduce-extras clean
+.PHONY: setup test test-browser gpu-check strip peers realism-peers reproduce reproduce-smoke reproduce-extras clean
 
 setup: $(READY)
 
@@ -82,48 +82,65 @@ strip: $(READY)
 # (reports/baseline_results.*), the realism benchmark (reports/realism.txt: dlib and MediaPipe on SynthFaces v3 and
 # v5, the speed of both, and the proxy check on real photos for the v5 baselines), the ladder
 # (reports/ladder_results.*: the baseline with simulated, MTCNN and LBP boxes and One-Euro filtered, S similarity,
-# S affine, crop-3d, s-3d and full, three seeds each; every face's NME and the RoIs over a clip beside it), the
+# crop-3d, crop-3d + D, s-3d and full, three seeds each; every face's NME and the RoIs over a clip beside it), the
 # paper's claims judged on it (reports/claims.*), the 3D head's table (reports/head_3d_results.*: crop-3d and s-3d
-# beside their 2D heads, three seeds; the other principal point, seed 0; the untrained head's priors), the query
-# deformer's table (reports/deformer_results.*: full against s-3d and crop-3d with D against crop-3d, three seeds),
-# the speed benchmarks (reports/bench_*.txt), then executed copies of the notebooks and their HTML in reports/
-# (LM3D_FAST unset: the real experiments; notebook 03 reuses runs/standard_seed0 instead of training it again);
-# last, the tables of docs/results/ are copied from reports/ (tools/update_results_docs.py). Every step is timed
-# (tools/timed.py); the summary ends the job and is kept in reports/timings.txt.
-# make reproduce-extras (after it): the deformer's seed-0 study of larger conventions (the four models with
-# conventions x4 and x8: eight more trainings) and of a new dataset taught by lm3d.adapt_deformer
-# (reports/deformer_conventions_results.*), and the realism benchmark again with the proxy check of renderer v3's
-# baselines, trained on v3 into runs_v3/ first unless finished (three more trainings).
-TIMINGS := reports/timings.jsonl
-TIMED := $(PY) tools/timed.py $(TIMINGS)
-V5_BASELINES := runs/standard_seed0/checkpoint.pt,runs/standard_seed1/checkpoint.pt,runs/standard_seed2/checkpoint.pt
-REALISM := $(PY) benchmarks/realism.py --count 500 --speed-rounds 5 --proxy v5=$(V5_BASELINES)
-TABLE := $(PY) -m lm3d.reproduce --preset standard --seeds 0 1 2 --runs runs --out reports --jobs 2 --mtcnn-boxes reports/mtcnn_boxes.json
+# beside their 2D heads, three seeds; the untrained head's priors), the query deformer's table
+# (reports/deformer_results.*: full against s-3d and crop-3d with D against crop-3d, three seeds), the speed
+# benchmarks (reports/bench_*.txt), then executed copies of the notebooks and their HTML in reports/ (LM3D_FAST
+# unset: the real experiments, which reuse the runs above: notebook 06's two runs with larger conventions are in
+# the queue too); last, the tables of docs/results/ are copied from reports/ (tools/update_results_docs.py). Every
+# step is timed (tools/timed.py); the summary ends the job and is kept in reports/timings.txt.
+# make reproduce-extras (after it): what tests no claim of the paper, from a queue of its own (lm3d.reproduce
+# --train-all --extras): S affine (three seeds) and the 3D head's other principal point (seed 0) beside the rows
+# they replace (reports/extras_results.*); the deformer's seed-0 study of larger conventions and of a new dataset
+# taught by lm3d.adapt_deformer (reports/deformer_conventions_results.*); and the realism benchmark again with the
+# proxy check of renderer v3's baselines, trained on v3 into runs_v3/ first unless finished (three more trainings).
+# make reproduce-smoke: the main job's recipe at the fast preset, into smoke/ (ignored), notebooks in fast mode, docs
+# untouched: minutes, to check that every step of the job runs before spending hours on it.
+PRESET ?= standard
+RUNS ?= runs
+REPORTS ?= reports
+FACES ?= 500
+NOTEBOOK_FAST ?= 0
+TIMINGS = $(REPORTS)/timings.jsonl
+TIMED = $(PY) tools/timed.py $(TIMINGS)
+BASELINES = $(RUNS)/$(PRESET)_seed0/checkpoint.pt,$(RUNS)/$(PRESET)_seed1/checkpoint.pt,$(RUNS)/$(PRESET)_seed2/checkpoint.pt
+REALISM = $(PY) benchmarks/realism.py --count $(FACES) --speed-rounds 5 --proxy v5=$(BASELINES)
+TABLE = $(PY) -m lm3d.reproduce --preset $(PRESET) --seeds 0 1 2 --runs $(RUNS) --out $(REPORTS) --jobs 2 \
+	--mtcnn-boxes $(REPORTS)/mtcnn_boxes.json
+IMAGE_SIZE = $(shell $(PY) -c "from lm3d.training import preset; print(preset('$(PRESET)').image_size)")
 
 reproduce: $(READY) $(PEERS_VENV)/.ready $(REALISM_VENV)/.ready
-	mkdir -p reports
+	mkdir -p $(REPORTS)
 	$(PY) tools/timed.py $(TIMINGS) --start
-	$(TIMED) "MTCNN's boxes" -- bash -o pipefail -c '$(PY) benchmarks/face_boxes.py --image-size 256 --count 500 --out reports/mtcnn_boxes.json \
-		| tee reports/face_boxes.txt'
+	$(TIMED) "MTCNN's boxes" -- bash -o pipefail -c '$(PY) benchmarks/face_boxes.py --image-size $(IMAGE_SIZE) \
+		--count $(FACES) --out $(REPORTS)/mtcnn_boxes.json | tee $(REPORTS)/face_boxes.txt'
 	$(TIMED) "every training, two at a time" -- $(TABLE) --train-all
 	$(TIMED) "the baseline's table" -- $(TABLE)
-	$(TIMED) "realism benchmark" -- bash -o pipefail -c '$(REALISM) | tee reports/realism.txt'
+	$(TIMED) "realism benchmark" -- bash -o pipefail -c '$(REALISM) | tee $(REPORTS)/realism.txt'
 	$(TIMED) "the ladder" -- $(TABLE) --ladder
 	$(TIMED) "the claims" -- $(TABLE) --claims
 	$(TIMED) "the 3D head's table" -- $(TABLE) --head-3d
 	$(TIMED) "the deformer's table" -- $(TABLE) --deformer
-	$(TIMED) "speed benchmarks" -- bash -o pipefail -c '$(PY) benchmarks/bench_synth.py | tee reports/bench_synth.txt && \
-		$(PY) benchmarks/bench_model.py | tee reports/bench_model.txt'
-	$(TIMED) "notebooks, executed" -- env LM3D_FAST=0 $(VENV)/bin/jupyter nbconvert --to notebook --execute \
-		--ExecutePreprocessor.timeout=-1 --output-dir reports $(NOTEBOOKS)
-	$(VENV)/bin/jupyter nbconvert --to html --output-dir reports $(addprefix reports/,$(notdir $(NOTEBOOKS)))
-	$(PY) tools/update_results_docs.py
-	$(PY) tools/timed.py $(TIMINGS) --summary | tee reports/timings.txt
+	$(TIMED) "speed benchmarks" -- bash -o pipefail -c '$(PY) benchmarks/bench_synth.py | tee $(REPORTS)/bench_synth.txt && \
+		$(PY) benchmarks/bench_model.py | tee $(REPORTS)/bench_model.txt'
+	$(TIMED) "notebooks, executed" -- env LM3D_FAST=$(NOTEBOOK_FAST) $(VENV)/bin/jupyter nbconvert --to notebook --execute \
+		--ExecutePreprocessor.timeout=-1 --output-dir $(REPORTS) $(NOTEBOOKS)
+	$(VENV)/bin/jupyter nbconvert --to html --output-dir $(REPORTS) $(addprefix $(REPORTS)/,$(notdir $(NOTEBOOKS)))
+	$(if $(filter reports,$(REPORTS)),$(PY) tools/update_results_docs.py)
+	$(PY) tools/timed.py $(TIMINGS) --summary | tee $(REPORTS)/timings.txt
+
+reproduce-smoke:
+	$(MAKE) reproduce PRESET=fast RUNS=smoke/runs REPORTS=smoke/reports FACES=16 NOTEBOOK_FAST=1
 
 EXTRA_TIMINGS := reports/timings_extras.jsonl
 reproduce-extras: $(READY) $(REALISM_VENV)/.ready
 	mkdir -p reports
 	$(PY) tools/timed.py $(EXTRA_TIMINGS) --start
+	$(PY) tools/timed.py $(EXTRA_TIMINGS) "the extras' trainings, two at a time" -- $(PY) -m lm3d.reproduce --train-all \
+		--extras --preset standard --seeds 0 1 2 --runs runs --jobs 2
+	$(PY) tools/timed.py $(EXTRA_TIMINGS) "S affine and the other principal point" -- $(PY) -m lm3d.reproduce --extras \
+		--preset standard --seeds 0 1 2 --runs runs --out reports
 	$(PY) tools/timed.py $(EXTRA_TIMINGS) "the deformer's conventions" -- $(PY) -m lm3d.reproduce --deformer-conventions \
 		--preset standard --seeds 0 --runs runs --out reports
 	$(PY) tools/timed.py $(EXTRA_TIMINGS) "realism benchmark, with renderer v3's baselines" -- bash -o pipefail -c \
@@ -132,4 +149,4 @@ reproduce-extras: $(READY) $(REALISM_VENV)/.ready
 	$(PY) tools/timed.py $(EXTRA_TIMINGS) --summary | tee reports/timings_extras.txt
 
 clean:
-	rm -rf reports .pytest_cache
+	rm -rf reports smoke .pytest_cache

@@ -25,8 +25,8 @@ from .head_3d import untrained_3d
 from .ladder import FILTERED_ROW, ladder_runs
 from .seed_runs import aggregate
 
-BOX, BOX_MTCNN, S, S_MTCNN, S_AFFINE = ("baseline, simulated detector box", "baseline, MTCNN box", "S similarity",
-                                        "S similarity, on the faces MTCNN finds", "S affine")
+BOX, BOX_MTCNN, S, S_MTCNN = ("baseline, simulated detector box", "baseline, MTCNN box", "S similarity",
+                              "S similarity, on the faces MTCNN finds")
 CROP_3D, S_3D, FULL = "3D head, box crop (crop-3d)", "S + 3D head (s-3d)", "S + 3D head + D (full)"
 CROP_3D_D = "3D head + D, box crop (crop-3d + D)"
 PRIORS = "3D head untrained: its priors only"
@@ -55,8 +55,7 @@ def _pairs(rungs, references, measures, **kwargs) -> tuple[Comparison, ...]:
 
 CLAIMS = (
     Claim("S improves NME over a detector's crop",
-          (Comparison(S_MTCNN, BOX_MTCNN, "NME synth300w"), Comparison(S, BOX, "NME synth300w"),
-           Comparison(S_AFFINE, BOX, "NME synth300w"))),
+          (Comparison(S_MTCNN, BOX_MTCNN, "NME synth300w"), Comparison(S, BOX, "NME synth300w"))),
     Claim("S's region of interest is smoother than a detector's box",
           _pairs((S, S), (BOX_MTCNN, BOX), ("roi jitter synth300w",))),
     Claim("S improves landmark stability",

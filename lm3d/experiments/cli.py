@@ -10,6 +10,8 @@
     python -m lm3d.reproduce --deformer-conventions --out reports   # D with larger conventions, and taught a new dataset
     python -m lm3d.reproduce --claims --out reports       # the paper's claims, judged on the ladder's runs
     python -m lm3d.reproduce --train-all --jobs 2         # first: every run of those tables from one queue
+    python -m lm3d.reproduce --extras --out reports       # beyond the claims: S affine, the other principal point
+    python -m lm3d.reproduce --train-all --extras --jobs 2   # every run of make reproduce-extras from one queue
 
 Each table is ``<out>/<name>_results.json`` and, as markdown, ``<out>/<name>_results.md`` (the ladder also writes
 ``<out>/ladder_per_face.json``, every test face's NME per row and seed, and ``<out>/ladder_rois.json``, the RoIs of
@@ -26,6 +28,7 @@ from pathlib import Path
 from .baseline import baseline, markdown, save_learning_curves
 from .claims import claims, claims_markdown
 from .deformer import deformer, deformer_conventions, deformer_markdown
+from .extras import extras
 from .head_3d import head_3d, head_3d_markdown
 from .interruption import interruption_check
 from .ladder import ladder_markdown, ladder_rois, ladder_rows, ladder_runs, per_face_nmes
@@ -49,6 +52,10 @@ def main(argv=None) -> None:
                              "taught a new dataset (eight more trainings)")
     parser.add_argument("--claims", action="store_true",
                         help="instead: the paper's claims, each judged on the ladder's rungs (reports/claims.json, .md)")
+    parser.add_argument("--extras", action="store_true",
+                        help="instead: the rows beyond the paper's claims (S affine, three seeds; the other principal "
+                             "point, seed 0) beside the rows they replace; with --train-all: train make "
+                             "reproduce-extras' runs")
     parser.add_argument("--train-all", action="store_true",
                         help="instead: train and evaluate every run of the ladder, the 3D head's and the deformer's "
                              "tables from one queue, --jobs at a time, the costliest first (the tables then reuse them)")
@@ -67,7 +74,7 @@ def main(argv=None) -> None:
         print(json.dumps(report, indent=1))
         return
     if args.train_all:
-        print(json.dumps(train_all(args.preset, args.seeds, args.runs, args.mtcnn_boxes, args.jobs)))
+        print(json.dumps(train_all(args.preset, args.seeds, args.runs, args.mtcnn_boxes, args.jobs, args.extras)))
         return
     def write_table(name: str, rows, write) -> None:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -86,6 +93,7 @@ def main(argv=None) -> None:
         return
     for wanted, name, build, write in ((args.head_3d, "head_3d_results", head_3d, head_3d_markdown),
                                        (args.deformer, "deformer_results", deformer, deformer_markdown),
+                                       (args.extras, "extras_results", extras, ladder_markdown),
                                        (args.deformer_conventions, "deformer_conventions_results", deformer_conventions,
                                         deformer_markdown),
                                        (args.claims, "claims", claims, claims_markdown)):

@@ -31,6 +31,11 @@ ADAPTED = (("S + 3D head + D (full)", "full", None), ("box crop + 3D head + D (c
            ("box crop + 3D head + D (crop-3d + D), conventions x4, D's network trained too", "crop-3d-deformer-conv4x", 1e-3))
 
 
+def scaled_run(variant: str, seed: int, overrides: dict | None, tag: str | None, scale: float) -> tuple:
+    """(variant, seed, settings, tag) of a deformer row's run with every convention ``scale`` times larger."""
+    return variant, seed, {**(overrides or {}), "convention_scale": scale}, f"{tag or variant}-conv{scale:g}x"
+
+
 def deformer(preset_name: str, seeds: list[int], runs: Path, jobs: int = 1) -> dict:
     """DEFORMER_ROWS over every seed (trained and evaluated unless cached)."""
     return {label: aggregate(run_seeds(preset_name, seeds, runs, variant, overrides, tag, jobs))
@@ -45,9 +50,9 @@ def deformer_conventions(preset_name: str, seeds: list[int], runs: Path, jobs: i
             for label, variant, overrides, tag in DEFORMER_ROWS}
     for scale in CONVENTION_SCALES:
         for label, variant, overrides, tag in DEFORMER_ROWS:
-            settings = {**(overrides or {}), "convention_scale": scale}
+            _, _, settings, scaled_tag = scaled_run(variant, seeds[0], overrides, tag, scale)
             rows[f"{label}, conventions x{scale:g} (seed {seeds[0]})"] = aggregate(
-                [run_seed(preset_name, seeds[0], runs, variant, settings, f"{tag or variant}-conv{scale:g}x")])
+                [run_seed(preset_name, seeds[0], runs, variant, settings, scaled_tag)])
     for label, report in deformer_adapted(preset_name, seeds[0], runs).items():
         single = {f"NME {ADAPT_SOURCE} asked as {name}": v for name, v in report["nme_before"].items()}
         single.update({"adapt train faces": report["train_faces"], "adapt steps": report["steps"]})

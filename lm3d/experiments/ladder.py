@@ -1,9 +1,10 @@
 """The ladder: the baseline with simulated, MTCNN and LBP boxes, then each of the paper's additions, same budget.
 
 Every row is trained over the same seeds with the same preset and differs from the row it builds on by one addition:
-S (similarity or affine) in place of the box, the 3D head in place of the 2D head, D (on the box crop and on S). A
-box row evaluated on a real finder's boxes counts only the faces (and clips) that finder found. The 3D-head rows also
-get the pose table.
+S in place of the box, the 3D head in place of the 2D head, D (on the box crop and on S). A box row evaluated on a
+real finder's boxes counts only the faces (and clips) that finder found. The 3D-head rows also get the pose table.
+``LADDER`` holds the rungs that test a claim of the paper (``make reproduce``); ``EXTRA_RUNGS`` a choice beyond
+them, S with an affine crop, which ``make reproduce-extras`` trains (``lm3d.experiments.extras``).
 """
 from __future__ import annotations
 
@@ -30,12 +31,13 @@ LADDER = (Rung("baseline, simulated detector box", "baseline", "simulated"),
           Rung("baseline, LBP detector box", "baseline", "lbp"),
           Rung("S similarity", "s-similarity", None),
           Rung("S similarity, on the faces MTCNN finds", "s-similarity", "mtcnn"),
-          Rung("S affine", "s-affine", None),
           Rung("3D head, box crop (crop-3d)", "crop-3d", None),
           # D where S's placement error does not hide it: the deformer's table trains the same runs
           Rung("3D head + D, box crop (crop-3d + D)", "crop-3d", None, WITH_D, "crop-3d-deformer"),
           Rung("S + 3D head (s-3d)", "s-3d", None),
           Rung("S + 3D head + D (full)", "full", None))
+# beyond the paper's claims (make reproduce-extras): S free to shear and stretch its crop
+EXTRA_RUNGS = (Rung("S affine", "s-affine", None),)
 BOX_ROW = LADDER[0][0]
 FILTERED_ROW = "baseline, simulated detector box, One-Euro filtered (stability only)"
 
@@ -46,10 +48,11 @@ def ladder_rows(results: dict) -> dict:
     return {label: table for label, table in rows.items() if table}  # (the filtered row of evaluations without it)
 
 
-def ladder_runs(preset_name: str, seeds: list[int], runs: Path, mtcnn_boxes: Path | None, jobs: int = 1) -> dict:
-    """Every row of LADDER: its evaluations, one per seed (trained and evaluated unless cached)."""
+def ladder_runs(preset_name: str, seeds: list[int], runs: Path, mtcnn_boxes: Path | None, jobs: int = 1,
+                rungs: tuple[Rung, ...] = LADDER) -> dict:
+    """Every row of ``rungs``: its evaluations, one per seed (trained and evaluated unless cached)."""
     rows = {}
-    for label, variant, boxes, overrides, tag in LADDER:
+    for label, variant, boxes, overrides, tag in rungs:
         if boxes == "mtcnn" and (mtcnn_boxes is None or not mtcnn_boxes.exists()):
             print(f"skipping '{label}': no MTCNN boxes (make peers && benchmarks/face_boxes.py)")
             continue

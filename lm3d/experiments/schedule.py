@@ -6,7 +6,12 @@ every run of every table from one queue keeps both workers busy until the queue 
 read the finished runs from their caches. Runs are started longest first (the classic rule for two machines:
 the last run to start is then a short one), by the relative costs in ``TRAINING_COST``.
 
+The main job (``every_run``) trains the rungs the paper's claims need, and the two runs notebook 06 shows at full
+size (so that the notebook does not train them one after the other); ``make reproduce-extras`` (``every_extra_run``)
+trains the rest: S affine, the other principal point, the deformer's study of larger conventions.
+
     python -m lm3d.reproduce --train-all --jobs 2 --mtcnn-boxes reports/mtcnn_boxes.json
+    python -m lm3d.reproduce --train-all --extras --jobs 2
 """
 from __future__ import annotations
 
@@ -14,8 +19,9 @@ import json
 from functools import partial
 from pathlib import Path
 
-from .deformer import DEFORMER_ROWS
-from .head_3d import HEAD_3D, other_principal
+from .deformer import CONVENTION_SCALES, DEFORMER_ROWS, scaled_run
+from .extras import extra_runs
+from .head_3d import HEAD_3D
 from .ladder import LADDER
 from .seed_runs import evaluate_with_boxes, in_processes, run_seed
 
@@ -24,17 +30,33 @@ from .seed_runs import evaluate_with_boxes, in_processes, run_seed
 TRAINING_COST = {"baseline": 1.0, "crop-3d": 1.4, "s-similarity": 1.7, "s-affine": 1.7, "s-3d": 1.9, "full": 2.0}
 
 
+# notebook 06 at full size shows seed 0 of the box-crop deformer rows with every convention this many times larger
+NOTEBOOK_06_SCALE = 4.0
+
+
 def every_run(preset_name: str, seeds: list[int]) -> list[tuple]:
-    """(variant, seed, overrides, tag) of every training of the ladder, the 3D head's and the deformer's tables,
-    each once."""
+    """(variant, seed, overrides, tag) of every training of the ladder, the 3D head's and the deformer's tables and
+    of notebook 06, each once."""
     specs = [(rung.variant, seed, rung.overrides, rung.tag) for rung in LADDER if rung.boxes in (None, "simulated")
              for seed in seeds]
     specs += [(variant, seed, None, None) for _, variant, _ in HEAD_3D for seed in seeds]
     specs += [(variant, seed, overrides, tag) for _, variant, overrides, tag in DEFORMER_ROWS for seed in seeds]
-    other = other_principal(preset_name)
-    specs.append(("crop-3d", seeds[0], {"model.principal": other}, f"crop-3d-principal-{other}"))
-    unique = {json.dumps(spec, sort_keys=True): spec for spec in specs}
-    return list(unique.values())
+    specs += [scaled_run(variant, seeds[0], overrides, tag, NOTEBOOK_06_SCALE)
+              for _, variant, overrides, tag in DEFORMER_ROWS if variant == "crop-3d"]
+    return _unique(specs)
+
+
+def every_extra_run(preset_name: str, seeds: list[int]) -> list[tuple]:
+    """(variant, seed, overrides, tag) of every training of make reproduce-extras not in ``every_run``."""
+    specs = extra_runs(preset_name, seeds)
+    specs += [scaled_run(variant, seeds[0], overrides, tag, scale) for scale in CONVENTION_SCALES
+              for _, variant, overrides, tag in DEFORMER_ROWS]
+    main = {json.dumps(spec, sort_keys=True) for spec in every_run(preset_name, seeds)}
+    return [spec for spec in _unique(specs) if json.dumps(spec, sort_keys=True) not in main]
+
+
+def _unique(specs: list[tuple]) -> list[tuple]:
+    return list({json.dumps(spec, sort_keys=True): spec for spec in specs}.values())
 
 
 def box_evaluations(seeds: list[int], mtcnn_boxes: Path | None) -> list[tuple]:
@@ -58,12 +80,14 @@ def _score(spec: tuple, preset_name: str, runs: Path) -> None:
     evaluate_with_boxes(preset_name, seed, runs, boxes, label, variant)
 
 
-def train_all(preset_name: str, seeds: list[int], runs: Path, mtcnn_boxes: Path | None, jobs: int = 1) -> dict:
+def train_all(preset_name: str, seeds: list[int], runs: Path, mtcnn_boxes: Path | None, jobs: int = 1,
+              extras: bool = False) -> dict:
     """Train and evaluate every run of ``every_run`` (the costliest first), then score the ``box_evaluations``,
     ``jobs`` at a time, each in a process of its own; finished runs and current metrics are reused. Returns how
-    many of each were asked for."""
-    trainings = sorted(every_run(preset_name, seeds), key=lambda spec: -TRAINING_COST.get(spec[0], 1.0))
-    scorings = box_evaluations(seeds, mtcnn_boxes)
+    many of each were asked for. ``extras``: the runs of ``every_extra_run`` instead, and no box to score."""
+    specs = every_extra_run(preset_name, seeds) if extras else every_run(preset_name, seeds)
+    trainings = sorted(specs, key=lambda spec: -TRAINING_COST.get(spec[0], 1.0))
+    scorings = [] if extras else box_evaluations(seeds, mtcnn_boxes)
     in_processes(partial(_train, preset_name=preset_name, runs=runs), trainings, jobs)
     in_processes(partial(_score, preset_name=preset_name, runs=runs), scorings, jobs)
     return {"trainings": len(trainings), "box evaluations": len(scorings)}

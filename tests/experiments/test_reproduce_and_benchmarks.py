@@ -72,23 +72,24 @@ def test_the_ladder_and_the_claims_end_to_end(tmp_path):
     rows = json.loads((tmp_path / "reports" / "ladder_results.json").read_text())["rows"]
     assert list(rows) == ["baseline, simulated detector box",
                           "baseline, simulated detector box, One-Euro filtered (stability only)",
-                          "baseline, LBP detector box", "S similarity", "S affine",
+                          "baseline, LBP detector box", "S similarity",
                           "3D head, box crop (crop-3d)", "3D head + D, box crop (crop-3d + D)", "S + 3D head (s-3d)",
                           "S + 3D head + D (full)"]
     assert "D offset error synthwflw" in rows["3D head + D, box crop (crop-3d + D)"]  # trained with D, its own run
     filtered = rows["baseline, simulated detector box, One-Euro filtered (stability only)"]
     assert set(filtered) == {"static jitter synth300w", "motion jitter synth300w", "video nme synth300w"} | {
         f"{k} {s}" for k in ("static jitter", "motion jitter", "video nme") for s in ("synthwflw", "synthmpie", "hmc")}
-    assert "motion jitter synth300w" in rows["S similarity"] and "roi jitter synth300w" in rows["S affine"]
+    assert "motion jitter synth300w" in rows["S similarity"] and "roi jitter synth300w" in rows["S similarity"]
     assert "rotation_deg synth300w" in rows["S + 3D head + D (full)"]
     text = (tmp_path / "reports" / "ladder_results.md").read_text()
-    assert "| S affine | 100 |" in text and "| S + 3D head (s-3d) | " in text.split("Pose, camera")[1]
+    assert "| S similarity | 100 |" in text and "| S + 3D head (s-3d) | " in text.split("Pose, camera")[1]
     per_face = json.loads((tmp_path / "reports" / "ladder_per_face.json").read_text())
-    assert len(per_face["S affine"]) == 1 and len(per_face["S affine"][0]["synth300w"]) == 16  # the fast preset: 16 test faces
+    # the fast preset: 16 test faces
+    assert len(per_face["S similarity"]) == 1 and len(per_face["S similarity"][0]["synth300w"]) == 16
     assert "baseline, simulated detector box, One-Euro filtered (stability only)" not in per_face
     rois = json.loads((tmp_path / "reports" / "ladder_rois.json").read_text())["rois"]
     assert {"truth", "simulated detector", "S similarity", "S + 3D head + D (full)"} <= set(rois)
-    assert "3D head, box crop (crop-3d)" not in rois and len(rois["S affine"]) == len(rois["truth"])  # one per frame
+    assert "3D head, box crop (crop-3d)" not in rois and len(rois["S similarity"]) == len(rois["truth"])  # one per frame
     # the claims reuse the ladder's runs (nothing is trained again)
     stamp = (tmp_path / "runs" / "fast_s-3d_seed0" / "metrics.json").stat().st_mtime_ns
     cli.main(["--claims", "--preset", "fast", "--seeds", "0", "--runs", str(tmp_path / "runs"),
@@ -104,11 +105,20 @@ def test_the_3d_head_table_end_to_end(tmp_path):
     cli.main(["--head-3d", "--preset", "fast", "--seeds", "0", "--runs", str(tmp_path / "runs"),
                     "--out", str(tmp_path / "reports")])
     rows = json.loads((tmp_path / "reports" / "head_3d_results.json").read_text())["rows"]
-    assert len(rows) == 6 and "rotation_deg synth300w" in rows["3D head, S similarity (s-3d)"]
+    assert len(rows) == 5 and "rotation_deg synth300w" in rows["3D head, S similarity (s-3d)"]
     assert "rotation_deg synth300w" not in rows["2D head, box crop (baseline)"]
     text = (tmp_path / "reports" / "head_3d_results.md").read_text()
     assert "| 3D head untrained: its priors only |" in text and "Focal error" in text
+    # beyond the claims: S affine and the other principal point, beside the rows they replace (reused, not retrained)
+    stamp = (tmp_path / "runs" / "fast_crop-3d_seed0" / "metrics.json").stat().st_mtime_ns
+    cli.main(["--extras", "--preset", "fast", "--seeds", "0", "--runs", str(tmp_path / "runs"),
+              "--out", str(tmp_path / "reports")])
+    assert (tmp_path / "runs" / "fast_crop-3d_seed0" / "metrics.json").stat().st_mtime_ns == stamp
+    rows = json.loads((tmp_path / "reports" / "extras_results.json").read_text())["rows"]
+    assert list(rows) == ["baseline, simulated detector box", "S similarity", "3D head, box crop (crop-3d)", "S affine",
+                          "3D head, box crop, principal point at the image centre (seed 0)"]
     assert (tmp_path / "runs" / "fast_crop-3d-principal-image_seed0" / "metrics.json").exists()
+    assert "| S affine | 100 |" in (tmp_path / "reports" / "extras_results.md").read_text()
 
 
 def test_training_minutes_come_from_the_log(tmp_path):

@@ -16,11 +16,24 @@ def test_every_run_lists_each_training_of_the_tables_once():
     variants = {rung.variant for rung in LADDER} | {variant for _, variant, _ in HEAD_3D}
     assert {(variant, seed, None) for variant in variants for seed in (0, 1, 2)} <= set(keys)
     assert {("crop-3d", seed, "crop-3d-deformer") for seed in (0, 1, 2)} <= set(keys)
-    assert ("crop-3d", 0, "crop-3d-principal-crop") in keys  # the standard preset puts it at the image centre
+    # notebook 06's two runs at conventions x4 train in the pool, not one after the other in the notebook
+    assert {("crop-3d", 0, "crop-3d-conv4x"), ("crop-3d", 0, "crop-3d-deformer-conv4x")} <= set(keys)
     # every variant's order is known, so that a new rung cannot silently go to the end of the queue
     assert set(VARIANTS) <= set(schedule.TRAINING_COST)
-    assert len(specs) == len(variants) * 3 + 3 + 1 == len(keys)
+    assert len(specs) == len(variants) * 3 + 3 + 2 == len(keys)
     assert {tag for _, _, _, tag in DEFORMER_ROWS if tag} <= {tag for *_, tag in keys}
+    assert "s-affine" not in variants  # beyond the claims: make reproduce-extras
+
+
+def test_the_extras_train_what_the_main_job_leaves_out_and_nothing_twice():
+    main = {(variant, seed, tag) for variant, seed, _, tag in schedule.every_run("standard", [0, 1, 2])}
+    extra = [(variant, seed, tag) for variant, seed, _, tag in schedule.every_extra_run("standard", [0, 1, 2])]
+    assert len(extra) == len(set(extra)) and not main & set(extra)
+    assert {("s-affine", seed, None) for seed in (0, 1, 2)} <= set(extra)
+    assert ("crop-3d", 0, "crop-3d-principal-crop") in extra  # the standard preset puts it at the image centre
+    # the deformer's convention study: four models at two scales, less notebook 06's two
+    assert sum(tag is not None and "conv" in tag for _, _, tag in extra) == 4 * 2 - 2
+    assert len(extra) == 3 + 1 + 6
 
 
 def test_train_all_starts_the_costliest_first_then_scores_the_finders_boxes(monkeypatch, tmp_path):
