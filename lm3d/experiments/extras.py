@@ -41,8 +41,8 @@ def extras(preset_name: str, seeds: list[int], runs: Path, jobs: int = 1) -> dic
     """The reference rows and the extra ones: evaluations aggregated over seeds (trained unless cached)."""
     references = tuple(rung for rung in LADDER if rung.label in REFERENCE_ROWS)
     results = ladder_runs(preset_name, seeds, runs, None, jobs, rungs=references + EXTRA_RUNGS)
-    rows = {label: aggregate(results[label]) for label in results if label in REFERENCE_ROWS or
-            label in {rung.label for rung in EXTRA_RUNGS}}
+    wanted = set(REFERENCE_ROWS) | {rung.label for rung in EXTRA_RUNGS}  # (not the box row's One-Euro view)
+    rows = {label: aggregate(runs) for label, runs in results.items() if label in wanted}
     variant, seed, settings, tag = principal_run(preset_name, seeds[0])
     place = PRINCIPAL_PLACES[settings["model.principal"]]
     rows[f"3D head, box crop, principal point at {place} (seed {seed})"] = aggregate(

@@ -15,7 +15,7 @@ from ..training import CHECKPOINT_NAME, configure, save_checkpoint
 from .ladder import ladder_markdown
 from .seed_runs import aggregate, cell, run_name, run_seeds
 
-# The rows: label, variant; the principal point's other choice (lm3d.model.camera_head) is a reference row
+# The rows: label, variant, and a slot for settings (none of these rows changes any)
 HEAD_3D = (("2D head, box crop (baseline)", "baseline", None), ("3D head, box crop (crop-3d)", "crop-3d", None),
            ("2D head, S similarity (s-similarity)", "s-similarity", None), ("3D head, S similarity (s-3d)", "s-3d", None))
 
