@@ -128,7 +128,7 @@ reproduce: $(READY) $(PEERS_VENV)/.ready $(REALISM_VENV)/.ready
 		--ExecutePreprocessor.timeout=-1 --output-dir $(REPORTS) $(NOTEBOOKS)
 	$(VENV)/bin/jupyter nbconvert --to html --output-dir $(REPORTS) $(addprefix $(REPORTS)/,$(notdir $(NOTEBOOKS)))
 	$(if $(filter reports,$(REPORTS)),$(PY) tools/update_results_docs.py)
-	$(PY) tools/timed.py $(TIMINGS) --summary | tee $(REPORTS)/timings.txt
+	$(PY) tools/timed.py $(TIMINGS) --end | tee $(REPORTS)/timings.txt
 
 reproduce-smoke:
 	$(MAKE) reproduce PRESET=fast RUNS=smoke/runs REPORTS=smoke/reports FACES=16 NOTEBOOK_FAST=1
@@ -146,7 +146,7 @@ reproduce-extras: $(READY) $(REALISM_VENV)/.ready
 	$(PY) tools/timed.py $(EXTRA_TIMINGS) "realism benchmark, with renderer v3's baselines" -- bash -o pipefail -c \
 		'$(REALISM) --before-baselines runs_v3 | tee reports/realism.txt'
 	$(PY) tools/update_results_docs.py
-	$(PY) tools/timed.py $(EXTRA_TIMINGS) --summary | tee reports/timings_extras.txt
+	$(PY) tools/timed.py $(EXTRA_TIMINGS) --end | tee reports/timings_extras.txt
 
 clean:
 	rm -rf reports smoke .pytest_cache

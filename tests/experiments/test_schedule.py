@@ -1,3 +1,6 @@
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -58,3 +61,44 @@ def test_train_all_starts_the_costliest_first_then_scores_the_finders_boxes(monk
     assert {call[3] for call in calls if call[0] == "score"} == {"lbp"}  # no MTCNN boxes: those rows wait
     with pytest.raises(ValueError, match="jobs must be at least 1"):
         schedule.train_all("fast", [0], tmp_path, None, jobs=0)
+
+
+PARENT = """
+import time
+from lm3d.experiments.seed_runs import in_processes
+in_processes(time.sleep, [120, 120], 2)
+"""
+
+
+def _workers(parent: int) -> set[int]:
+    """The pool's workers among ``parent``'s children (not multiprocessing's resource tracker)."""
+    children = Path(f"/proc/{parent}/task/{parent}/children")
+    pids = set(map(int, children.read_text().split())) if children.exists() else set()
+    return {pid for pid in pids if b"spawn_main" in _cmdline(pid)}
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # it has ended
+        return b""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_the_training_workers_end_when_the_job_is_killed():
+    # `kill` (or a session's end) reaches the job's main process, not its pool: the workers must not train on alone
+    parent = subprocess.Popen([sys.executable, "-c", PARENT])
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers := _workers(parent.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(workers) == 2
+        time.sleep(3)  # let each run its initializer (importing lm3d takes a moment)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 30
+        while any(_cmdline(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(b"spawn_main" in _cmdline(pid) for pid in workers)
+    finally:
+        parent.kill()
