@@ -4,9 +4,9 @@
     python tools/time_notebooks.py 03 05        # only these (by number); the others keep their recorded times
 
 Each notebook runs as CI runs it (``pytest --nbval-lax --nbval-current-env`` with ``LM3D_FAST=1``); its wall-clock
-seconds, this machine's CPU count and the revision are recorded. What each notebook teaches and what it costs at full
-size (on a CPU, on a GPU) are kept in the same file by hand, beside the timings: they come from the training runs that
-the full-size notebooks reuse (docs/results), not from this tool.
+seconds, this machine's CPU count and the revision are recorded. What each notebook teaches and the runs it needs at
+full size are kept in the same file by hand, beside the timings; its full-size seconds are written by
+``tools/execute_notebooks.py --record``, the last step of ``make reproduce``.
 """
 from __future__ import annotations
 
