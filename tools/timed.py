@@ -8,8 +8,10 @@
 Each step runs as given (its output passes through); its wall-clock minutes and exit status are appended to the
 log as one JSON line, and the step's exit status is this script's. A job runs from ``--start`` to ``--end``.
 
-An interruption loses no time from the record: ``make reproduce`` reuses finished runs, so running it again
-continues the job, and its ``--start`` then marks a new sitting of the same job instead of beginning another.
+An interruption loses no work and no time from the record. Running ``make reproduce`` again continues the job: its
+``--start`` marks a new sitting of the same job instead of beginning another, a step that finished in an earlier
+sitting is skipped, and the step that was stopped carries on (the trainings reuse finished runs and resume the
+interrupted ones from their checkpoints).
 While a step runs, its minutes so far are rewritten every ``BEAT_SECONDS`` to ``<log>.running``; a step stopped
 by Ctrl-C or ``kill`` is logged as interrupted with its minutes, and one whose process was killed outright (the
 machine shut down) is logged from that file at the next call. The total is then the job's working time, every
@@ -153,10 +155,14 @@ def main(argv: list[str]) -> int:
     if len(argv) < 4 or argv[2] != "--":
         print("usage:", *__doc__.strip().splitlines()[2:6], sep="\n", file=sys.stderr)
         return 2
-    log = Path(argv[0])
+    log, step = Path(argv[0]), argv[1]
     recover(log)
+    done = [r for r in current_job(read(log)) if r.get("step") == step and r["status"] == 0]
+    if done:  # in an earlier sitting of this job: its outputs are there
+        print(f"{step}: done in an earlier sitting of this job ({done[-1]['minutes']:.1f} min), skipped")
+        return 0
     try:
-        return run_step(log, argv[1], argv[3:])
+        return run_step(log, step, argv[3:])
     except KeyboardInterrupt:
         return 130
 

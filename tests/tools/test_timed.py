@@ -47,11 +47,13 @@ def test_a_job_interrupted_and_run_again_is_one_job_with_every_minute(tmp_path):
     time.sleep(0.5)
     assert not Path(f"/proc/{grandchild}").exists() or b"sleep" not in Path(f"/proc/{grandchild}/cmdline").read_bytes()
     assert not log.with_name(log.name + ".running").exists()
-    # run again: the same job goes on
+    # run again: the same job goes on, past what is done
     assert _run(log, "--start").returncode == 0
+    again = _run(log, "a short step", "--", sys.executable, "-c", "raise SystemExit('must not run again')")
+    assert again.returncode == 0 and "done in an earlier sitting" in again.stdout
     assert _run(log, "a long step", "--", sys.executable, "-c", "pass").returncode == 0
     text = _run(log, "--end").stdout
-    assert "in 2 sittings" in text and "a short step" in text and text.count("a long step") == 2
+    assert "in 2 sittings" in text and text.count("a short step") == 1 and text.count("a long step") == 2
     assert "interrupted" in text
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["status"] for r in records if "step" in r] == [0, "interrupted", 0]
