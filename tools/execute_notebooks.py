@@ -1,12 +1,13 @@
-"""Execute notebooks into a folder, several at a time, and time each: the last step of ``make reproduce``.
+"""Execute notebooks into a folder, several at a time, and time each: the notebooks' step of ``make reproduce``.
 
     python tools/execute_notebooks.py --out reports notebooks/*.ipynb            # full size (LM3D_FAST=0)
     python tools/execute_notebooks.py --out smoke/reports --fast notebooks/*.ipynb
     python tools/execute_notebooks.py --out reports --record notebooks/*.ipynb   # and keep the seconds in the docs
 
-The notebooks do not depend on one another (each reads finished runs and ``reports/``), so ``--lanes`` of them run
-at once, each kernel on cpu_count / lanes threads: two lanes of one thread each use a 2-core CPU as the trainings
-do, and take about half the time of one notebook after the other. Each lane takes the longest notebook left, by
+Inside ``make reproduce`` the notebooks do not depend on one another (each reads the finished runs and ``reports/``),
+so ``--lanes`` of them run at once, each kernel on cores / lanes threads: two lanes of one thread each use a 2-core
+CPU as the trainings do. (Without the runs, a full-size notebook trains what it misses, and notebooks 03-05 would
+train the same run at once: there, pass ``--lanes 1``.) Each lane takes the longest notebook left, by
 the seconds ``docs/notebook_costs.json`` records (the classic longest-first rule), so no lane idles long at the
 end. The executed copies go to ``--out``, with ``notebook_seconds.json`` (each notebook's seconds and whether it
 ran to the end); every notebook runs even if one fails, and the tool then fails naming them. ``--record`` writes the
@@ -26,6 +27,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 COSTS = ROOT / "docs" / "notebook_costs.json"
+
+
+def cores() -> int:
+    """The cores this process may use (a CPU limit on a shared machine included)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def execute(path: Path, out: Path, fast: bool, threads: int) -> tuple[float, bool]:
@@ -51,7 +57,7 @@ def record(costs_file: Path, costs: dict, seconds: dict[str, float], lanes: int,
     revision = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                               text=True).stdout.strip()
     costs["full_timed"] = (f"python tools/execute_notebooks.py --record in make reproduce at revision {revision} on a "
-                           f"{os.cpu_count()}-core CPU, {lanes} notebook(s) at a time on {threads} thread(s) each, on the "
+                           f"{cores()}-core CPU, {lanes} notebook(s) at a time on {threads} thread(s) each, on the "
                            "runs and reports the job had made")
     temporary = costs_file.with_name(f".{costs_file.name}.tmp")
     temporary.write_text(json.dumps(costs, indent=1) + "\n")
@@ -79,7 +85,7 @@ def main(argv=None) -> int:
     if args.record and unknown:
         parser.error(f"{args.costs} has no entry for {unknown}: add what each teaches first")
     args.out.mkdir(parents=True, exist_ok=True)
-    threads = max(1, (os.cpu_count() or 1) // args.lanes)
+    threads = max(1, cores() // args.lanes)
     order = longest_first(args.notebooks, costs, args.fast)
     with ThreadPoolExecutor(args.lanes) as lanes:  # each lane takes the next notebook in order when it is free
         results = dict(zip(order, lanes.map(lambda path: execute(path, args.out, args.fast, threads), order)))

@@ -6,7 +6,7 @@
 Each notebook runs as CI runs it (``pytest --nbval-lax --nbval-current-env`` with ``LM3D_FAST=1``); its wall-clock
 seconds, this machine's CPU count and the revision are recorded. What each notebook teaches and the runs it needs at
 full size are kept in the same file by hand, beside the timings; its full-size seconds are written by
-``tools/execute_notebooks.py --record``, the last step of ``make reproduce``.
+``tools/execute_notebooks.py --record`` in ``make reproduce``.
 """
 from __future__ import annotations
 

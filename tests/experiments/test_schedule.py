@@ -1,3 +1,5 @@
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -64,9 +66,11 @@ def test_train_all_starts_the_costliest_first_then_scores_the_finders_boxes(monk
 
 
 PARENT = """
-import time
+import sys
 from lm3d.experiments.seed_runs import in_processes
-in_processes(time.sleep, [120, 120], 2)
+marks = sys.argv[1]
+# exec is a builtin, so the spawned workers can unpickle it: each marks that it has started its item, then sleeps
+in_processes(exec, [f"open({marks!r} + '/{i}', 'w').close(); import time; time.sleep(120)" for i in range(2)], 2)
 """
 
 
@@ -85,15 +89,16 @@ def _cmdline(pid: int) -> bytes:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
-def test_the_training_workers_end_when_the_job_is_killed():
+def test_the_training_workers_end_when_the_job_is_killed(tmp_path):
     # `kill` (or a session's end) reaches the job's main process, not its pool: the workers must not train on alone
-    parent = subprocess.Popen([sys.executable, "-c", PARENT])
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(tmp_path)])
+    workers = set()
     try:
-        deadline = time.monotonic() + 60
-        while len(workers := _workers(parent.pid)) < 2 and time.monotonic() < deadline:
+        deadline = time.monotonic() + 120  # two spawned workers import lm3d first: slow on a busy machine
+        while len(list(tmp_path.iterdir())) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert len(workers) == 2
-        time.sleep(3)  # let each run its initializer (importing lm3d takes a moment)
+        workers = _workers(parent.pid)
+        assert len(list(tmp_path.iterdir())) == 2 and len(workers) == 2  # both are at work
         parent.kill()
         parent.wait()
         deadline = time.monotonic() + 30
@@ -102,3 +107,6 @@ def test_the_training_workers_end_when_the_job_is_killed():
         assert not any(b"spawn_main" in _cmdline(pid) for pid in workers)
     finally:
         parent.kill()
+        for pid in workers:
+            if b"spawn_main" in _cmdline(pid):
+                os.kill(pid, signal.SIGKILL)
