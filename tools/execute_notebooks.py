@@ -25,6 +25,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from lm3d.runtime import write_atomically
+
 ROOT = Path(__file__).resolve().parents[1]
 COSTS = ROOT / "docs" / "notebook_costs.json"
 
@@ -59,9 +61,7 @@ def record(costs_file: Path, costs: dict, seconds: dict[str, float], lanes: int,
     costs["full_timed"] = (f"python tools/execute_notebooks.py --record in make reproduce at revision {revision} on a "
                            f"{cores()}-core CPU, {lanes} notebook(s) at a time on {threads} thread(s) each, on the "
                            "runs and reports the job had made")
-    temporary = costs_file.with_name(f".{costs_file.name}.tmp")
-    temporary.write_text(json.dumps(costs, indent=1) + "\n")
-    temporary.replace(costs_file)
+    write_atomically(costs_file, lambda temporary: temporary.write_text(json.dumps(costs, indent=1) + "\n"))
 
 
 def main(argv=None) -> int:
@@ -90,7 +90,8 @@ def main(argv=None) -> int:
     with ThreadPoolExecutor(args.lanes) as lanes:  # each lane takes the next notebook in order when it is free
         results = dict(zip(order, lanes.map(lambda path: execute(path, args.out, args.fast, threads), order)))
     report = {path.name: {"seconds": round(seconds, 1), "ran": ran} for path, (seconds, ran) in results.items()}
-    (args.out / "notebook_seconds.json").write_text(json.dumps(report, indent=1) + "\n")
+    write_atomically(args.out / "notebook_seconds.json",
+                     lambda temporary: temporary.write_text(json.dumps(report, indent=1) + "\n"))
     for name, result in report.items():
         print(f"{result['seconds']:7.0f} s  {'ok' if result['ran'] else 'FAILED'}  {name}")
     failed = [name for name, result in report.items() if not result["ran"]]
