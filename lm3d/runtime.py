@@ -1,7 +1,11 @@
 """Run-time switches and timing shared by notebooks, training, tests and benchmarks: the bottom layer."""
 from __future__ import annotations
 
+import atexit
 import os
+import re
+import shutil
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,3 +84,47 @@ def write_atomically(path: str | Path, write: Callable[[Path], object]) -> None:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def scratch_folder(prefix: str) -> Path:
+    """A new temporary folder, removed with everything in it when this process exits (for a notebook: when its
+    kernel shuts down). Notebooks in fast mode train and write into such folders; left behind, every test run would
+    add its checkpoints to the disk. A process that is killed cannot clean up (nbval kills its kernels), so the
+    folder's name carries its process, and each call first removes the folders of processes that have ended."""
+    if not prefix.startswith("lm3d_"):
+        raise ValueError(f"a scratch folder's prefix starts with 'lm3d_', got {prefix!r}")
+    root = Path(tempfile.gettempdir())
+    for old in root.glob("lm3d_*"):
+        owner = _SCRATCH_OWNER.search(old.name)
+        try:
+            mine = old.is_dir() and old.stat().st_uid == os.getuid()
+        except OSError:  # removed meanwhile by another process's sweep
+            continue
+        if owner and mine and not _alive(*map(int, owner.groups())):
+            shutil.rmtree(old, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-{_started(os.getpid())}-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+# the end of a scratch folder's name: its process's id and start time, then mkdtemp's random letters
+_SCRATCH_OWNER = re.compile(r"(\d+)-(\d+)-[A-Za-z0-9_]{8}$")
+
+
+def _started(pid: int) -> int:
+    """When process ``pid`` started, in clock ticks since boot (0 where there is no /proc): with the pid, it tells
+    this process from a later one given the same pid."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (FileNotFoundError, IndexError, ValueError):
+        return 0
+
+
+def _alive(pid: int, started: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return started == 0 or _started(pid) in (0, started)
