@@ -88,10 +88,10 @@ strip: $(READY)
 # (reports/deformer_results.*: full against s-3d and crop-3d with D against crop-3d, three seeds), the speed
 # benchmarks (reports/bench_*.txt), then executed copies of the notebooks and their HTML in reports/ (LM3D_FAST=0:
 # the real experiments, which reuse the runs above: notebook 06's two runs with larger conventions are in the queue
-# too; two notebooks at a time, each timed into docs/notebook_costs.json, tools/execute_notebooks.py); last, the
-# tables of docs/results/ are copied from reports/ (tools/update_results_docs.py). Every step is timed
-# (tools/timed.py); the summary ends the job and is kept in reports/timings.txt. Run again after an interruption,
-# the job goes on where it stopped, and the summary adds up every sitting.
+# too; two notebooks at a time, each timed into docs/notebook_costs.json, tools/execute_notebooks.py). Every step is
+# timed (tools/timed.py); the summary ends the job and is kept in reports/timings.txt. Run again after an
+# interruption, the job goes on where it stopped, and the summary adds up every sitting. Last, the generated tables
+# of docs/ are copied from reports/ (tools/update_results_docs.py), the summary among them (docs/benchmarks.md).
 # make reproduce-extras (after it): what tests no claim of the paper, from a queue of its own (lm3d.reproduce
 # --train-all --extras): S affine (three seeds) and the 3D head's other principal point (seed 0) beside the rows
 # they replace (reports/extras_results.*); the deformer's seed-0 study of larger conventions and of a new dataset
@@ -129,8 +129,8 @@ reproduce: $(READY) $(PEERS_VENV)/.ready $(REALISM_VENV)/.ready
 	$(TIMED) "notebooks, executed two at a time" -- $(PY) tools/execute_notebooks.py --out $(REPORTS) \
 		$(if $(filter 1,$(NOTEBOOK_FAST)),--fast,$(if $(filter reports,$(REPORTS)),--record)) $(NOTEBOOKS)
 	$(VENV)/bin/jupyter nbconvert --to html --output-dir $(REPORTS) $(addprefix $(REPORTS)/,$(notdir $(NOTEBOOKS)))
-	$(if $(filter reports,$(REPORTS)),$(PY) tools/update_results_docs.py)
 	$(PY) tools/timed.py $(TIMINGS) --end | tee $(REPORTS)/timings.txt
+	$(if $(filter reports,$(REPORTS)),$(PY) tools/update_results_docs.py)
 
 reproduce-smoke:
 	$(MAKE) reproduce PRESET=fast RUNS=smoke/runs REPORTS=smoke/reports FACES=16 NOTEBOOK_FAST=1

@@ -220,8 +220,7 @@ def proxy_table(groups: dict[str, list[str]], faces: list[dict], images: list[np
                      f"({', '.join(f'{v:.2f}' for v in per_model)}){missing}")
     if photos is None:
         return lines
-    lines.append(f"the same on the {len(photos)} whole photos, no box (a model with S; the NME against the photo's face "
-                 "it answered): median, mean, photos with NME over 10 (a wrong place or a poor fit), photos without a face")
+    whole = []  # only models with S answer a whole photo: no heading when every model needs a box
     for label, paths in groups.items():
         for path in paths:
             scores = whole_photo_scores(detectors[path], faces, photos)
@@ -230,12 +229,16 @@ def proxy_table(groups: dict[str, list[str]], faces: list[dict], images: list[np
             values = torch.tensor(scores)
             found = values[torch.isfinite(values)]
             if not len(found):
-                lines.append(f"  {label} ({Path(path).parent.name or path}): no face found on any photo")
+                whole.append(f"  {label} ({Path(path).parent.name or path}): no face found on any photo")
                 continue
-            lines.append(f"  {label} ({Path(path).parent.name or path}): median {found.median().item():.2f} %, mean "
+            whole.append(f"  {label} ({Path(path).parent.name or path}): median {found.median().item():.2f} %, mean "
                          f"{found.mean().item():.2f} %, over 10: {int((found > 10).sum())}, no face: "
                          f"{int((~torch.isfinite(values)).sum())} of {len(values)}")
-    return lines
+    if whole:
+        lines.append(f"the same on the {len(photos)} whole photos, no box (a model with S; the NME against the photo's "
+                     "face it answered): median, mean, photos with NME over 10 (a wrong place or a poor fit), photos "
+                     "without a face")
+    return lines + whole
 
 
 def main(argv=None) -> None:

@@ -193,6 +193,37 @@ def test_the_realism_breakdown_splits_faces_by_their_scene(monkeypatch):
 
 
 @pytest.mark.slow
+def test_the_proxy_table_heads_the_whole_photo_part_only_when_a_model_with_s_answers_it(monkeypatch):
+    """Box models need a box, so they have no whole-photo line; a heading with no line under it misled a reader."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import torch
+
+    import lm3d
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import realism
+    reference = torch.rand(68, 2) * 50
+    reference[36], reference[45] = torch.tensor([10.0, 20.0]), torch.tensor([40.0, 20.0])  # an IOD of 30 px
+
+    class Answer:  # a detector that answers dlib's points, 3 px to the right
+        def __init__(self, needs_box):
+            self.model = SimpleNamespace(needs_box=needs_box)
+
+        def predict(self, image, box=None, layout=None):
+            assert (box is None) != self.model.needs_box and layout == "ibug68"
+            return SimpleNamespace(landmarks2d=reference + torch.tensor([3.0, 0.0]))
+
+    monkeypatch.setattr(lm3d.Detector, "from_checkpoint", staticmethod(lambda path, device: Answer("box" in path)))
+    faces = [{"dlib_points": reference.tolist(), "box": [0, 0, 50, 50], "photo": 0, "origin": [0, 0]}]
+    images = photos = [np.zeros((64, 64, 3), np.uint8)]
+    boxes_only = realism.proxy_table({"v5": ["box0", "box1"]}, faces, images, photos)
+    assert len(boxes_only) == 2 and boxes_only[1].startswith("  v5: 10.00 +- 0.00 % over 2 model(s)")
+    with_s = realism.proxy_table({"v5": ["box0"], "S": ["s0"]}, faces, images, photos)
+    assert with_s[3].startswith("the same on the 1 whole photos") and with_s[4].startswith("  S (s0): median 10.00 %")
+    assert len(with_s) == 5
+
+
 @pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(),
                     reason="renders an older revision of git history: needs git and a clone")
 def test_the_realism_benchmark_trains_baselines_on_the_old_renderer(tmp_path, monkeypatch):
