@@ -192,7 +192,6 @@ def test_the_realism_breakdown_splits_faces_by_their_scene(monkeypatch):
     assert table["IOD under 36 px"].sum() == (iod < 36).sum() and table["|pitch| over 10 deg"].any()
 
 
-@pytest.mark.slow
 def test_the_proxy_table_heads_the_whole_photo_part_only_when_a_model_with_s_answers_it(monkeypatch):
     """Box models need a box, so they have no whole-photo line; a heading with no line under it misled a reader."""
     from types import SimpleNamespace
@@ -224,6 +223,7 @@ def test_the_proxy_table_heads_the_whole_photo_part_only_when_a_model_with_s_ans
     assert len(with_s) == 5
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(),
                     reason="renders an older revision of git history: needs git and a clone")
 def test_the_realism_benchmark_trains_baselines_on_the_old_renderer(tmp_path, monkeypatch):
