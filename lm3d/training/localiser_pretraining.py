@@ -1,12 +1,13 @@
 """S's pre-phase: the localiser and its template learn to find faces before the detector trains on their crops.
 
 Trained jointly from the first step, S starts at the whole frame and needs a thousand steps or more to frame the
-faces; until then F, P and R learn from crops in which the face is small and anywhere, and at the end of the
-standard schedule an S model's detector was still behind the baseline's on the same crops (docs/results/regime.md).
-A step of S alone costs a few percent of a full step (no crop, no F), so ``localiser_pretrain_steps`` steps of S
-alone come first: the same batches and the same loss terms S has in joint training (its template's landmark loss,
-its penalties and its face score; ``Objective.spatial_transformer_terms``), its own AdamW with a warm-up and a
-cosine decay over the phase, and then the joint schedule as before. S still learns from the landmarks only.
+faces; until then F, P and R learn from crops in which the face is small and anywhere, and at the end of the standard
+schedule an S model's detector was still behind the baseline's on the same crops (docs/results/regime.md). A step of
+S alone costs less than half of a joint step (no crop, no F: 2000 steps took about 4 minutes on one core of the
+2-core CPU, docs/results/regime.md), so ``localiser_pretrain_steps`` steps of S alone come first: the same batches
+and the same loss terms S has in joint training (its template's landmark loss, its penalties and its face score;
+``Objective.spatial_transformer_terms``), its own AdamW with a warm-up and a cosine decay over the phase, and then
+the joint schedule as before. S still learns from the landmarks only.
 
 The phase runs only in a fresh run (a resumed run's checkpoint already holds its result); an interruption during it
 loses at most the phase, which repeats exactly. Under data parallelism every process computes the whole batch, so
